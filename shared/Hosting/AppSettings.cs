@@ -1,0 +1,48 @@
+namespace Serverless.Hosting;
+
+/// <summary>How a setting is spelled in each runtime.</summary>
+public enum SettingKind
+{
+    /// <summary>
+    /// A connection. In Azure it is identity-based: <c>Name__serviceUri</c>-style keys plus
+    /// <c>Name__credential</c> and <c>Name__clientId</c>, never a secret. Locally it is one key,
+    /// <c>Name</c>, holding an emulator connection string (Azurite) or the local hub marker.
+    /// </summary>
+    Connection,
+
+    /// <summary>A plain value with the same key in Azure and locally.</summary>
+    Plain,
+}
+
+/// <summary>One setting the app reads, with the keys it must have in Azure.</summary>
+/// <param name="Name">The configuration key (<c>__</c> separates sections, as in app settings).</param>
+/// <param name="Kind">How the setting is spelled per runtime.</param>
+/// <param name="AzureKeys">For connections, the identity-based keys that must exist in Azure.</param>
+public sealed record AppSetting(string Name, SettingKind Kind, IReadOnlyList<string> AzureKeys);
+
+/// <summary>
+/// The single map of every setting the app reads. The Bicep app settings (infra-bicep) and the
+/// local settings template (functions/local.settings.template.json) must both carry every entry;
+/// a test compares the three.
+/// </summary>
+public static class AppSettings
+{
+    public const string Storage = "Storage";
+    public const string EventHubs = "EventHubs";
+    public const string DurableTaskHubName = "DurableTaskHubName";
+
+    public static readonly IReadOnlyList<AppSetting> All =
+    [
+        new(Storage, SettingKind.Connection,
+            ["Storage__tableServiceUri", "Storage__blobServiceUri", "Storage__credential", "Storage__clientId"]),
+        new(EventHubs, SettingKind.Connection,
+            ["EventHubs__fullyQualifiedNamespace", "EventHubs__credential", "EventHubs__clientId"]),
+        new(DurableTaskHubName, SettingKind.Plain, []),
+        new("Archive__LiveMaxLimit", SettingKind.Plain, []),
+        new("Archive__BatchPagesPerSecond", SettingKind.Plain, []),
+        new("Archive__BatchMaxConcurrency", SettingKind.Plain, []),
+        new("Archive__BatchQueueLimit", SettingKind.Plain, []),
+        new("Archive__BatchMaxPageSize", SettingKind.Plain, []),
+        new("Archive__MaxFutureSkew", SettingKind.Plain, []),
+    ];
+}
