@@ -1,0 +1,44 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Serverless.Archive;
+
+/// <summary>Settings of the Online Archive (configuration section "Archive").</summary>
+public sealed class ArchiveOptions
+{
+    public const string Section = "Archive";
+
+    /// <summary>Prefix for the archive's table names (lets tests and tenants share one account).</summary>
+    [RegularExpression("^[A-Za-z][A-Za-z0-9]{0,30}$|^$")]
+    public string TablePrefix { get; set; } = "";
+
+    /// <summary>Largest "limit" the live history interface serves.</summary>
+    [Range(1, 1000)]
+    public int LiveMaxLimit { get; set; } = 200;
+
+    /// <summary>Pages per second the batch interface may read, across all callers of one instance.</summary>
+    [Range(0.1, 10_000)]
+    public double BatchPagesPerSecond { get; set; } = 10;
+
+    /// <summary>Batch pages read at the same time on one instance.</summary>
+    [Range(1, 64)]
+    public int BatchMaxConcurrency { get; set; } = 1;
+
+    /// <summary>Batch page requests that may wait for a permit; beyond that callers get 429.</summary>
+    [Range(0, 10_000)]
+    public int BatchQueueLimit { get; set; } = 16;
+
+    /// <summary>Largest batch page size.</summary>
+    [Range(1, 1000)]
+    public int BatchMaxPageSize { get; set; } = 200;
+
+    /// <summary>How far an event time may lie after its ingest time.</summary>
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Table transactions in flight while ingesting one batch.</summary>
+    [Range(1, 64)]
+    public int IngestParallelism { get; set; } = 4;
+
+    public string FactsTable => TablePrefix + "facts";
+
+    public string DeadLetterTable => TablePrefix + "deadletters";
+}

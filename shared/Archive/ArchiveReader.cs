@@ -1,0 +1,152 @@
+using Azure;
+using Azure.Data.Tables;
+using Serverless.Facts;
+
+namespace Serverless.Archive;
+
+/// <summary>A batch query: facts by event-time range and/or member or title, as known at <see cref="AsOf"/>.</summary>
+public sealed record BatchQuery(
+    string? Member,
+    string? Title,
+    FactKind? Kind,
+    DateTimeOffset? From,
+    DateTimeOffset? To,
+    DateTimeOffset? AsOf,
+    bool IncludeSuperseded,
+    int PageSize,
+    string? Continuation);
+
+/// <summary>One page of a batch query. <see cref="AsOf"/> is the knowledge time all its pages share.</summary>
+public sealed record FactPage(IReadOnlyList<ArchivedFact> Facts, string? Continuation, DateTimeOffset AsOf);
+
+/// <summary>The query was refused: a bad parameter or token (maps to 400).</summary>
+public sealed class ArchiveQueryException(string message) : Exception(message);
+
+/// <summary>
+/// The read side of the Online Archive.
+/// Live interface: a member's recent history and a title's current catalog entry, unthrottled.
+/// Batch interface: paged, as-of queries for offline jobs, behind <see cref="BatchThrottle"/> so
+/// batch load cannot starve live reads.
+/// </summary>
+public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, TimeProvider time)
+{
+    private static readonly string[] NotRetraction = ["retraction"];
+
+    /// <summary>Newest-first history of a member as known at <paramref name="asOf"/> (default now): current versions, no retractions.</summary>
+    public async Task<IReadOnlyList<ArchivedFact>> HistoryAsync(string member, int limit, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
+    {
+        var at = asOf ?? time.GetUtcNow();
+        var filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {FactPartition.ForMember(member)} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at} and Kind ne {NotRetraction[0]}");
+        return await TakeAsync(filter, limit, cancellationToken);
+    }
+
+    /// <summary>The newest catalog entry of a title as known at <paramref name="asOf"/> (default now), or null.</summary>
+    public async Task<ArchivedFact?> CatalogEntryAsync(string title, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
+    {
+        var at = asOf ?? time.GetUtcNow();
+        var filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {FactPartition.ForTitle(title)} and Kind eq {"catalog"} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at}");
+        var rows = await TakeAsync(filter, 1, cancellationToken);
+        return rows.Count > 0 ? rows[0] : null;
+    }
+
+    private async Task<IReadOnlyList<ArchivedFact>> TakeAsync(string filter, int limit, CancellationToken cancellationToken)
+    {
+        var result = new List<ArchivedFact>(Math.Min(limit, 256));
+        await foreach (var page in tables.Facts.QueryAsync<TableEntity>(filter, maxPerPage: limit, cancellationToken: cancellationToken).AsPages())
+        {
+            foreach (var row in page.Values)
+            {
+                result.Add(FactRows.FromEntity(row));
+                if (result.Count == limit)
+                {
+                    return result;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>One page of a batch query. Throws <see cref="ArchiveThrottledException"/> when batch capacity is used up.</summary>
+    public async Task<FactPage> BatchAsync(BatchQuery query, CancellationToken cancellationToken = default)
+    {
+        var fingerprint = PageToken.FingerprintOf(query.Member, query.Title, query.Kind, query.From, query.To, query.IncludeSuperseded, query.PageSize);
+        var asOf = query.AsOf ?? time.GetUtcNow();
+        string? inner = null;
+        if (query.Continuation is { } encoded)
+        {
+            if (!PageToken.TryDecode(encoded, out var token, out var error))
+            {
+                throw new ArchiveQueryException(error!);
+            }
+
+            if (token!.Fingerprint != fingerprint)
+            {
+                throw new ArchiveQueryException("continuation token belongs to a different query");
+            }
+
+            if (query.AsOf is { } given && given.UtcTicks != token.AsOf.UtcTicks)
+            {
+                throw new ArchiveQueryException("continuation token was issued for a different asOf");
+            }
+
+            asOf = token.AsOf;
+            inner = token.Inner;
+        }
+
+        var filter = BatchFilter(query, asOf);
+        using var permit = await throttle.EnterAsync(cancellationToken);
+        Page<TableEntity> page;
+        try
+        {
+            page = await tables.Facts.QueryAsync<TableEntity>(filter, maxPerPage: query.PageSize, cancellationToken: cancellationToken)
+                .AsPages(inner, query.PageSize)
+                .FirstAsync(cancellationToken);
+        }
+        catch (RequestFailedException ex) when (inner is not null && ex.Status is 400 or 404)
+        {
+            throw new ArchiveQueryException("continuation token is not valid for this archive");
+        }
+
+        var facts = page.Values.Select(FactRows.FromEntity).ToList();
+        var next = page.ContinuationToken is { } c ? new PageToken(c, fingerprint, asOf).Encode() : null;
+        return new FactPage(facts, next, asOf);
+    }
+
+    private static string BatchFilter(BatchQuery q, DateTimeOffset asOf)
+    {
+        var parts = new List<string> { TableClient.CreateQueryFilter($"IngestTime le {asOf}") };
+        if (q.Member is { } member)
+        {
+            parts.Add(TableClient.CreateQueryFilter($"PartitionKey eq {FactPartition.ForMember(member)}"));
+        }
+        else if (q.Title is { } title)
+        {
+            parts.Add(TableClient.CreateQueryFilter($"(PartitionKey eq {FactPartition.ForTitle(title)} or Title eq {title})"));
+        }
+
+        if (q.Kind is { } kind)
+        {
+            parts.Add(TableClient.CreateQueryFilter($"Kind eq {FactJson.KindName(kind)}"));
+        }
+
+        if (q.From is { } from)
+        {
+            parts.Add(TableClient.CreateQueryFilter($"EventTime ge {from}"));
+        }
+
+        if (q.To is { } to)
+        {
+            parts.Add(TableClient.CreateQueryFilter($"EventTime lt {to}"));
+        }
+
+        if (!q.IncludeSuperseded)
+        {
+            parts.Add(TableClient.CreateQueryFilter($"SupersededAt gt {asOf} and Kind ne {NotRetraction[0]}"));
+        }
+
+        return string.Join(" and ", parts);
+    }
+}

@@ -1,0 +1,25 @@
+using Azure.Data.Tables;
+using Microsoft.Extensions.Options;
+
+namespace Serverless.Archive;
+
+/// <summary>The archive's tables. Live and batch reads use separate clients so batch work can be pointed elsewhere.</summary>
+public sealed class ArchiveTables
+{
+    public ArchiveTables(TableServiceClient service, IOptions<ArchiveOptions> options)
+    {
+        var o = options.Value;
+        Facts = service.GetTableClient(o.FactsTable);
+        DeadLetters = new DeadLetterStore(service.GetTableClient(o.DeadLetterTable));
+    }
+
+    public TableClient Facts { get; }
+
+    public DeadLetterStore DeadLetters { get; }
+
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
+    {
+        await Facts.CreateIfNotExistsAsync(cancellationToken);
+        await DeadLetters.Table.CreateIfNotExistsAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,69 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Serverless.Archive;
+
+/// <summary>
+/// The batch interface's continuation token: opaque to callers, bound to the query it came from
+/// (a fingerprint of the query's parameters) and carrying the resolved as-of time, so the pages of
+/// one export all see the same snapshot of knowledge.
+/// </summary>
+public sealed record PageToken(string Inner, string Fingerprint, DateTimeOffset AsOf)
+{
+    private const int MaxEncodedLength = 4096;
+
+    private sealed record Wire(int V, string C, string Q, long A);
+
+    public string Encode()
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(new Wire(1, Inner, Fingerprint, AsOf.UtcTicks));
+        return Base64Url.EncodeToString(json);
+    }
+
+    /// <summary>Decodes a token; returns an error message for anything that is not a token this service issued.</summary>
+    public static bool TryDecode(string encoded, out PageToken? token, out string? error)
+    {
+        token = null;
+        error = null;
+        if (encoded.Length is 0 or > MaxEncodedLength)
+        {
+            error = "continuation token has an invalid length";
+            return false;
+        }
+
+        try
+        {
+            var bytes = Base64Url.DecodeFromChars(encoded);
+            var wire = JsonSerializer.Deserialize<Wire>(bytes);
+            if (wire is null || wire.V != 1 || string.IsNullOrEmpty(wire.C) || string.IsNullOrEmpty(wire.Q)
+                || wire.A < DateTimeOffset.MinValue.UtcTicks || wire.A > DateTimeOffset.MaxValue.UtcTicks
+                || wire.C.Any(c => c < 0x20 || c > 0x7E))
+            {
+                error = "continuation token is malformed";
+                return false;
+            }
+
+            token = new PageToken(wire.C, wire.Q, new DateTimeOffset(wire.A, TimeSpan.Zero));
+            return true;
+        }
+        catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException)
+        {
+            error = "continuation token is malformed";
+            return false;
+        }
+    }
+
+    public static string FingerprintOf(params object?[] parts)
+    {
+        var text = string.Join('\u001f', parts.Select(p => p switch
+        {
+            null => "",
+            DateTimeOffset d => d.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+            _ => p.ToString(),
+        }));
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text))[..12]);
+    }
+}

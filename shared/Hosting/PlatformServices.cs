@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Serverless.Archive;
+using Serverless.Events;
+using Serverless.Facts;
+using Serverless.Storage;
+
+namespace Serverless.Hosting;
+
+/// <summary>The composition root of the platform, shared by the Functions app and the local host.</summary>
+public static class PlatformServices
+{
+    public static IServiceCollection AddServerlessPlatform(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<ArchiveOptions>().BindConfiguration(ArchiveOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddStorageClients(configuration);
+
+        services.AddSingleton(sp => new FactValidator(new FactLimits { MaxFutureSkew = sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.MaxFutureSkew }));
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<ArchiveOptions>>().Value);
+        services.AddSingleton<ArchiveTables>();
+        services.AddSingleton<BatchThrottle>();
+        services.AddSingleton<FactArchive>();
+        services.AddSingleton<ArchiveReader>();
+        services.AddHostedService<ArchiveInitializer>();
+
+        var hubs = configuration.GetSection(AppSettings.EventHubs);
+        if (hubs["fullyQualifiedNamespace"] is { Length: > 0 } fqns)
+        {
+            services.TryAddSingleton<IEventPublisher>(sp =>
+                new EventHubsPublisher(fqns, StorageClients.Credential(hubs), sp.GetRequiredService<ILogger<EventHubsPublisher>>()));
+        }
+
+        return services;
+    }
+}
+
+/// <summary>Creates the archive's tables when the app starts.</summary>
+internal sealed class ArchiveInitializer(ArchiveTables tables) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => tables.EnsureCreatedAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

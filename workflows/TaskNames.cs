@@ -1,0 +1,13 @@
+using Serverless.Workflows.ArchiveExport;
+
+namespace Serverless.Workflows;
+
+/// <summary>
+/// Every orchestrator and activity name, in one place. Function names in functions/ and
+/// registrations in tests use these, never string literals.
+/// </summary>
+public static class TaskNames
+{
+    public const string ArchiveExport = nameof(ArchiveExportOrchestrator);
+    public const string ExportArchivePage = nameof(ExportArchivePageActivity);
+}
