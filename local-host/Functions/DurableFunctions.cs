@@ -1,0 +1,55 @@
+using Microsoft.DurableTask;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Serverless.LocalHost.Functions;
+
+/// <summary>
+/// Registers orchestrator and activity functions with the in-memory Durable Task backend under
+/// their function names, so `CallActivityAsync(TaskNames.X)` reaches the same [Function] method it
+/// reaches in Azure.
+/// </summary>
+public static class DurableFunctions
+{
+    public static void Register(DurableTaskRegistry registry, IEnumerable<FunctionDescriptor> functions, Func<IServiceProvider> rootServices)
+    {
+        foreach (var function in functions)
+        {
+            var bind = ParameterBinder.Compile(function);
+            switch (function.Trigger)
+            {
+                case TriggerKind.Orchestration:
+                    registry.AddOrchestratorFunc<object?>(function.Name, context =>
+                    {
+                        var services = rootServices();
+                        return function.InvokeAsync(services, bind(new InvocationValues(services, CancellationToken.None, Orchestration: context)));
+                    });
+                    break;
+                case TriggerKind.Activity:
+                    registry.AddActivity(function.Name, services => new FunctionActivity(function, bind, services));
+                    break;
+            }
+        }
+    }
+
+    private sealed class FunctionActivity(FunctionDescriptor function, Func<InvocationValues, object?[]> bind, IServiceProvider services) : ITaskActivity
+    {
+        public Type InputType => function.TriggerParameter.ParameterType;
+
+        public Type OutputType
+        {
+            get
+            {
+                var t = function.Method.ReturnType;
+                return t.IsGenericType && (t.GetGenericTypeDefinition() == typeof(Task<>) || t.GetGenericTypeDefinition() == typeof(ValueTask<>))
+                    ? t.GetGenericArguments()[0]
+                    : t == typeof(Task) || t == typeof(void) ? typeof(object) : t;
+            }
+        }
+
+        public async Task<object?> RunAsync(TaskActivityContext context, object? input)
+        {
+            await using var scope = services.CreateAsyncScope();
+            return await function.InvokeAsync(scope.ServiceProvider, bind(new InvocationValues(scope.ServiceProvider, CancellationToken.None, ActivityInput: input)));
+        }
+    }
+}
