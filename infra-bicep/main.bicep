@@ -1,0 +1,367 @@
+metadata name = 'Serverless ML platform'
+metadata description = 'Function App (Flex Consumption, .NET isolated) with Durable Task, Event Hubs (facts, feature-log), storage, Log Analytics and Application Insights. One user-assigned identity, data-plane RBAC, no keys or connection strings anywhere.'
+
+targetScope = 'resourceGroup'
+
+import { alwaysReadyType, eventHubType, principalType } from 'modules/types.bicep'
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: placement and naming
+// ---------------------------------------------------------------------------------------------
+
+@description('Optional. Azure region of every resource (Flex Consumption must be offered there).')
+param location string = resourceGroup().location
+
+@description('Optional. Short lowercase prefix for resource names (letters and digits).')
+@minLength(2)
+@maxLength(8)
+param namePrefix string = 'mlsrv'
+
+@description('Optional. Suffix that makes the global names (storage, Event Hubs, Function App) unique.')
+@minLength(3)
+@maxLength(13)
+param nameSuffix string = uniqueString(resourceGroup().id)
+
+@description('Optional. Tags for every resource.')
+param tags object = {}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: Flex Consumption scale
+// ---------------------------------------------------------------------------------------------
+
+@description('Optional. Memory per Function App instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Optional. Upper bound of Function App scale-out.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Optional. Always Ready instances, e.g. [{ name: \'http\', instanceCount: 1 }]. Empty (default) scales to zero and bills nothing while idle.')
+param alwaysReady alwaysReadyType[] = []
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: Event Hubs and storage
+// ---------------------------------------------------------------------------------------------
+
+@description('Optional. Throughput units of the Standard Event Hubs namespace.')
+@minValue(1)
+@maxValue(40)
+param eventHubsCapacity int = 1
+
+@description('Optional. Partitions per event hub (fixed after creation on Standard).')
+@minValue(1)
+@maxValue(32)
+param eventHubPartitionCount int = 4
+
+@description('Optional. Event retention in days (1 to 7 on Standard).')
+@minValue(1)
+@maxValue(7)
+param eventHubRetentionInDays int = 1
+
+@description('Optional. Storage replication SKU.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_RAGRS'
+])
+param storageSkuName string = 'Standard_LRS'
+
+@description('Optional. Log Analytics retention in days.')
+@minValue(30)
+@maxValue(730)
+param logRetentionInDays int = 30
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: plain app settings (SettingKind.Plain in shared/Hosting/AppSettings.cs)
+// functions/local.settings.template.json carries the same defaults.
+// ---------------------------------------------------------------------------------------------
+
+@description('Optional. DurableTaskHubName: the Durable Task hub (host.json hubName). Letters and digits, starts with a letter.')
+@minLength(3)
+@maxLength(45)
+param durableTaskHubName string = 'ServerlessHub'
+
+@description('Optional. Archive__LiveMaxLimit: most facts one live (low-latency) archive query returns.')
+@minValue(1)
+param archiveLiveMaxLimit int = 100
+
+@description('Optional. Archive__BatchPagesPerSecond: pages per second the batch interface may read (throttle that protects live latency).')
+@minValue(1)
+param archiveBatchPagesPerSecond int = 20
+
+@description('Optional. Archive__BatchMaxConcurrency: batch queries running at once.')
+@minValue(1)
+param archiveBatchMaxConcurrency int = 2
+
+@description('Optional. Archive__BatchQueueLimit: batch queries waiting for a slot before new ones are refused.')
+@minValue(0)
+param archiveBatchQueueLimit int = 16
+
+@description('Optional. Archive__BatchMaxPageSize: facts per batch page (Azure Tables returns at most 1000 per page).')
+@minValue(1)
+@maxValue(1000)
+param archiveBatchMaxPageSize int = 1000
+
+@description('Optional. Archive__MaxFutureSkew: how far in the future a fact\'s event time may lie (TimeSpan, c format).')
+param archiveMaxFutureSkew string = '00:05:00'
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: the deploying principal
+// ---------------------------------------------------------------------------------------------
+
+@description('Optional. Object ID of a person or pipeline that should read/write the data (blobs, tables, queues, events) for operations and tests. Empty (default): no role assignments are created for it.')
+param deployerPrincipalId string = ''
+
+@description('Optional. Kind of the deploying principal.')
+param deployerPrincipalType principalType = 'User'
+
+// ---------------------------------------------------------------------------------------------
+// Names and constants
+// ---------------------------------------------------------------------------------------------
+
+var suffix = toLower(nameSuffix)
+var names = {
+  identity: 'id-${namePrefix}-${suffix}'
+  storageAccount: take(toLower('st${namePrefix}${suffix}'), 24)
+  eventHubsNamespace: 'evhns-${namePrefix}-${suffix}'
+  logAnalytics: 'log-${namePrefix}-${suffix}'
+  applicationInsights: 'appi-${namePrefix}-${suffix}'
+  plan: 'plan-${namePrefix}-${suffix}'
+  functionApp: 'func-${namePrefix}-${suffix}'
+}
+
+@description('Blob container that holds the Flex Consumption deployment package.')
+var deploymentContainerName = 'app-package'
+
+// The one place the hub and consumer group names live in Bicep. They must equal the app's
+// trigger constants: hub "facts" read by consumer group "archive" (Online Archive), hub
+// "feature-log" read by consumer group "lumberjack" (feature logging).
+var eventHubs eventHubType[] = [
+  {
+    name: 'facts'
+    consumerGroups: [
+      'archive'
+    ]
+  }
+  {
+    name: 'feature-log'
+    consumerGroups: [
+      'lumberjack'
+    ]
+  }
+]
+
+// Built-in role definition IDs.
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  eventHubsDataSender: '2b629674-e913-4c01-ae53-ef4638d8f975'
+  eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resources
+// ---------------------------------------------------------------------------------------------
+
+module identity 'modules/managed-identity.bicep' = {
+  name: take('${deployment().name}-identity', 64)
+  params: {
+    name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage-account.bicep' = {
+  name: take('${deployment().name}-storage', 64)
+  params: {
+    name: names.storageAccount
+    location: location
+    tags: tags
+    skuName: storageSkuName
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module eventHubsNamespace 'modules/event-hubs.bicep' = {
+  name: take('${deployment().name}-eventhubs', 64)
+  params: {
+    name: names.eventHubsNamespace
+    location: location
+    tags: tags
+    capacity: eventHubsCapacity
+    eventHubs: eventHubs
+    partitionCount: eventHubPartitionCount
+    messageRetentionInDays: eventHubRetentionInDays
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: take('${deployment().name}-monitoring', 64)
+  params: {
+    logAnalyticsName: names.logAnalytics
+    applicationInsightsName: names.applicationInsights
+    location: location
+    tags: tags
+    retentionInDays: logRetentionInDays
+  }
+}
+
+// The Function App's identity: host storage (Durable Task hub: queues, tables, blobs; Event Hubs
+// checkpoints; deployment package), app data (tables, blobs), events (send and receive) and
+// Entra-authenticated telemetry.
+module appRoles 'modules/role-assignments.bicep' = {
+  name: take('${deployment().name}-app-roles', 64)
+  params: {
+    // The identity's principal ID exists only once it is created, and it is part of every role
+    // assignment name (guid(scope, principalId, role)) on purpose: a recreated identity gets new
+    // assignments instead of a failed update of the old ones. What-If therefore cannot predict
+    // these names; that is the accepted trade-off.
+    #disable-next-line what-if-short-circuiting
+    principalId: identity.outputs.principalId
+    principalKind: 'ServicePrincipal'
+    storageAccountName: names.storageAccount
+    storageRoleIds: [
+      roles.storageBlobDataOwner
+      roles.storageTableDataContributor
+      roles.storageQueueDataContributor
+    ]
+    eventHubsNamespaceName: names.eventHubsNamespace
+    eventHubsRoleIds: [
+      roles.eventHubsDataSender
+      roles.eventHubsDataReceiver
+    ]
+    applicationInsightsName: names.applicationInsights
+    applicationInsightsRoleIds: [
+      roles.monitoringMetricsPublisher
+    ]
+  }
+  dependsOn: [
+    storage
+    eventHubsNamespace
+    monitoring
+  ]
+}
+
+module deployerRoles 'modules/role-assignments.bicep' = if (!empty(deployerPrincipalId)) {
+  name: take('${deployment().name}-deployer-roles', 64)
+  params: {
+    principalId: deployerPrincipalId
+    principalKind: deployerPrincipalType
+    storageAccountName: names.storageAccount
+    storageRoleIds: [
+      roles.storageBlobDataContributor
+      roles.storageTableDataContributor
+      roles.storageQueueDataContributor
+    ]
+    eventHubsNamespaceName: names.eventHubsNamespace
+    eventHubsRoleIds: [
+      roles.eventHubsDataSender
+      roles.eventHubsDataReceiver
+    ]
+    applicationInsightsName: names.applicationInsights
+  }
+  dependsOn: [
+    storage
+    eventHubsNamespace
+    monitoring
+  ]
+}
+
+// Every setting the app reads (shared/Hosting/AppSettings.cs, AppSettings.All) plus the host's
+// own. Connections are identity-based: endpoint + credential + clientId, never a key.
+var appSettings = {
+  // Functions host storage: Durable Task hub, Event Hubs checkpoints, timers, host locks.
+  AzureWebJobsStorage__accountName: storage.outputs.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.outputs.clientId
+  // Telemetry: the connection string identifies the component; ingestion uses an Entra token.
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+  // Connection "Storage": app tables (archive, feature log, registry) and blobs (models, snapshots).
+  Storage__tableServiceUri: storage.outputs.tableEndpoint
+  Storage__blobServiceUri: storage.outputs.blobEndpoint
+  Storage__credential: 'managedidentity'
+  Storage__clientId: identity.outputs.clientId
+  // Connection "EventHubs": facts and feature-log hubs (triggers and producers).
+  EventHubs__fullyQualifiedNamespace: eventHubsNamespace.outputs.fullyQualifiedNamespace
+  EventHubs__credential: 'managedidentity'
+  EventHubs__clientId: identity.outputs.clientId
+  // Plain settings.
+  DurableTaskHubName: durableTaskHubName
+  Archive__LiveMaxLimit: string(archiveLiveMaxLimit)
+  Archive__BatchPagesPerSecond: string(archiveBatchPagesPerSecond)
+  Archive__BatchMaxConcurrency: string(archiveBatchMaxConcurrency)
+  Archive__BatchQueueLimit: string(archiveBatchQueueLimit)
+  Archive__BatchMaxPageSize: string(archiveBatchMaxPageSize)
+  Archive__MaxFutureSkew: archiveMaxFutureSkew
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: take('${deployment().name}-functionapp', 64)
+  params: {
+    name: names.functionApp
+    planName: names.plan
+    location: location
+    tags: tags
+    userAssignedIdentityResourceId: identity.outputs.resourceId
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    runtimeName: 'dotnet-isolated'
+    runtimeVersion: '10.0'
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    alwaysReady: alwaysReady
+    appSettings: appSettings
+  }
+  // The app must not start before its identity may read the deployment package and host storage.
+  dependsOn: [
+    appRoles
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs
+// ---------------------------------------------------------------------------------------------
+
+@description('The name of the Function App.')
+output functionAppName string = functionApp.outputs.name
+
+@description('The default host name of the Function App (https://<host>/api/...).')
+output functionAppHostName string = functionApp.outputs.defaultHostName
+
+@description('The name of the storage account.')
+output storageAccountName string = storage.outputs.name
+
+@description('The table endpoint of the storage account.')
+output storageTableEndpoint string = storage.outputs.tableEndpoint
+
+@description('The blob endpoint of the storage account.')
+output storageBlobEndpoint string = storage.outputs.blobEndpoint
+
+@description('The name of the Event Hubs namespace.')
+output eventHubsNamespaceName string = eventHubsNamespace.outputs.name
+
+@description('The fully qualified Event Hubs namespace.')
+output eventHubsFullyQualifiedNamespace string = eventHubsNamespace.outputs.fullyQualifiedNamespace
+
+@description('The client ID of the Function App\'s user-assigned identity.')
+output identityClientId string = identity.outputs.clientId
+
+@description('The principal ID of the Function App\'s user-assigned identity.')
+output identityPrincipalId string = identity.outputs.principalId
+
+@description('The name of the Application Insights component.')
+output applicationInsightsName string = monitoring.outputs.name
+
+@description('The name of the resource group the stack was deployed to.')
+output resourceGroupName string = resourceGroup().name

@@ -1,0 +1,39 @@
+using 'main.bicep'
+
+// Parameters for one environment. Deploy with:
+//   az deployment group create -g <resource-group> -f infra-bicep/main.bicep -p infra-bicep/main.bicepparam
+// Override single values on the command line, e.g. -p deployerPrincipalId=<object id>.
+
+param namePrefix = 'mlsrv'
+param tags = {
+  workload: 'serverless-ml'
+  environment: 'dev'
+}
+
+// Flex Consumption: scale to zero while idle. Add e.g. { name: 'http', instanceCount: 1 } to keep
+// the ranking endpoint warm (Always Ready instances bill a baseline even with no traffic).
+param instanceMemoryMB = 2048
+param maximumInstanceCount = 100
+param alwaysReady = []
+
+// Event Hubs: facts and feature-log hubs.
+param eventHubsCapacity = 1
+param eventHubPartitionCount = 4
+param eventHubRetentionInDays = 1
+
+param storageSkuName = 'Standard_LRS'
+param logRetentionInDays = 30
+
+// App settings (same defaults as functions/local.settings.template.json).
+param durableTaskHubName = 'ServerlessHub'
+param archiveLiveMaxLimit = 100
+param archiveBatchPagesPerSecond = 20
+param archiveBatchMaxConcurrency = 2
+param archiveBatchQueueLimit = 16
+param archiveBatchMaxPageSize = 1000
+param archiveMaxFutureSkew = '00:05:00'
+
+// Object ID of the person or pipeline that runs operations/tests against the data plane.
+// Empty: no role assignments for it. Example: az ad signed-in-user show --query id -o tsv
+param deployerPrincipalId = ''
+param deployerPrincipalType = 'User'
