@@ -90,15 +90,15 @@ param durableTaskHubName string = 'ServerlessHub'
 
 @description('Optional. Archive__LiveMaxLimit: most facts one live (low-latency) archive query returns.')
 @minValue(1)
-param archiveLiveMaxLimit int = 100
+param archiveLiveMaxLimit int = 200
 
 @description('Optional. Archive__BatchPagesPerSecond: pages per second the batch interface may read (throttle that protects live latency).')
 @minValue(1)
-param archiveBatchPagesPerSecond int = 20
+param archiveBatchPagesPerSecond int = 10
 
 @description('Optional. Archive__BatchMaxConcurrency: batch queries running at once.')
 @minValue(1)
-param archiveBatchMaxConcurrency int = 2
+param archiveBatchMaxConcurrency int = 1
 
 @description('Optional. Archive__BatchQueueLimit: batch queries waiting for a slot before new ones are refused.')
 @minValue(0)
@@ -107,10 +107,10 @@ param archiveBatchQueueLimit int = 16
 @description('Optional. Archive__BatchMaxPageSize: facts per batch page (Azure Tables returns at most 1000 per page).')
 @minValue(1)
 @maxValue(1000)
-param archiveBatchMaxPageSize int = 1000
+param archiveBatchMaxPageSize int = 200
 
 @description('Optional. Archive__MaxFutureSkew: how far in the future a fact\'s event time may lie (TimeSpan, c format).')
-param archiveMaxFutureSkew string = '00:05:00'
+param archiveMaxFutureSkew string = '01:00:00'
 
 // ---------------------------------------------------------------------------------------------
 // Parameters: the deploying principal

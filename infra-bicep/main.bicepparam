@@ -26,12 +26,12 @@ param logRetentionInDays = 30
 
 // App settings (same defaults as functions/local.settings.template.json).
 param durableTaskHubName = 'ServerlessHub'
-param archiveLiveMaxLimit = 100
-param archiveBatchPagesPerSecond = 20
-param archiveBatchMaxConcurrency = 2
+param archiveLiveMaxLimit = 200
+param archiveBatchPagesPerSecond = 10
+param archiveBatchMaxConcurrency = 1
 param archiveBatchQueueLimit = 16
-param archiveBatchMaxPageSize = 1000
-param archiveMaxFutureSkew = '00:05:00'
+param archiveBatchMaxPageSize = 200
+param archiveMaxFutureSkew = '01:00:00'
 
 // Object ID of the person or pipeline that runs operations/tests against the data plane.
 // Empty: no role assignments for it. Example: az ad signed-in-user show --query id -o tsv

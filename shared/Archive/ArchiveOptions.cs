@@ -32,7 +32,7 @@ public sealed class ArchiveOptions
     public int BatchMaxPageSize { get; set; } = 200;
 
     /// <summary>How far an event time may lie after its ingest time.</summary>
-    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromDays(1);
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>Table transactions in flight while ingesting one batch.</summary>
     [Range(1, 64)]

@@ -8,12 +8,11 @@ public sealed class EventHubsTemplateTests(CompiledTemplateFixture compiled)
     private const string HubType = "Microsoft.EventHub/namespaces/eventhubs";
     private const string ConsumerGroupType = "Microsoft.EventHub/namespaces/eventhubs/consumergroups";
 
-    // The app's trigger constants: facts are read by the Online Archive ("archive"), logged feature
-    // vectors by the Lumberjack ("lumberjack"). Switch to the code constants once they are public.
+    // The app's trigger constants: facts are read by the Online Archive, logged feature vectors by the Lumberjack.
     private static readonly (string Hub, string ConsumerGroup)[] Expected =
     [
-        ("facts", "archive"),
-        ("feature-log", "lumberjack"),
+        (Serverless.Events.Hubs.Facts, Serverless.Events.Hubs.FactsConsumerGroup),
+        (Serverless.Events.Hubs.FeatureLog, Serverless.Events.Hubs.FeatureLogConsumerGroup),
     ];
 
     [Fact]

@@ -1,0 +1,136 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Serverless.Archive;
+using Serverless.Tests.Fixtures;
+
+namespace Serverless.Tests.Archive;
+
+[Collection(AzuriteCollection.Name)]
+public sealed class BatchInterfaceTests(AzuriteFixture azurite)
+{
+    private static readonly DateTimeOffset T0 = ArchiveHarness.Start.AddDays(-30);
+
+    private static async Task Seed(ArchiveHarness h, int members, int perMember)
+    {
+        var facts = Enumerable.Range(0, members * perMember)
+            .Select(i => ArchiveHarness.Rating(i % members, i, 3.5, T0.AddHours(i)))
+            .Select(h.Event)
+            .ToList();
+        await h.Archive.IngestAsync(facts);
+    }
+
+    [Fact]
+    public async Task Paging_returns_every_fact_once_and_all_pages_share_one_as_of()
+    {
+        using var h = new ArchiveHarness(azurite);
+        await Seed(h, members: 5, perMember: 23);
+        var seen = new List<string>();
+        string? continuation = null;
+        DateTimeOffset? asOf = null;
+        var pages = 0;
+        do
+        {
+            var page = await h.Reader.BatchAsync(new BatchQuery(null, null, null, null, null, null, false, 10, continuation));
+            asOf ??= page.AsOf;
+            Assert.Equal(asOf, page.AsOf);
+            seen.AddRange(page.Facts.Select(f => f.Fact.Id));
+            continuation = page.Continuation;
+            pages++;
+            h.Clock.Advance(TimeSpan.FromMinutes(1));
+        }
+        while (continuation is not null);
+
+        Assert.Equal(115, seen.Count);
+        Assert.Equal(115, seen.Distinct().Count());
+        Assert.True(pages >= 12);
+    }
+
+    [Fact]
+    public async Task Event_time_range_and_member_filters_apply()
+    {
+        using var h = new ArchiveHarness(azurite);
+        await Seed(h, members: 4, perMember: 10);
+        var page = await h.Reader.BatchAsync(new BatchQuery("2", null, null, T0.AddHours(10), T0.AddHours(30), null, false, 100, null));
+        Assert.Equal(["rating:2:26", "rating:2:22", "rating:2:18", "rating:2:14", "rating:2:10"], page.Facts.Select(f => f.Fact.Id));
+    }
+
+    [Theory]
+    [InlineData("not-a-token")]
+    [InlineData("eyJ2IjoxfQ")]
+    [InlineData("%%%%")]
+    public async Task Bad_paging_tokens_are_refused(string token)
+    {
+        using var h = new ArchiveHarness(azurite);
+        await Assert.ThrowsAsync<ArchiveQueryException>(() => h.Reader.BatchAsync(new BatchQuery(null, null, null, null, null, null, false, 10, token)));
+    }
+
+    [Fact]
+    public async Task A_token_from_another_query_is_refused()
+    {
+        using var h = new ArchiveHarness(azurite);
+        await Seed(h, members: 2, perMember: 10);
+        var first = await h.Reader.BatchAsync(new BatchQuery("1", null, null, null, null, null, false, 3, null));
+        Assert.NotNull(first.Continuation);
+        var ex = await Assert.ThrowsAsync<ArchiveQueryException>(() => h.Reader.BatchAsync(new BatchQuery("0", null, null, null, null, null, false, 3, first.Continuation)));
+        Assert.Contains("different query", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_filter_injection_in_the_member_id_reads_no_other_members_data()
+    {
+        using var h = new ArchiveHarness(azurite);
+        await Seed(h, members: 3, perMember: 5);
+
+        var injected = "1' or PartitionKey ne '";
+        Assert.Empty(await h.Reader.HistoryAsync(injected, 50));
+        Assert.Empty((await h.Reader.BatchAsync(new BatchQuery(injected, null, null, null, null, null, false, 50, null))).Facts);
+        var http = Assert.Throws<ArchiveQueryException>(() => ArchiveRequests.History(injected, new QueryCollection(), h.Options));
+        Assert.Contains("character outside", http.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Batch_load_beyond_the_queue_is_refused_with_a_retry_after()
+    {
+        using var h = new ArchiveHarness(azurite, o => { o.BatchPagesPerSecond = 1; o.BatchMaxConcurrency = 1; o.BatchQueueLimit = 1; });
+        await Seed(h, members: 2, perMember: 3);
+        var query = new BatchQuery(null, null, null, null, null, null, false, 10, null);
+
+        var attempts = Enumerable.Range(0, 6).Select(_ => h.Reader.BatchAsync(query)).ToList();
+        var outcomes = await Task.WhenAll(attempts.Select(async t =>
+        {
+            try { await t; return (TimeSpan?)null; }
+            catch (ArchiveThrottledException ex) { return ex.RetryAfter; }
+        }));
+
+        Assert.Contains(outcomes, o => o is null);
+        Assert.Contains(outcomes, o => o is { } after && after > TimeSpan.Zero);
+    }
+
+    [Theory]
+    [InlineData("limit", "0", "limit must be")]
+    [InlineData("limit", "100000", "limit must be")]
+    [InlineData("limit", "ten", "whole number")]
+    [InlineData("asOf", "yesterday", "ISO 8601")]
+    [InlineData("asOf", "2018-01-01T00:00:00", "ISO 8601")]
+    [InlineData("color", "red", "unknown query parameter")]
+    public void Bad_live_query_strings_are_refused(string key, string value, string reason)
+    {
+        var query = new QueryCollection(new Dictionary<string, StringValues> { [key] = value });
+        var ex = Assert.Throws<ArchiveQueryException>(() => ArchiveRequests.History("1", query, new ArchiveOptions()));
+        Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("from=2018-02-01T00:00:00Z&to=2018-01-01T00:00:00Z", "from must be before to")]
+    [InlineData("pageSize=5000", "pageSize must be")]
+    [InlineData("kind=purchase", "not rating, catalog or retraction")]
+    [InlineData("member=1&title=2", "not both")]
+    [InlineData("includeSuperseded=yes", "true or false")]
+    [InlineData("member=1&member=2", "given once")]
+    public void Bad_batch_query_strings_are_refused(string queryString, string reason)
+    {
+        var query = new QueryCollection(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(queryString));
+        var ex = Assert.Throws<ArchiveQueryException>(() => ArchiveRequests.Batch(query, new ArchiveOptions()));
+        Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
+    }
+}

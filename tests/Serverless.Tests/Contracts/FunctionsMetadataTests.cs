@@ -1,0 +1,96 @@
+using System.Text.Json.Nodes;
+using Serverless.Events;
+using Serverless.Functions.Archive;
+using Serverless.Hosting;
+using Serverless.LocalHost.Functions;
+using Serverless.Tests.Fixtures;
+using Serverless.Workflows;
+
+namespace Serverless.Tests.Contracts;
+
+/// <summary>The generated functions.metadata is the contract with the Functions host; check every binding.</summary>
+public sealed class FunctionsMetadataTests
+{
+    private static readonly Lazy<JsonArray> Metadata = new(() =>
+    {
+        // The SDK writes functions.metadata next to the functions assembly; the test build copies that assembly here.
+        var candidates = new[]
+        {
+            Path.Combine(AppContext.BaseDirectory, "functions.metadata"),
+            Path.Combine(Path.GetDirectoryName(typeof(FactsIngestion).Assembly.Location)!, "functions.metadata"),
+        }.Concat(Directory.EnumerateFiles(Repo.Path("functions", "bin"), "functions.metadata", SearchOption.AllDirectories).OrderByDescending(File.GetLastWriteTimeUtc));
+        var path = candidates.First(File.Exists);
+        return JsonNode.Parse(File.ReadAllText(path))!.AsArray();
+    });
+
+    private static JsonObject Function(string name) =>
+        Metadata.Value.Select(f => f!.AsObject()).SingleOrDefault(f => (string?)f["name"] == name) ?? throw new Xunit.Sdk.XunitException($"no function '{name}' in functions.metadata");
+
+    private static JsonObject Binding(string function, string type) =>
+        Function(function)["bindings"]!.AsArray().Select(b => b!.AsObject()).Single(b => (string?)b["type"] == type);
+
+    [Fact]
+    public void The_facts_trigger_is_a_batched_event_hub_trigger_on_the_facts_hub()
+    {
+        var b = Binding(FactsIngestion.Name, "eventHubTrigger");
+        Assert.Equal("events", (string?)b["name"]);
+        Assert.Equal("In", (string?)b["direction"]);
+        Assert.Equal(Hubs.Facts, (string?)b["eventHubName"]);
+        Assert.Equal(AppSettings.EventHubs, (string?)b["connection"]);
+        Assert.Equal(Hubs.FactsConsumerGroup, (string?)b["consumerGroup"]);
+        Assert.Equal("Many", (string?)b["cardinality"]);
+        Assert.Null(b["isBatched"]);
+        var retry = Function(FactsIngestion.Name)["retry"]!;
+        Assert.Equal("exponentialBackoff", (string?)retry["strategy"]);
+        Assert.Equal(-1, (int)retry["maxRetryCount"]!);
+    }
+
+    [Theory]
+    [InlineData("archive-history", "get", "archive/members/{member}/history")]
+    [InlineData("archive-title", "get", "archive/titles/{title}")]
+    [InlineData("archive-facts", "get", "archive/facts")]
+    [InlineData("archive-deadletters", "get", "archive/deadletters")]
+    [InlineData("archive-export-start", "post", "archive/exports")]
+    [InlineData("archive-export-status", "get", "archive/exports/{id}")]
+    public void Http_functions_have_their_route_method_and_a_function_key(string name, string method, string route)
+    {
+        var b = Binding(name, "httpTrigger");
+        Assert.Equal("req", (string?)b["name"]);
+        Assert.Equal(route, (string?)b["route"]);
+        Assert.Equal([method], b["methods"]!.AsArray().Select(m => (string?)m));
+        Assert.Equal("Function", (string?)b["authLevel"]);
+        Assert.Equal("$return", (string?)Binding(name, "http")["name"]);
+    }
+
+    [Fact]
+    public void Durable_functions_are_named_by_TaskNames()
+    {
+        Assert.Equal("context", (string?)Binding(TaskNames.ArchiveExport, "orchestrationTrigger")["name"]);
+        Assert.Equal("input", (string?)Binding(TaskNames.ExportArchivePage, "activityTrigger")["name"]);
+        Assert.Equal("client", (string?)Binding("archive-export-start", "durableClient")["name"]);
+    }
+
+    [Fact]
+    public void Every_function_in_the_metadata_is_hosted_by_the_local_host_with_the_same_trigger()
+    {
+        var hosted = FunctionCatalog.Discover(typeof(FactsIngestion).Assembly).ToDictionary(f => f.Name);
+        var listed = Metadata.Value.Select(f => f!.AsObject()).ToList();
+        Assert.NotEmpty(listed);
+        Assert.Equal(listed.Select(f => (string)f["name"]!).Order(), hosted.Keys.Order());
+        foreach (var f in listed)
+        {
+            var trigger = f["bindings"]!.AsArray().Select(b => (string)b!["type"]!).Single(t => t.EndsWith("Trigger", StringComparison.Ordinal));
+            var expected = trigger switch
+            {
+                "httpTrigger" => TriggerKind.Http,
+                "eventHubTrigger" => TriggerKind.EventHub,
+                "orchestrationTrigger" => TriggerKind.Orchestration,
+                "activityTrigger" => TriggerKind.Activity,
+                _ => throw new Xunit.Sdk.XunitException($"trigger {trigger} has no local binding"),
+            };
+            Assert.Equal(expected, hosted[(string)f["name"]!].Trigger);
+            // Every parameter binds (throws NotSupportedException otherwise).
+            ParameterBinder.Compile(hosted[(string)f["name"]!]);
+        }
+    }
+}

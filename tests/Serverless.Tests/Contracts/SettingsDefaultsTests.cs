@@ -1,0 +1,25 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Serverless.Archive;
+using Serverless.Tests.Fixtures;
+
+namespace Serverless.Tests.Contracts;
+
+/// <summary>The local settings template (which Bicep's defaults equal, see Infrastructure) carries the code's option defaults.</summary>
+public sealed class SettingsDefaultsTests
+{
+    [Fact]
+    public void Template_archive_values_equal_the_ArchiveOptions_defaults()
+    {
+        var values = JsonNode.Parse(File.ReadAllText(Repo.Path("functions", "local.settings.template.json")))!["Values"]!;
+        var defaults = new ArchiveOptions();
+        string Get(string key) => values[key]!.GetValue<string>();
+
+        Assert.Equal(defaults.LiveMaxLimit, int.Parse(Get("Archive__LiveMaxLimit"), CultureInfo.InvariantCulture));
+        Assert.Equal(defaults.BatchPagesPerSecond, double.Parse(Get("Archive__BatchPagesPerSecond"), CultureInfo.InvariantCulture));
+        Assert.Equal(defaults.BatchMaxConcurrency, int.Parse(Get("Archive__BatchMaxConcurrency"), CultureInfo.InvariantCulture));
+        Assert.Equal(defaults.BatchQueueLimit, int.Parse(Get("Archive__BatchQueueLimit"), CultureInfo.InvariantCulture));
+        Assert.Equal(defaults.BatchMaxPageSize, int.Parse(Get("Archive__BatchMaxPageSize"), CultureInfo.InvariantCulture));
+        Assert.Equal(defaults.MaxFutureSkew, TimeSpan.Parse(Get("Archive__MaxFutureSkew"), CultureInfo.InvariantCulture));
+    }
+}
