@@ -18,16 +18,45 @@ public static class DurableFunctions
             switch (function.Trigger)
             {
                 case TriggerKind.Orchestration:
-                    registry.AddOrchestratorFunc<object?>(function.Name, context =>
-                    {
-                        var services = rootServices();
-                        return function.InvokeAsync(services, bind(new InvocationValues(services, CancellationToken.None, Orchestration: context)));
-                    });
+                    var orchestrator = new FunctionOrchestrator(function, bind, rootServices, OrchestratorInputType(function.Name));
+                    registry.AddOrchestrator(function.Name, () => orchestrator);
                     break;
                 case TriggerKind.Activity:
                     registry.AddActivity(function.Name, services => new FunctionActivity(function, bind, services));
                     break;
             }
+        }
+    }
+
+    /// <summary>
+    /// The input type an orchestrator function reads with GetInput&lt;T&gt;: the TInput of the workflows
+    /// TaskOrchestrator class of the same name (function names are nameof(class), see TaskNames).
+    /// Azure deserializes lazily; the in-memory backend deserializes up front, so it needs the type.
+    /// </summary>
+    public static Type OrchestratorInputType(string name)
+    {
+        var type = typeof(Serverless.Workflows.TaskNames).Assembly.GetTypes().SingleOrDefault(t => t.Name == name);
+        for (var t = type; t is not null; t = t.BaseType)
+        {
+            if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(TaskOrchestrator<,>))
+            {
+                return t.GetGenericArguments()[0];
+            }
+        }
+
+        return typeof(object);
+    }
+
+    private sealed class FunctionOrchestrator(FunctionDescriptor function, Func<InvocationValues, object?[]> bind, Func<IServiceProvider> rootServices, Type inputType) : ITaskOrchestrator
+    {
+        public Type InputType => inputType;
+
+        public Type OutputType => typeof(object);
+
+        public Task<object?> RunAsync(TaskOrchestrationContext context, object? input)
+        {
+            var services = rootServices();
+            return function.InvokeAsync(services, bind(new InvocationValues(services, CancellationToken.None, Orchestration: context)));
         }
     }
 

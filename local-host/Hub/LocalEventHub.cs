@@ -36,6 +36,7 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     private readonly ConcurrentDictionary<string, HubLog> hubs = new(StringComparer.Ordinal);
     private readonly List<Consumer> consumers = [];
     private readonly CancellationTokenSource stopping = new();
+    private int disposed;
 
     public LocalHubOptions Options => options;
 
@@ -162,8 +163,14 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
         }
     }
 
+    /// <summary>Stops every delivery loop (idempotent); undelivered events stay unacknowledged.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        {
+            return;
+        }
+
         await stopping.CancelAsync();
         Task[] loops;
         lock (consumers)
@@ -172,7 +179,6 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
         }
 
         await Task.WhenAll(loops);
-        stopping.Dispose();
     }
 
     private sealed class Consumer(string hub, string group, HubLog log, Func<IReadOnlyList<IncomingEvent>, CancellationToken, Task> handler)

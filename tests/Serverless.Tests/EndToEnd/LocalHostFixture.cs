@@ -1,0 +1,60 @@
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Serverless.LocalHost;
+using Serverless.LocalHost.Hub;
+using Serverless.LocalHost.Replay;
+using Serverless.Tests.Fixtures;
+
+namespace Serverless.Tests.EndToEnd;
+
+/// <summary>
+/// The whole app on the local host (Kestrel on a free loopback port, in-memory Durable Task,
+/// in-process hub) over a fresh set of tables in the shared Azurite, driven over HTTP.
+/// </summary>
+public sealed class LocalHostFixture : IAsyncDisposable
+{
+    private LocalHostFixture(WebApplication app, HttpClient http, ReplayClock clock)
+    {
+        App = app;
+        Http = http;
+        Clock = clock;
+    }
+
+    public WebApplication App { get; }
+    public HttpClient Http { get; }
+    public ReplayClock Clock { get; }
+    public LocalEventHub Hub => App.Services.GetRequiredService<LocalEventHub>();
+
+    public static async Task<LocalHostFixture> StartAsync(AzuriteFixture azurite, DateTimeOffset clockStart, IDictionary<string, string?>? configuration = null)
+    {
+        var clock = new ReplayClock(clockStart);
+        var config = new Dictionary<string, string?> { ["Archive:TablePrefix"] = azurite.NewPrefix(), ["Archive:BatchPagesPerSecond"] = "200", ["Archive:BatchMaxConcurrency"] = "2" };
+        foreach (var (k, v) in configuration ?? new Dictionary<string, string?>()) { config[k] = v; }
+        var app = LocalFunctionHost.Build(new LocalHostSettings
+        {
+            StorageConnectionString = azurite.ConnectionString,
+            Port = 0,
+            Time = clock,
+            Hub = new LocalHubOptions { MaxWait = TimeSpan.FromMilliseconds(5) },
+            Configuration = config,
+        });
+        await app.StartAsync();
+        return new LocalHostFixture(app, new HttpClient { BaseAddress = LocalFunctionHost.BaseAddress(app) }, clock);
+    }
+
+    /// <summary>Publishes through the local hub's HTTP endpoint and waits until the triggers have checkpointed.</summary>
+    public async Task PublishFactsAsync(IEnumerable<(string Key, object Body)> events)
+    {
+        var response = await Http.PostAsJsonAsync("local/hubs/facts", events.Select(e => new { partitionKey = e.Key, body = e.Body }).ToList());
+        response.EnsureSuccessStatusCode();
+        await Hub.WaitForIdleAsync(TimeSpan.FromSeconds(60));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}
