@@ -2,16 +2,20 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Serverless.LocalHost;
+using Serverless.LocalHost.Azurite;
 using Serverless.LocalHost.Hub;
 using Serverless.LocalHost.Replay;
 
 // Usage: Serverless.LocalHost [--port 7071] [--storage <connection string>] [--replay <movielens folder>]
+//   (without --storage or a Storage environment variable, Azurite is started from node_modules)
 //                             [--speed max|<x times real time>] [--max-ratings N] [--exit-after-replay]
 var options = CommandLine.Parse(args);
+// No storage given: start Azurite from the repository's node_modules for the life of this process.
+await using var azurite = options.Storage is null ? await AzuriteProcess.StartAsync(AzuriteProcess.FindRepositoryRoot()) : null;
 var clock = new ReplayClock(options.Replay is null ? DateTimeOffset.UtcNow : DateTimeOffset.FromUnixTimeSeconds(0));
 var app = LocalFunctionHost.Build(new LocalHostSettings
 {
-    StorageConnectionString = options.Storage,
+    StorageConnectionString = options.Storage ?? azurite!.ConnectionString,
     Port = options.Port,
     Time = clock,
 }, []);
@@ -36,12 +40,12 @@ if (options.Replay is { } folder)
 
 await app.WaitForShutdownAsync();
 
-internal sealed record CommandLine(int Port, string Storage, string? Replay, double? Speed, int? MaxRatings, bool ExitAfterReplay)
+internal sealed record CommandLine(int Port, string? Storage, string? Replay, double? Speed, int? MaxRatings, bool ExitAfterReplay)
 {
     public static CommandLine Parse(string[] args)
     {
         var port = 7071;
-        var storage = Environment.GetEnvironmentVariable("Storage") ?? "UseDevelopmentStorage=true";
+        var storage = Environment.GetEnvironmentVariable("Storage");
         string? replay = null;
         double? speed = null;
         int? maxRatings = null;

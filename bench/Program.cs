@@ -1,0 +1,21 @@
+using System.Globalization;
+using Serverless.Benchmarks;
+using Serverless.LocalHost.Azurite;
+
+// dotnet run -c Release --project bench -- archive [--rounds 2] [--live-requests 2000]
+var what = args.FirstOrDefault() ?? "archive";
+int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+var root = AzuriteProcess.FindRepositoryRoot();
+Report.Machine();
+await using var azurite = await AzuriteProcess.StartAsync(root);
+switch (what)
+{
+    case "archive":
+        await ArchiveBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--rounds", 2), Arg("--live-requests", 2000));
+        break;
+    default:
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive)");
+        return 2;
+}
+
+return 0;
