@@ -41,4 +41,6 @@ public sealed class ArchiveOptions
     public string FactsTable => TablePrefix + "facts";
 
     public string DeadLetterTable => TablePrefix + "deadletters";
+
+    public string PartitionTable => TablePrefix + "partitions";
 }

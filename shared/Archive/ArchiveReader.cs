@@ -69,11 +69,20 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
         return result;
     }
 
-    /// <summary>One page of a batch query. Throws <see cref="ArchiveThrottledException"/> when batch capacity is used up.</summary>
+    /// <summary>Storage queries one batch page may make (a page may hold fewer than pageSize facts; go on while a continuation comes back).</summary>
+    public const int MaxQueriesPerPage = 32;
+
+    /// <summary>
+    /// One page of a batch query, read partition by partition (a member's partition, or every
+    /// partition from the index in key order), never as a table scan. Each storage query takes a
+    /// batch permit. Throws <see cref="ArchiveThrottledException"/> when batch capacity is used up.
+    /// </summary>
     public async Task<FactPage> BatchAsync(BatchQuery query, CancellationToken cancellationToken = default)
     {
         var fingerprint = PageToken.FingerprintOf(query.Member, query.Title, query.Kind, query.From, query.To, query.IncludeSuperseded, query.PageSize);
         var asOf = query.AsOf ?? time.GetUtcNow();
+        var single = query.Member is { } m ? FactPartition.ForMember(m) : null;
+        string? partition;
         string? inner = null;
         if (query.Continuation is { } encoded)
         {
@@ -82,7 +91,7 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
                 throw new ArchiveQueryException(error!);
             }
 
-            if (token!.Fingerprint != fingerprint)
+            if (token!.Fingerprint != fingerprint || (single is not null && token.Partition != single))
             {
                 throw new ArchiveQueryException("continuation token belongs to a different query");
             }
@@ -93,38 +102,70 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
             }
 
             asOf = token.AsOf;
+            partition = token.Partition;
             inner = token.Inner;
+        }
+        else
+        {
+            var first = single is null ? await tables.Partitions.ListAsync(null, 1, cancellationToken) : [];
+            partition = single ?? (first.Count > 0 ? first[0] : null);
         }
 
         var filter = BatchFilter(query, asOf);
-        using var permit = await throttle.EnterAsync(cancellationToken);
-        Page<TableEntity> page;
-        try
+        var facts = new List<ArchivedFact>(query.PageSize);
+        var upcoming = new Queue<string>();
+        for (var queries = 0; partition is not null && facts.Count < query.PageSize && queries < MaxQueriesPerPage; queries++)
         {
-            page = await tables.Facts.QueryAsync<TableEntity>(filter, maxPerPage: query.PageSize, cancellationToken: cancellationToken)
-                .AsPages(inner, query.PageSize)
-                .FirstAsync(cancellationToken);
-        }
-        catch (RequestFailedException ex) when (inner is not null && ex.Status is 400 or 404)
-        {
-            throw new ArchiveQueryException("continuation token is not valid for this archive");
+            Page<TableEntity> page;
+            using (await throttle.EnterAsync(cancellationToken))
+            {
+                try
+                {
+                    var wanted = query.PageSize - facts.Count;
+                    page = await tables.Facts.QueryAsync<TableEntity>(
+                            TableClient.CreateQueryFilter($"PartitionKey eq {partition}") + " and " + filter, maxPerPage: wanted, cancellationToken: cancellationToken)
+                        .AsPages(inner, wanted)
+                        .FirstAsync(cancellationToken);
+                }
+                catch (RequestFailedException ex) when (inner is not null && ex.Status is 400 or 404)
+                {
+                    throw new ArchiveQueryException("continuation token is not valid for this archive");
+                }
+            }
+
+            facts.AddRange(page.Values.Select(FactRows.FromEntity));
+            inner = page.ContinuationToken;
+            if (inner is null)
+            {
+                if (single is not null)
+                {
+                    partition = null;
+                }
+                else
+                {
+                    if (upcoming.Count == 0)
+                    {
+                        foreach (var next in await tables.Partitions.ListAsync(partition, 64, cancellationToken))
+                        {
+                            upcoming.Enqueue(next);
+                        }
+                    }
+
+                    partition = upcoming.TryDequeue(out var following) ? following : null;
+                }
+            }
         }
 
-        var facts = page.Values.Select(FactRows.FromEntity).ToList();
-        var next = page.ContinuationToken is { } c ? new PageToken(c, fingerprint, asOf).Encode() : null;
-        return new FactPage(facts, next, asOf);
+        var continuation = partition is null ? null : new PageToken(partition, inner, fingerprint, asOf).Encode();
+        return new FactPage(facts, continuation, asOf);
     }
 
     private static string BatchFilter(BatchQuery q, DateTimeOffset asOf)
     {
         var parts = new List<string> { TableClient.CreateQueryFilter($"IngestTime le {asOf}") };
-        if (q.Member is { } member)
+        if (q.Title is { } title)
         {
-            parts.Add(TableClient.CreateQueryFilter($"PartitionKey eq {FactPartition.ForMember(member)}"));
-        }
-        else if (q.Title is { } title)
-        {
-            parts.Add(TableClient.CreateQueryFilter($"(PartitionKey eq {FactPartition.ForTitle(title)} or Title eq {title})"));
+            parts.Add(TableClient.CreateQueryFilter($"Title eq {title}"));
         }
 
         if (q.Kind is { } kind)

@@ -11,15 +11,19 @@ public sealed class ArchiveTables
         var o = options.Value;
         Facts = service.GetTableClient(o.FactsTable);
         DeadLetters = new DeadLetterStore(service.GetTableClient(o.DeadLetterTable));
+        Partitions = new PartitionIndex(service.GetTableClient(o.PartitionTable));
     }
 
     public TableClient Facts { get; }
 
     public DeadLetterStore DeadLetters { get; }
 
+    public PartitionIndex Partitions { get; }
+
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {
         await Facts.CreateIfNotExistsAsync(cancellationToken);
         await DeadLetters.Table.CreateIfNotExistsAsync(cancellationToken);
+        await Partitions.Table.CreateIfNotExistsAsync(cancellationToken);
     }
 }

@@ -56,6 +56,9 @@ public sealed class FactArchive(
         var originals = facts.Where(f => f.Supersedes is null).ToList();
         var corrections = facts.Where(f => f.Supersedes is not null).ToList();
 
+        // Register partitions first: a fact is never stored in a partition the batch interface cannot find.
+        await tables.Partitions.RegisterAsync(facts.Select(f => f.PartitionKey), cancellationToken);
+
         var stored = 0;
         await Parallel.ForEachAsync(
             originals.GroupBy(f => f.PartitionKey).SelectMany(g => g.Chunk(100)),

@@ -10,15 +10,17 @@ namespace Serverless.Archive;
 /// (a fingerprint of the query's parameters) and carrying the resolved as-of time, so the pages of
 /// one export all see the same snapshot of knowledge.
 /// </summary>
-public sealed record PageToken(string Inner, string Fingerprint, DateTimeOffset AsOf)
+/// <param name="Partition">The archive partition to continue in.</param>
+/// <param name="Inner">The storage continuation inside that partition, if the partition was not finished.</param>
+public sealed record PageToken(string Partition, string? Inner, string Fingerprint, DateTimeOffset AsOf)
 {
     private const int MaxEncodedLength = 4096;
 
-    private sealed record Wire(int V, string C, string Q, long A);
+    private sealed record Wire(int V, string P, string? C, string Q, long A);
 
     public string Encode()
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(new Wire(1, Inner, Fingerprint, AsOf.UtcTicks));
+        var json = JsonSerializer.SerializeToUtf8Bytes(new Wire(2, Partition, Inner, Fingerprint, AsOf.UtcTicks));
         return Base64Url.EncodeToString(json);
     }
 
@@ -37,15 +39,15 @@ public sealed record PageToken(string Inner, string Fingerprint, DateTimeOffset 
         {
             var bytes = Base64Url.DecodeFromChars(encoded);
             var wire = JsonSerializer.Deserialize<Wire>(bytes);
-            if (wire is null || wire.V != 1 || string.IsNullOrEmpty(wire.C) || string.IsNullOrEmpty(wire.Q)
+            if (wire is null || wire.V != 2 || string.IsNullOrEmpty(wire.Q) || !IsPartitionKey(wire.P)
                 || wire.A < DateTimeOffset.MinValue.UtcTicks || wire.A > DateTimeOffset.MaxValue.UtcTicks
-                || wire.C.Any(c => c < 0x20 || c > 0x7E))
+                || (wire.C is not null && (wire.C.Length is 0 or > 1024 || wire.C.Any(c => c < 0x20 || c > 0x7E))))
             {
                 error = "continuation token is malformed";
                 return false;
             }
 
-            token = new PageToken(wire.C, wire.Q, new DateTimeOffset(wire.A, TimeSpan.Zero));
+            token = new PageToken(wire.P, wire.C, wire.Q, new DateTimeOffset(wire.A, TimeSpan.Zero));
             return true;
         }
         catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException)
@@ -54,6 +56,14 @@ public sealed record PageToken(string Inner, string Fingerprint, DateTimeOffset 
             return false;
         }
     }
+
+    private static bool IsPartitionKey(string? key) =>
+        key is { Length: > 2 and <= 2 + Facts.FactValidator.MaxKeyLength }
+        && (key.StartsWith(Facts.FactPartition.MemberPrefix, StringComparison.Ordinal) || key.StartsWith(Facts.FactPartition.TitlePrefix, StringComparison.Ordinal))
+        && key.AsSpan(2).IndexOfAnyExcept(KeyChars) < 0;
+
+    private static readonly System.Buffers.SearchValues<char> KeyChars =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-");
 
     public static string FingerprintOf(params object?[] parts)
     {
