@@ -45,8 +45,9 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     public async Task<ArchivedFact?> CatalogEntryAsync(string title, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
     {
         var at = asOf ?? time.GetUtcNow();
+        var (from, to) = FactRows.TitleRange(title);
         var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {FactPartition.ForTitle(title)} and Kind eq {"catalog"} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at}");
+            $"PartitionKey eq {FactPartition.Catalog} and RowKey ge {from} and RowKey lt {to} and Kind eq {"catalog"} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at}");
         var rows = await TakeAsync(filter, 1, cancellationToken);
         return rows.Count > 0 ? rows[0] : null;
     }

@@ -27,10 +27,18 @@ public static class FactRows
     public const string SupersededBy = nameof(SupersededBy);
     public const string Attributes = nameof(Attributes);
 
-    public static string RowKey(Fact fact) => RowKey(fact.EventTime, fact.Id);
+    /// <summary>Separates a title from the rest of a catalog row key ('|' cannot occur in ids).</summary>
+    public const char TitleSeparator = '|';
+
+    /// <summary>Member rows: inverted event ticks + id (newest first). Catalog rows: title + '|' + the same.</summary>
+    public static string RowKey(Fact fact) =>
+        fact.Member is null ? fact.Title + TitleSeparator + RowKey(fact.EventTime, fact.Id) : RowKey(fact.EventTime, fact.Id);
 
     public static string RowKey(DateTimeOffset eventTime, string id) =>
         (DateTimeOffset.MaxValue.UtcTicks - eventTime.UtcTicks).ToString("D19", CultureInfo.InvariantCulture) + "_" + id;
+
+    /// <summary>The row-key range [from, to) holding one title's catalog rows.</summary>
+    public static (string From, string To) TitleRange(string title) => (title + TitleSeparator, title + (char)(TitleSeparator + 1));
 
     public static TableEntity ToEntity(Fact fact)
     {

@@ -39,7 +39,7 @@ public sealed record PageToken(string Partition, string? Inner, string Fingerpri
         {
             var bytes = Base64Url.DecodeFromChars(encoded);
             var wire = JsonSerializer.Deserialize<Wire>(bytes);
-            if (wire is null || wire.V != 2 || string.IsNullOrEmpty(wire.Q) || !IsPartitionKey(wire.P)
+            if (wire is null || wire.V != 2 || string.IsNullOrEmpty(wire.Q) || !Facts.FactPartition.IsPartitionKey(wire.P)
                 || wire.A < DateTimeOffset.MinValue.UtcTicks || wire.A > DateTimeOffset.MaxValue.UtcTicks
                 || (wire.C is not null && (wire.C.Length is 0 or > 1024 || wire.C.Any(c => c < 0x20 || c > 0x7E))))
             {
@@ -56,14 +56,6 @@ public sealed record PageToken(string Partition, string? Inner, string Fingerpri
             return false;
         }
     }
-
-    private static bool IsPartitionKey(string? key) =>
-        key is { Length: > 2 and <= 2 + Facts.FactValidator.MaxKeyLength }
-        && (key.StartsWith(Facts.FactPartition.MemberPrefix, StringComparison.Ordinal) || key.StartsWith(Facts.FactPartition.TitlePrefix, StringComparison.Ordinal))
-        && key.AsSpan(2).IndexOfAnyExcept(KeyChars) < 0;
-
-    private static readonly System.Buffers.SearchValues<char> KeyChars =
-        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-");
 
     public static string FingerprintOf(params object?[] parts)
     {

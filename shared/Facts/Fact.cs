@@ -40,15 +40,23 @@ public sealed record Fact(
     public bool IsLike => Kind == FactKind.Rating && Value >= 4.0;
 }
 
-/// <summary>Archive partition keys. Member facts share a partition per member, catalog facts per title.</summary>
+/// <summary>
+/// Archive partition keys. Member facts share a partition per member; the whole catalog shares one
+/// partition (titles are many and small: a batch read of the catalog is one partition, and a title's
+/// entries are one contiguous row-key range in it).
+/// </summary>
 public static class FactPartition
 {
     public const string MemberPrefix = "m_";
-    public const string TitlePrefix = "t_";
+    public const string Catalog = "catalog";
 
     public static string ForMember(string member) => MemberPrefix + member;
 
-    public static string ForTitle(string title) => TitlePrefix + title;
+    public static string Of(Fact fact) => fact.Member is { } member ? ForMember(member) : Catalog;
 
-    public static string Of(Fact fact) => fact.Member is { } member ? ForMember(member) : ForTitle(fact.Title!);
+    /// <summary>Whether a string is an archive partition key (validates continuation tokens).</summary>
+    public static bool IsPartitionKey(string? key) =>
+        key == Catalog
+        || (key is { Length: > 2 } && key.Length <= 2 + FactValidator.MaxKeyLength && key.StartsWith(MemberPrefix, StringComparison.Ordinal)
+            && FactValidator.KeyError("member", key[2..], FactValidator.MaxKeyLength, required: true) is null);
 }

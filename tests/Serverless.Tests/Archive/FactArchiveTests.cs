@@ -9,6 +9,7 @@ namespace Serverless.Tests.Archive;
 public sealed class FactArchiveTests(AzuriteFixture azurite)
 {
     private static readonly DateTimeOffset T0 = ArchiveHarness.Start.AddDays(-10);
+    private static readonly string[] PrefixTitles = ["1", "10", "1_2", "1.5"];
 
     [Fact]
     public async Task Bad_events_go_to_the_dead_letter_table_and_the_rest_of_the_batch_is_stored()
@@ -169,5 +170,22 @@ public sealed class FactArchiveTests(AzuriteFixture azurite)
         Assert.Equal("New name", (await h.Reader.CatalogEntryAsync("5"))!.Fact.Attributes!["name"]);
         Assert.Equal("Old name", (await h.Reader.CatalogEntryAsync("5", beforeRename) ?? throw new InvalidOperationException()).Fact.Attributes!["name"]);
         Assert.Null(await h.Reader.CatalogEntryAsync("6"));
+    }
+
+    [Fact]
+    public async Task Catalog_entries_of_titles_sharing_a_prefix_do_not_mix()
+    {
+        using var h = new ArchiveHarness(azurite);
+        await h.Archive.IngestAsync(PrefixTitles
+            .Select(t => h.Event(new FactEnvelope { Id = $"catalog:{t}", Kind = "catalog", Title = t, EventTime = T0, Attributes = new() { ["name"] = $"Title {t}" } }))
+            .ToList());
+
+        foreach (var t in PrefixTitles)
+        {
+            Assert.Equal($"Title {t}", (await h.Reader.CatalogEntryAsync(t))!.Fact.Attributes!["name"]);
+        }
+
+        var page = await h.Reader.BatchAsync(new BatchQuery(null, "1", Serverless.Facts.FactKind.Catalog, null, null, null, false, 100, null));
+        Assert.Equal(["catalog:1"], page.Facts.Select(f => f.Fact.Id));
     }
 }

@@ -22,11 +22,11 @@ public sealed class FactValidatorTests
     }
 
     [Fact]
-    public void A_valid_catalog_entry_lives_in_its_title_partition()
+    public void A_valid_catalog_entry_lives_in_the_catalog_partition()
     {
         var r = Parse("""{"id":"catalog:31","kind":"catalog","title":"31","eventTime":"2018-08-01T10:00:00Z","attributes":{"name":"Dangerous Minds (1995)","genres":"Drama"}}""");
         Assert.True(r.IsValid, r.Error);
-        Assert.Equal("t_31", r.Fact!.PartitionKey);
+        Assert.Equal("catalog", r.Fact!.PartitionKey);
         Assert.Equal("Drama", r.Fact.Attributes!["genres"]);
     }
 
