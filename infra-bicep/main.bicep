@@ -112,6 +112,19 @@ param archiveBatchMaxPageSize int = 200
 @description('Optional. Archive__MaxFutureSkew: how far in the future a fact\'s event time may lie (TimeSpan, c format).')
 param archiveMaxFutureSkew string = '01:00:00'
 
+@description('Optional. Lumberjack__SampleRate: share of members (0..1, decimal string) whose scored features are logged.')
+param lumberjackSampleRate string = '1'
+
+@description('Optional. Lumberjack__BufferCapacity: logged requests waiting to be published before new ones are dropped.')
+@minValue(1)
+param lumberjackBufferCapacity int = 10000
+
+@description('Optional. Lumberjack__LabelHorizon: how long after a request a rating of the title is its label (TimeSpan, c format).')
+param lumberjackLabelHorizon string = '30.00:00:00'
+
+@description('Optional. Lumberjack__LateWindow: how long after the horizon late facts may still change a label (TimeSpan, c format).')
+param lumberjackLateWindow string = '7.00:00:00'
+
 // ---------------------------------------------------------------------------------------------
 // Parameters: the deploying principal
 // ---------------------------------------------------------------------------------------------
@@ -305,6 +318,10 @@ var appSettings = {
   Archive__BatchQueueLimit: string(archiveBatchQueueLimit)
   Archive__BatchMaxPageSize: string(archiveBatchMaxPageSize)
   Archive__MaxFutureSkew: archiveMaxFutureSkew
+  Lumberjack__SampleRate: lumberjackSampleRate
+  Lumberjack__BufferCapacity: string(lumberjackBufferCapacity)
+  Lumberjack__LabelHorizon: lumberjackLabelHorizon
+  Lumberjack__LateWindow: lumberjackLateWindow
 }
 
 module functionApp 'modules/function-app.bicep' = {

@@ -32,6 +32,10 @@ param archiveBatchMaxConcurrency = 1
 param archiveBatchQueueLimit = 16
 param archiveBatchMaxPageSize = 200
 param archiveMaxFutureSkew = '01:00:00'
+param lumberjackSampleRate = '1'
+param lumberjackBufferCapacity = 10000
+param lumberjackLabelHorizon = '30.00:00:00'
+param lumberjackLateWindow = '7.00:00:00'
 
 // Object ID of the person or pipeline that runs operations/tests against the data plane.
 // Empty: no role assignments for it. Example: az ad signed-in-user show --query id -o tsv

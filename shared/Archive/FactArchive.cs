@@ -5,6 +5,7 @@ using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
 using Serverless.Events;
 using Serverless.Facts;
+using Serverless.Storage;
 
 namespace Serverless.Archive;
 
@@ -59,16 +60,8 @@ public sealed class FactArchive(
         // Register partitions first: a fact is never stored in a partition the batch interface cannot find.
         await tables.Partitions.RegisterAsync(facts.Select(f => f.PartitionKey), cancellationToken);
 
-        var stored = 0;
-        await Parallel.ForEachAsync(
-            originals.GroupBy(f => f.PartitionKey).SelectMany(g => g.Chunk(100)),
-            new ParallelOptions { MaxDegreeOfParallelism = options.IngestParallelism, CancellationToken = cancellationToken },
-            async (chunk, ct) =>
-            {
-                var added = await InsertAsync(chunk, ct);
-                Interlocked.Add(ref stored, added);
-                Interlocked.Add(ref duplicates, chunk.Length - added);
-            });
+        var stored = await IdempotentInserts.InsertAllAsync(tables.Facts, originals.Select(FactRows.ToEntity), options.IngestParallelism, cancellationToken);
+        duplicates += originals.Count - stored;
 
         var applied = 0;
         foreach (var byPartition in corrections.GroupBy(f => f.PartitionKey))
@@ -111,36 +104,6 @@ public sealed class FactArchive(
 
         return (new DeadLetter(Hubs.Facts, reason, text, e.EnqueuedTime, e.SequenceNumber, time.GetUtcNow()),
             DeadLetterStore.RowKeyFor(e.EnqueuedTime, e.SequenceNumber, payload));
-    }
-
-    /// <summary>Inserts one partition's chunk; returns how many rows were new.</summary>
-    private async Task<int> InsertAsync(Fact[] chunk, CancellationToken cancellationToken)
-    {
-        var actions = chunk.Select(f => new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(f))).ToList();
-        try
-        {
-            await tables.Facts.SubmitTransactionAsync(actions, cancellationToken);
-            return chunk.Length;
-        }
-        catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
-        {
-            // Part of this chunk is already stored (redelivery after a failure half-way): insert one
-            // by one and keep what exists.
-            var added = 0;
-            foreach (var action in actions)
-            {
-                try
-                {
-                    await tables.Facts.AddEntityAsync(action.Entity, cancellationToken);
-                    added++;
-                }
-                catch (RequestFailedException one) when (one.Status == (int)HttpStatusCode.Conflict)
-                {
-                }
-            }
-
-            return added;
-        }
     }
 
     private abstract record CorrectionOutcome

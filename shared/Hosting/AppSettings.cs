@@ -44,5 +44,9 @@ public static class AppSettings
         new("Archive__BatchQueueLimit", SettingKind.Plain, []),
         new("Archive__BatchMaxPageSize", SettingKind.Plain, []),
         new("Archive__MaxFutureSkew", SettingKind.Plain, []),
+        new("Lumberjack__SampleRate", SettingKind.Plain, []),
+        new("Lumberjack__BufferCapacity", SettingKind.Plain, []),
+        new("Lumberjack__LabelHorizon", SettingKind.Plain, []),
+        new("Lumberjack__LateWindow", SettingKind.Plain, []),
     ];
 }

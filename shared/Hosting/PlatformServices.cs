@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Serverless.Archive;
 using Serverless.Events;
 using Serverless.Facts;
+using Serverless.Lumberjack;
 using Serverless.Storage;
 
 namespace Serverless.Hosting;
@@ -28,6 +29,12 @@ public static class PlatformServices
         services.AddSingleton<ArchiveReader>();
         services.AddHostedService<ArchiveInitializer>();
 
+        services.AddOptions<LumberjackOptions>().BindConfiguration(LumberjackOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<FeatureLogStore>();
+        services.AddSingleton<FeatureLogBuffer>();
+        services.AddHostedService(sp => sp.GetRequiredService<FeatureLogBuffer>());
+        services.AddSingleton<LabelJoiner>();
+
         var hubs = configuration.GetSection(AppSettings.EventHubs);
         if (hubs["fullyQualifiedNamespace"] is { Length: > 0 } fqns)
         {
@@ -40,9 +47,13 @@ public static class PlatformServices
 }
 
 /// <summary>Creates the archive's tables when the app starts.</summary>
-internal sealed class ArchiveInitializer(ArchiveTables tables) : IHostedService
+internal sealed class ArchiveInitializer(ArchiveTables tables, FeatureLogStore featureLog) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => tables.EnsureCreatedAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await tables.EnsureCreatedAsync(cancellationToken);
+        await featureLog.EnsureCreatedAsync(cancellationToken);
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -29,18 +29,21 @@ public sealed class FunctionsMetadataTests
     private static JsonObject Binding(string function, string type) =>
         Function(function)["bindings"]!.AsArray().Select(b => b!.AsObject()).Single(b => (string?)b["type"] == type);
 
-    [Fact]
-    public void The_facts_trigger_is_a_batched_event_hub_trigger_on_the_facts_hub()
+    [Theory]
+    [InlineData(FactsIngestion.Name, Hubs.Facts, Hubs.FactsConsumerGroup)]
+    [InlineData(Serverless.Functions.Lumberjack.FeatureLogFunctions.IngestName, Hubs.FeatureLog, Hubs.FeatureLogConsumerGroup)]
+    public void Event_hub_triggers_are_batched_on_their_hub_and_consumer_group(string function, string hub, string consumerGroup)
     {
-        var b = Binding(FactsIngestion.Name, "eventHubTrigger");
+        var b = Binding(function, "eventHubTrigger");
         Assert.Equal("events", (string?)b["name"]);
         Assert.Equal("In", (string?)b["direction"]);
-        Assert.Equal(Hubs.Facts, (string?)b["eventHubName"]);
+        Assert.Equal(hub, (string?)b["eventHubName"]);
         Assert.Equal(AppSettings.EventHubs, (string?)b["connection"]);
-        Assert.Equal(Hubs.FactsConsumerGroup, (string?)b["consumerGroup"]);
+        Assert.Equal(consumerGroup, (string?)b["consumerGroup"]);
         Assert.Equal("Many", (string?)b["cardinality"]);
+        Assert.Equal("Binary", (string?)b["dataType"]);
         Assert.Null(b["isBatched"]);
-        var retry = Function(FactsIngestion.Name)["retry"]!;
+        var retry = Function(function)["retry"]!;
         Assert.Equal("exponentialBackoff", (string?)retry["strategy"]);
         Assert.Equal(-1, (int)retry["maxRetryCount"]!);
     }
@@ -52,6 +55,7 @@ public sealed class FunctionsMetadataTests
     [InlineData("archive-deadletters", "get", "archive/deadletters")]
     [InlineData("archive-export-start", "post", "archive/exports")]
     [InlineData("archive-export-status", "get", "archive/exports/{id}")]
+    [InlineData("lumberjack-labels", "post", "lumberjack/labels")]
     public void Http_functions_have_their_route_method_and_a_function_key(string name, string method, string route)
     {
         var b = Binding(name, "httpTrigger");

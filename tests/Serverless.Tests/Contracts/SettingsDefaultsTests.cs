@@ -21,5 +21,11 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(defaults.BatchQueueLimit, int.Parse(Get("Archive__BatchQueueLimit"), CultureInfo.InvariantCulture));
         Assert.Equal(defaults.BatchMaxPageSize, int.Parse(Get("Archive__BatchMaxPageSize"), CultureInfo.InvariantCulture));
         Assert.Equal(defaults.MaxFutureSkew, TimeSpan.Parse(Get("Archive__MaxFutureSkew"), CultureInfo.InvariantCulture));
+
+        var lumberjack = new Serverless.Lumberjack.LumberjackOptions();
+        Assert.Equal(lumberjack.SampleRate, double.Parse(Get("Lumberjack__SampleRate"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.BufferCapacity, int.Parse(Get("Lumberjack__BufferCapacity"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.LabelHorizon, TimeSpan.Parse(Get("Lumberjack__LabelHorizon"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.LateWindow, TimeSpan.Parse(Get("Lumberjack__LateWindow"), CultureInfo.InvariantCulture));
     }
 }

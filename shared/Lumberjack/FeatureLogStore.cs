@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Azure.Data.Tables;
+using Microsoft.Extensions.Options;
+using Serverless.Archive;
+using Serverless.Events;
+using Serverless.Facts;
+using Serverless.Storage;
+
+namespace Serverless.Lumberjack;
+
+/// <summary>What one feature-log batch did.</summary>
+public sealed record FeatureLogIngestResult(int Stored, int Duplicates, int DeadLettered);
+
+/// <summary>A logged impression with its label, as stored.</summary>
+public sealed record LoggedImpression(FeatureLogRecord Record, bool? Label, string? LabelFactId);
+
+/// <summary>
+/// The FeatureLog table: one row per scored candidate in the member's partition, keyed by request
+/// time, log id and position, so a redelivered record lands on its own row (insert, never overwrite).
+/// Labels are added later by <see cref="LabelJoiner"/>.
+/// </summary>
+public sealed class FeatureLogStore
+{
+    public const string DeadLetterSource = "feature-log";
+
+    public FeatureLogStore(TableServiceClient service, IOptions<ArchiveOptions> archive, ArchiveTables tables)
+    {
+        Table = service.GetTableClient(archive.Value.TablePrefix + "featurelog");
+        DeadLetters = tables.DeadLetters;
+        Parallelism = archive.Value.IngestParallelism;
+    }
+
+    public TableClient Table { get; }
+
+    private DeadLetterStore DeadLetters { get; }
+
+    private int Parallelism { get; }
+
+    public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) => Table.CreateIfNotExistsAsync(cancellationToken);
+
+    public async Task<FeatureLogIngestResult> IngestAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken = default)
+    {
+        var rows = new List<TableEntity>(events.Count);
+        var rejected = new List<(DeadLetter, string)>();
+        foreach (var e in events)
+        {
+            var (record, error) = FeatureLogRecord.Parse(e.Body.Span);
+            if (record is null)
+            {
+                rejected.Add((new DeadLetter(DeadLetterSource, error!, Encoding.UTF8.GetString(e.Body.Span), e.EnqueuedTime, e.SequenceNumber, DateTimeOffset.UtcNow),
+                    DeadLetterStore.RowKeyFor(e.EnqueuedTime, e.SequenceNumber, e.Body.Span)));
+            }
+            else
+            {
+                rows.Add(ToEntity(record));
+            }
+        }
+
+        var unique = rows.DistinctBy(r => (r.PartitionKey, r.RowKey)).ToList();
+        var stored = await IdempotentInserts.InsertAllAsync(Table, unique, Parallelism, cancellationToken);
+        if (rejected.Count > 0)
+        {
+            await DeadLetters.WriteAsync(rejected, cancellationToken);
+        }
+
+        return new FeatureLogIngestResult(stored, rows.Count - stored, rejected.Count);
+    }
+
+    public static string RowKey(FeatureLogRecord r) =>
+        string.Create(CultureInfo.InvariantCulture, $"{r.RequestTime.UtcTicks:D19}_{r.LogId}_{r.Position:D4}");
+
+    public static TableEntity ToEntity(FeatureLogRecord r) => new(FactPartition.ForMember(r.Member), RowKey(r))
+    {
+        [nameof(FeatureLogRecord.LogId)] = r.LogId,
+        [nameof(FeatureLogRecord.RequestTime)] = r.RequestTime,
+        [nameof(FeatureLogRecord.Member)] = r.Member,
+        [nameof(FeatureLogRecord.Title)] = r.Title,
+        [nameof(FeatureLogRecord.Position)] = r.Position,
+        [nameof(FeatureLogRecord.ModelVersion)] = r.ModelVersion,
+        [nameof(FeatureLogRecord.ConfigHash)] = r.ConfigHash,
+        [nameof(FeatureLogRecord.Features)] = MemoryMarshal.AsBytes(r.Features.AsSpan()).ToArray(),
+        [nameof(FeatureLogRecord.Score)] = (double)r.Score,
+        [nameof(FeatureLogRecord.Watermark)] = r.Watermark,
+        [nameof(FeatureLogRecord.Fallback)] = r.Fallback,
+        ["Labelled"] = false,
+    };
+
+    public static LoggedImpression FromEntity(TableEntity e)
+    {
+        var bytes = e.GetBinary(nameof(FeatureLogRecord.Features));
+        var record = new FeatureLogRecord(
+            e.GetString(nameof(FeatureLogRecord.LogId)),
+            e.GetDateTimeOffset(nameof(FeatureLogRecord.RequestTime))!.Value,
+            e.GetString(nameof(FeatureLogRecord.Member)),
+            e.GetString(nameof(FeatureLogRecord.Title)),
+            e.GetInt32(nameof(FeatureLogRecord.Position)) ?? 0,
+            e.GetString(nameof(FeatureLogRecord.ModelVersion)),
+            e.GetString(nameof(FeatureLogRecord.ConfigHash)),
+            MemoryMarshal.Cast<byte, float>(bytes).ToArray(),
+            (float)(e.GetDouble(nameof(FeatureLogRecord.Score)) ?? 0),
+            e.GetDateTimeOffset(nameof(FeatureLogRecord.Watermark))!.Value,
+            e.GetBoolean(nameof(FeatureLogRecord.Fallback)) ?? false);
+        return new LoggedImpression(record, e.GetBoolean("Labelled") == true ? e.GetBoolean("Label") : null, e.GetString("LabelFactId"));
+    }
+
+    /// <summary>A member's logged impressions with request time in [from, to].</summary>
+    public async Task<List<TableEntity>> ForMemberAsync(string member, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var rows = new List<TableEntity>();
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {FactPartition.ForMember(member)} and RequestTime ge {from} and RequestTime le {to}");
+        await foreach (var row in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    /// <summary>Every labelled impression logged with <paramref name="configHash"/> (a training set of what was served).</summary>
+    public async Task<List<LoggedImpression>> LabelledAsync(string configHash, CancellationToken cancellationToken)
+    {
+        var rows = new List<LoggedImpression>();
+        await foreach (var row in Table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"Labelled eq {true} and ConfigHash eq {configHash}"), cancellationToken: cancellationToken))
+        {
+            rows.Add(FromEntity(row));
+        }
+
+        return rows;
+    }
+}

@@ -1,0 +1,123 @@
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Serverless.Archive;
+using Serverless.Events;
+using Serverless.Lumberjack;
+using Serverless.Tests.Fixtures;
+
+namespace Serverless.Tests.Lumberjack;
+
+[Collection(AzuriteCollection.Name)]
+public sealed class LumberjackTests(AzuriteFixture azurite)
+{
+    private static readonly DateTimeOffset T0 = ArchiveHarness.Start.AddDays(-100);
+    private static readonly int[] ImpressionTitles = [10, 11, 12, 13];
+
+    private sealed class EmptyServices : IServiceProvider
+    {
+        public object? GetService(Type serviceType) => null;
+    }
+
+    private static FeatureLogRecord Record(string member, string title, DateTimeOffset at, int position = 0, string logId = "log1") =>
+        new(logId, at, member, title, position, "v1", "hash1", [1f, 2.5f, -3f], 0.7f, at.AddMinutes(-5), false);
+
+    private static IncomingEvent Event(byte[] body, long seq) => new(body, T0, seq);
+
+    [Fact]
+    public void Records_round_trip_and_bad_ones_are_refused_with_a_reason()
+    {
+        var good = Record("1", "2", T0);
+        var (parsed, error) = FeatureLogRecord.Parse(good.ToJson());
+        Assert.Null(error);
+        Assert.Equal(good.Features, parsed!.Features);
+        Assert.Equal(good with { Features = parsed.Features }, parsed);
+
+        Assert.Contains("malformed JSON", FeatureLogRecord.Parse("{"u8).Error, StringComparison.Ordinal);
+        Assert.Contains("schemaVersion", FeatureLogRecord.Parse("""{"schemaVersion":9}"""u8).Error, StringComparison.Ordinal);
+        Assert.Contains("character outside", FeatureLogRecord.Parse((good with { Member = "1' or ''='" }).ToJson()).Error, StringComparison.Ordinal);
+        Assert.Contains("features must hold", FeatureLogRecord.Parse((good with { Features = [] }).ToJson()).Error, StringComparison.Ordinal);
+        Assert.Contains("after the request time", FeatureLogRecord.Parse((good with { Watermark = T0.AddDays(1) }).ToJson()).Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sampling_is_per_member_and_close_to_the_rate()
+    {
+        var members = Enumerable.Range(0, 20_000).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var sampled = members.Count(m => FeatureLogSampler.IsSampled(m, 0.25));
+        Assert.InRange(sampled, 4_500, 5_500);
+        Assert.All(members.Take(100), m => Assert.Equal(FeatureLogSampler.IsSampled(m, 0.25), FeatureLogSampler.IsSampled(m, 0.25)));
+        Assert.True(FeatureLogSampler.IsSampled("x", 1));
+        Assert.False(FeatureLogSampler.IsSampled("x", 0));
+    }
+
+    [Fact]
+    public void A_full_buffer_drops_and_counts_instead_of_blocking()
+    {
+        using var buffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions { BufferCapacity = 3 }), new EmptyServices(), NullLogger<FeatureLogBuffer>.Instance);
+        var accepted = Enumerable.Range(0, 10).Count(i => buffer.TryLog([Record("1", $"{i}", T0)]));
+        Assert.Equal(3, accepted);
+        Assert.Equal(7, buffer.Dropped);
+    }
+
+    [Fact]
+    public async Task Redelivered_records_are_stored_once_and_bad_ones_are_dead_lettered()
+    {
+        using var h = new ArchiveHarness(azurite);
+        var store = new FeatureLogStore(azurite.Tables(), Options.Create(h.Options), h.Tables);
+        await store.EnsureCreatedAsync();
+        var events = Enumerable.Range(0, 120).Select(i => Event(Record($"{i % 3}", $"{i}", T0.AddMinutes(i), position: i % 10).ToJson(), i)).ToList();
+        events.Add(Event(Encoding.UTF8.GetBytes("garbage"), 999));
+
+        var first = await store.IngestAsync(events);
+        var again = await store.IngestAsync(events);
+
+        Assert.Equal(120, first.Stored);
+        Assert.Equal(1, first.DeadLettered);
+        Assert.Equal(0, again.Stored);
+        Assert.Equal(120, again.Duplicates);
+        Assert.Equal(40, (await store.ForMemberAsync("1", DateTimeOffset.MinValue.AddYears(1), DateTimeOffset.MaxValue.AddYears(-1), default)).Count);
+        Assert.Single(await h.Tables.DeadLetters.ReadAsync(FeatureLogStore.DeadLetterSource, 10, default));
+    }
+
+    [Fact]
+    public async Task Labels_join_later_ratings_within_the_horizon_and_late_facts_update_them()
+    {
+        using var h = new ArchiveHarness(azurite);
+        var options = Options.Create(new LumberjackOptions { LabelHorizon = TimeSpan.FromDays(30), LateWindow = TimeSpan.FromDays(120) });
+        var store = new FeatureLogStore(azurite.Tables(), Options.Create(h.Options), h.Tables);
+        await store.EnsureCreatedAsync();
+        var joiner = new LabelJoiner(store, h.Tables, h.Reader, options, h.Clock);
+
+        // Impressions at T0 of titles 10 (liked 5 days later), 11 (disliked), 12 (never rated), 13 (rated after the horizon),
+        // and one at Start - 2 days whose horizon is still open.
+        await store.IngestAsync(ImpressionTitles.Select((t, i) => Event(Record("5", $"{t}", T0, position: i).ToJson(), i))
+            .Append(Event(Record("5", "14", ArchiveHarness.Start.AddDays(-2), logId: "log2").ToJson(), 9)).ToList());
+        await h.Archive.IngestAsync(
+        [
+            h.Event(ArchiveHarness.Rating(5, 10, 4.5, T0.AddDays(5))),
+            h.Event(ArchiveHarness.Rating(5, 11, 2, T0.AddDays(6))),
+            h.Event(ArchiveHarness.Rating(5, 13, 5, T0.AddDays(40))),
+        ]);
+
+        var run = await joiner.RunAsync();
+        Assert.Equal(4, run.Labelled);
+        Assert.Equal(1, run.StillOpen);
+
+        var labels = (await store.ForMemberAsync("5", T0.AddDays(-1), ArchiveHarness.Start, default)).Select(FeatureLogStore.FromEntity).ToDictionary(i => i.Record.Title, i => i.Label);
+        Assert.True(labels["10"]);
+        Assert.False(labels["11"]);
+        Assert.False(labels["12"]);
+        Assert.False(labels["13"]);
+        Assert.Null(labels["14"]);
+
+        // A late correction: title 11 was really rated 5. Within the late window the label follows it.
+        h.Clock.Advance(TimeSpan.FromDays(1));
+        await h.Archive.IngestAsync([h.Event(ArchiveHarness.Rating(5, 11, 5, T0.AddDays(6), id: "rating:5:11:v2", supersedes: "rating:5:11"))]);
+        var late = await joiner.RunAsync();
+        Assert.True(late.Changed >= 1);
+        var relabelled = (await store.ForMemberAsync("5", T0.AddDays(-1), T0.AddDays(1), default)).Select(FeatureLogStore.FromEntity).Single(i => i.Record.Title == "11");
+        Assert.True(relabelled.Label);
+        Assert.Equal("rating:5:11:v2", relabelled.LabelFactId);
+    }
+}
