@@ -1,12 +1,10 @@
-using System.Diagnostics;
 using Serverless.Facts;
 using Serverless.Features;
-using Xunit.Abstractions;
 
 namespace Serverless.Tests.Features;
 
 /// <summary>The encoder on real MovieLens: serving and training reads agree, input order does not matter, values are finite.</summary>
-public sealed class MovieLensFeatureTests(MovieLensWorld world, ITestOutputHelper output) : IClassFixture<MovieLensWorld>
+public sealed class MovieLensFeatureTests(MovieLensWorld world) : IClassFixture<MovieLensWorld>
 {
     private static readonly FeatureEncoder Encoder = new(FeatureConfig.Default);
 
@@ -146,37 +144,6 @@ public sealed class MovieLensFeatureTests(MovieLensWorld world, ITestOutputHelpe
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.Equal(0, allocated);
-    }
-
-    [Fact]
-    public void Profile_of_a_heavy_member_plus_100_candidates_is_fast()
-    {
-        var t = world.Watermark.AddDays(3650); // the whole history of 414 (2,698 ratings) is known
-        var catalog = Catalog.Build(world.Facts, t);
-        var stats = TitleStatsSnapshot.Build(world.Ratings, t, Encoder.Config);
-        var candidates = Candidates(stats).ToArray();
-        var history = new MemberHistory("414", world.ByMember["414"]);
-        var buffer = new float[Encoder.Count * candidates.Length];
-        var timings = new List<double>();
-        for (var run = 0; run < 300; run++)
-        {
-            var started = Stopwatch.GetTimestamp();
-            EncodeAll(Encoder.Profile(history, t, catalog, stats), candidates, buffer);
-            timings.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        }
-
-        timings.Sort();
-        var median = timings[timings.Count / 2];
-        output.WriteLine($"profile (2,698 ratings) + 100 candidates: median {median:F3} ms, p90 {timings[timings.Count * 9 / 10]:F3} ms");
-
-        // The goal is well under 1 ms (optimized code measures ~0.25 ms on a busy 2-core machine). Debug builds run
-        // unoptimized code, and the bounds are loose so a machine shared with other builds does not flake.
-#if DEBUG
-        const double bound = 50;
-#else
-        const double bound = 2;
-#endif
-        Assert.True(median < bound, $"median {median:F3} ms (bound {bound} ms)");
     }
 
     private static void EncodeAll(MemberProfile profile, string[] candidates, float[] buffer)
