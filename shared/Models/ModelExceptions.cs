@@ -1,0 +1,58 @@
+namespace Serverless.Models;
+
+/// <summary>A model version that already exists was written again. Versions are immutable: train under a new version.</summary>
+public sealed class ModelVersionExistsException : InvalidOperationException
+{
+    public ModelVersionExistsException()
+    {
+    }
+
+    public ModelVersionExistsException(string message)
+        : base(message)
+    {
+    }
+
+    public ModelVersionExistsException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>The model version is not in the store or registry.</summary>
+public sealed class ModelNotFoundException : KeyNotFoundException
+{
+    public ModelNotFoundException()
+    {
+    }
+
+    public ModelNotFoundException(string message)
+        : base(message)
+    {
+    }
+
+    public ModelNotFoundException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>
+/// The "live" alias is not what the caller expected (someone else published or rolled back
+/// first), or it changed between read and write. Nothing was changed: re-read and decide again.
+/// </summary>
+public sealed class ModelAliasConflictException : InvalidOperationException
+{
+    public ModelAliasConflictException()
+    {
+    }
+
+    public ModelAliasConflictException(string message)
+        : base(message)
+    {
+    }
+
+    public ModelAliasConflictException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,0 +1,196 @@
+using System.Globalization;
+
+namespace Serverless.Models;
+
+/// <summary>One Sentinel check: what was measured, against what, and the verdict.</summary>
+public sealed record SentinelCheck(string Name, string Measured, string Threshold, bool Passed);
+
+/// <summary>The Sentinel's verdict on one model: it passes only if every check passes.</summary>
+public sealed record SentinelReport(string? Version, IReadOnlyList<SentinelCheck> Checks)
+{
+    public bool Passed => Checks.Count > 0 && Checks.All(c => c.Passed);
+
+    public IEnumerable<SentinelCheck> Failures => Checks.Where(c => !c.Passed);
+
+    public override string ToString() =>
+        $"{(Passed ? "PASSED" : "FAILED")} {Version ?? "(unknown)"}: " + string.Join("; ", Checks.Select(c => $"{c.Name} {(c.Passed ? "ok" : "FAIL")} ({c.Measured} vs {c.Threshold})"));
+}
+
+/// <summary>Sentinel thresholds.</summary>
+public sealed record SentinelOptions
+{
+    public static SentinelOptions Default { get; } = new();
+
+    /// <summary>Fewest probe rows for the score checks to mean anything.</summary>
+    public int MinProbeRows { get; init; } = 1;
+
+    /// <summary>Check that probe scores are not all (nearly) the same: a constant model is broken.</summary>
+    public bool CheckScoreSpread { get; init; } = true;
+
+    /// <summary>Probe scores must have a standard deviation above this.</summary>
+    public double MinScoreStdDev { get; init; } = 1e-6;
+
+    /// <summary>The spread check needs at least this many probe rows (otherwise it is reported as skipped and passes).</summary>
+    public int MinProbeRowsForSpread { get; init; } = 10;
+}
+
+/// <summary>
+/// The checks a serving instance runs before a new model replaces the one in memory (and the
+/// pipeline runs before publishing): the artifact loads, it was trained on exactly the serving
+/// encoder's features (names in order and config hash), and it scores a probe batch with finite
+/// probabilities in [0,1] that are not all the same. Never throws for a bad model: a failure is a
+/// failed check in the report.
+/// </summary>
+public static class ModelSentinel
+{
+    public const string ArtifactLoads = "artifact-loads";
+    public const string FeatureConfigHash = "feature-config-hash";
+    public const string FeatureNames = "feature-names";
+    public const string ProbeScoresValid = "probe-scores-valid";
+    public const string ProbeScoreSpread = "probe-score-spread";
+
+    public static SentinelReport Check(Func<TrainedModel> load, string expectedHash, IReadOnlyList<string> expectedNames, IReadOnlyList<float[]> probe)
+    {
+        var report = Check(load, expectedHash, expectedNames, probe, SentinelOptions.Default, out var model);
+        model?.Dispose();
+        return report;
+    }
+
+    /// <summary>
+    /// Runs the checks; when they all pass, <paramref name="accepted"/> is the loaded model (the
+    /// caller owns it and can serve it without loading again), otherwise null (and it was disposed).
+    /// </summary>
+    public static SentinelReport Check(
+        Func<TrainedModel> load,
+        string expectedHash,
+        IReadOnlyList<string> expectedNames,
+        IReadOnlyList<float[]> probe,
+        SentinelOptions options,
+        out TrainedModel? accepted)
+    {
+        ArgumentNullException.ThrowIfNull(load);
+        ArgumentNullException.ThrowIfNull(expectedNames);
+        ArgumentNullException.ThrowIfNull(probe);
+        ArgumentNullException.ThrowIfNull(options);
+        accepted = null;
+        var checks = new List<SentinelCheck>();
+
+        TrainedModel? model = null;
+        try
+        {
+            model = load();
+            checks.Add(new(ArtifactLoads, $"loaded {model.Manifest.Trainer} model {model.Manifest.Version}", "loads", true));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            checks.Add(new(ArtifactLoads, $"{ex.GetType().Name}: {ex.Message}", "loads", false));
+        }
+
+        if (model is null)
+        {
+            foreach (var name in new[] { FeatureConfigHash, FeatureNames, ProbeScoresValid })
+            {
+                checks.Add(new(name, "not run: the artifact did not load", "artifact loads", false));
+            }
+
+            return new SentinelReport(null, checks);
+        }
+
+        try
+        {
+            var manifest = model.Manifest;
+            checks.Add(new(FeatureConfigHash, manifest.FeatureConfigHash, $"== {expectedHash}", string.Equals(manifest.FeatureConfigHash, expectedHash, StringComparison.Ordinal)));
+            checks.Add(CompareNames(manifest.FeatureNames, expectedNames));
+            checks.AddRange(ScoreProbe(model, probe, options));
+            var report = new SentinelReport(manifest.Version, checks);
+            if (report.Passed)
+            {
+                accepted = model;
+                model = null;
+            }
+
+            return report;
+        }
+        finally
+        {
+            model?.Dispose();
+        }
+    }
+
+    private static SentinelCheck CompareNames(IReadOnlyList<string> actual, IReadOnlyList<string> expected)
+    {
+        var threshold = $"the serving encoder's {expected.Count} names, same order";
+        for (var i = 0; i < Math.Min(actual.Count, expected.Count); i++)
+        {
+            if (!string.Equals(actual[i], expected[i], StringComparison.Ordinal))
+            {
+                return new(FeatureNames, $"{actual.Count} names; index {i} is '{actual[i]}', serving has '{expected[i]}'", threshold, false);
+            }
+        }
+
+        return actual.Count == expected.Count
+            ? new(FeatureNames, $"{actual.Count} names, identical", threshold, true)
+            : new(FeatureNames, $"{actual.Count} names (serving has {expected.Count})", threshold, false);
+    }
+
+    private static IEnumerable<SentinelCheck> ScoreProbe(TrainedModel model, IReadOnlyList<float[]> probe, SentinelOptions options)
+    {
+        const string validThreshold = "every score finite and in [0,1]";
+        if (probe.Count < options.MinProbeRows)
+        {
+            yield return new(ProbeScoresValid, $"{probe.Count} probe rows", $">= {options.MinProbeRows} probe rows; " + validThreshold, false);
+            yield break;
+        }
+
+        var scores = new float[probe.Count];
+        string? error = null;
+        try
+        {
+            using var scorer = new ModelScorer(model);
+            scorer.ScoreBatch(probe, scores);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            error = $"scoring failed: {ex.GetType().Name}: {ex.Message}";
+        }
+
+        if (error is not null)
+        {
+            yield return new(ProbeScoresValid, error, validThreshold, false);
+            yield break;
+        }
+
+        var bad = 0;
+        var firstBad = -1;
+        foreach (var (s, i) in scores.Select((s, i) => (s, i)))
+        {
+            if (!float.IsFinite(s) || s < 0 || s > 1)
+            {
+                bad++;
+                firstBad = firstBad < 0 ? i : firstBad;
+            }
+        }
+
+        yield return bad == 0
+            ? new(ProbeScoresValid, $"{scores.Length}/{scores.Length} valid, range [{F(scores.Min())}, {F(scores.Max())}]", validThreshold, true)
+            : new(ProbeScoresValid, $"{bad}/{scores.Length} invalid; first at row {firstBad}: {F(scores[firstBad])}", validThreshold, false);
+
+        if (!options.CheckScoreSpread || bad > 0)
+        {
+            yield break;
+        }
+
+        var spreadThreshold = $"std dev > {F(options.MinScoreStdDev)} over >= {options.MinProbeRowsForSpread} rows";
+        if (scores.Length < options.MinProbeRowsForSpread)
+        {
+            yield return new(ProbeScoreSpread, $"skipped: {scores.Length} probe rows", spreadThreshold, true);
+            yield break;
+        }
+
+        var mean = scores.Average(s => (double)s);
+        var std = Math.Sqrt(scores.Average(s => (s - mean) * (s - mean)));
+        yield return new(ProbeScoreSpread, $"std dev {F(std)}, mean {F(mean)}", spreadThreshold, std > options.MinScoreStdDev);
+    }
+
+    private static string F(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
+}
