@@ -5,9 +5,17 @@ using Serverless.LocalHost;
 using Serverless.LocalHost.Azurite;
 using Serverless.LocalHost.Hub;
 using Serverless.LocalHost.Replay;
+using Serverless.Lumberjack;
+using Serverless.Models;
+using Serverless.MovieLens;
+using Serverless.Ranking;
+using Serverless.Training;
 
 // Usage: Serverless.LocalHost [--port 7071] [--storage <connection string>] [--replay <movielens folder>]
+//                             [--train-at 0.8|never] [--trainer lightgbm|fasttree|logisticregression] [--traffic 0.05]
 //   (without --storage or a Storage environment variable, Azurite is started from node_modules)
+//   With --replay: history up to the --train-at share of ratings is archived, a model is trained on it and published,
+//   then the rest is replayed while a --traffic share of ratings triggers a rank request first (logged, later labelled).
 //                             [--speed max|<x times real time>] [--max-ratings N] [--exit-after-replay]
 var options = CommandLine.Parse(args);
 // No storage given: start Azurite from the repository's node_modules for the life of this process.
@@ -23,14 +31,44 @@ await app.StartAsync();
 var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.LocalHost");
 log.LogInformation("Local host serving {Count} functions on {Url}", app.Services.GetRequiredService<Serverless.LocalHost.Functions.HostedFunctions>().Functions.Count, LocalFunctionHost.BaseAddress(app));
 
-if (options.Replay is { } folder)
+if (options.Replay is { } replayFolder)
 {
-    var replay = new MovieLensReplay(app.Services.GetRequiredService<LocalEventHub>(), clock, app.Services.GetRequiredService<ILogger<MovieLensReplay>>());
+    // Relative folders are taken from the working directory, else from the repository root.
+    var folder = Directory.Exists(replayFolder) ? replayFolder : Path.Combine(AzuriteProcess.FindRepositoryRoot(), replayFolder);
+    var hub = app.Services.GetRequiredService<LocalEventHub>();
+    var replay = new MovieLensReplay(hub, clock, app.Services.GetRequiredService<ILogger<MovieLensReplay>>());
+    var facts = MovieLensFacts.Load(folder, options.MaxRatings);
     var started = DateTimeOffset.UtcNow;
-    var count = await replay.RunAsync(folder, options.Speed, options.MaxRatings, app.Lifetime.ApplicationStopping);
-    await app.Services.GetRequiredService<LocalEventHub>().WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
+    if (options.TrainAt is not { } share)
+    {
+        await replay.PublishAsync(facts, options.Speed, null, app.Lifetime.ApplicationStopping);
+        await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
+    }
+    else
+    {
+        // History up to the training cutoff, then a model trained on it serves the rest of history.
+        var ratings = facts.Where(f => f.Kind == "rating").ToList();
+        var cutoff = ratings[(int)(ratings.Count * share)].EventTime!.Value;
+        await replay.PublishAsync(facts.Where(f => f.EventTime < cutoff).ToList(), options.Speed, null, app.Lifetime.ApplicationStopping);
+        await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
+        log.LogInformation("Archived history up to {Cutoff:O} in {Seconds:F1} s; training", cutoff, (DateTimeOffset.UtcNow - started).TotalSeconds);
+
+        var trained = await app.Services.GetRequiredService<TrainingJob>().RunAsync(new TrainingJobRequest(options.Trainer, null, Publish: true), app.Lifetime.ApplicationStopping);
+        log.LogInformation("Trained {Version} (AUC {Auc:F3}); Sentinel {Verdict}", trained.Manifest.Version,
+            trained.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), trained.Sentinel.Passed ? "passed" : "failed");
+        await app.Services.GetRequiredService<LiveModel>().RefreshAsync(app.Lifetime.ApplicationStopping);
+
+        var traffic = new ReplayTraffic(facts, app.Services.GetRequiredService<RankService>(), hub, options.TrafficRate);
+        await replay.PublishAsync(facts.Where(f => f.EventTime >= cutoff).ToList(), options.Speed, traffic.BeforeAsync, app.Lifetime.ApplicationStopping);
+        await app.Services.GetRequiredService<FeatureLogBuffer>().DrainAsync(TimeSpan.FromMinutes(5), app.Lifetime.ApplicationStopping);
+        await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
+        var labels = await app.Services.GetRequiredService<LabelJoiner>().RunAsync(app.Lifetime.ApplicationStopping);
+        log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; labels joined to {Labelled} impressions ({Open} still open)",
+            traffic.Requests, traffic.Fallbacks, traffic.Logged, labels.Labelled, labels.StillOpen);
+    }
+
     var seconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
-    log.LogInformation("Replayed and archived {Count} facts in {Seconds:F1} s ({Rate:F0} facts/s); replay clock now {Now:O}", count, seconds, count / seconds, clock.GetUtcNow());
+    log.LogInformation("Replayed and archived {Count} facts in {Seconds:F1} s; replay clock now {Now:O}; serving on {Url}api/", facts.Count, seconds, clock.GetUtcNow(), LocalFunctionHost.BaseAddress(app));
     if (options.ExitAfterReplay)
     {
         await app.StopAsync();
@@ -40,7 +78,7 @@ if (options.Replay is { } folder)
 
 await app.WaitForShutdownAsync();
 
-internal sealed record CommandLine(int Port, string? Storage, string? Replay, double? Speed, int? MaxRatings, bool ExitAfterReplay)
+internal sealed record CommandLine(int Port, string? Storage, string? Replay, double? Speed, int? MaxRatings, bool ExitAfterReplay, double? TrainAt, TrainerKind Trainer, double TrafficRate)
 {
     public static CommandLine Parse(string[] args)
     {
@@ -50,6 +88,9 @@ internal sealed record CommandLine(int Port, string? Storage, string? Replay, do
         double? speed = null;
         int? maxRatings = null;
         var exit = false;
+        double? trainAt = 0.8;
+        var trainer = TrainerKind.LightGbm;
+        var trafficRate = 0.05;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -64,10 +105,18 @@ internal sealed record CommandLine(int Port, string? Storage, string? Replay, do
                     break;
                 case "--max-ratings": maxRatings = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--exit-after-replay": exit = true; break;
+                case "--train-at":
+                    var t = Next();
+                    trainAt = t == "never" ? null : double.Parse(t, CultureInfo.InvariantCulture) is > 0 and < 1 and var share ? share : throw new ArgumentException("--train-at must be a share of the ratings in (0, 1) or never");
+                    break;
+                case "--trainer": trainer = Enum.Parse<TrainerKind>(Next(), ignoreCase: true); break;
+                case "--traffic":
+                    trafficRate = double.Parse(Next(), CultureInfo.InvariantCulture) is >= 0 and <= 1 and var r ? r : throw new ArgumentException("--traffic must be a share of ratings in [0, 1]");
+                    break;
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
 
-        return new CommandLine(port, storage, replay, speed, maxRatings, exit);
+        return new CommandLine(port, storage, replay, speed, maxRatings, exit, trainAt, trainer, trafficRate);
     }
 }

@@ -8,14 +8,17 @@ namespace Serverless.LocalHost.Replay;
 /// <summary>
 /// Publishes MovieLens facts through the facts hub in event-time order. Speed: null = as fast as
 /// possible; otherwise history runs that many times faster than real time. Partition key = member
-/// (catalog entries: the title), so one member's facts stay ordered.
+/// (catalog entries: the title), so one member's facts stay ordered. A hook runs before each fact
+/// is published, with the clock at the fact's time (the replay's traffic uses it).
 /// </summary>
 public sealed class MovieLensReplay(IEventPublisher publisher, ReplayClock clock, ILogger<MovieLensReplay> logger)
 {
-    public async Task<int> RunAsync(string folder, double? speed, int? maxRatings, CancellationToken cancellationToken)
+    public Task<int> RunAsync(string folder, double? speed, int? maxRatings, CancellationToken cancellationToken) =>
+        PublishAsync(MovieLensFacts.Load(folder, maxRatings), speed, null, cancellationToken);
+
+    public async Task<int> PublishAsync(IReadOnlyList<FactEnvelope> facts, double? speed, Func<FactEnvelope, Task>? beforeEach, CancellationToken cancellationToken)
     {
-        var facts = MovieLensFacts.Load(folder, maxRatings);
-        logger.LogInformation("Replaying {Count} MovieLens facts from {Folder} at {Speed}", facts.Count, folder, speed is null ? "max speed" : $"{speed}x");
+        logger.LogInformation("Replaying {Count} MovieLens facts at {Speed}", facts.Count, speed is null ? "max speed" : $"{speed}x");
         var batch = new List<OutgoingEvent>(512);
         DateTimeOffset? previous = null;
         foreach (var fact in facts)
@@ -32,6 +35,12 @@ public sealed class MovieLensReplay(IEventPublisher publisher, ReplayClock clock
                 await FlushAsync(batch, cancellationToken);
                 clock.AdvanceTo(at);
                 previous = at;
+            }
+
+            if (beforeEach is not null)
+            {
+                await FlushAsync(batch, cancellationToken);
+                await beforeEach(fact);
             }
 
             batch.Add(new OutgoingEvent(fact.Member ?? fact.Title!, FactJson.Serialize(fact)));

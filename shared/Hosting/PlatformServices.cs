@@ -7,7 +7,12 @@ using Microsoft.Extensions.Options;
 using Serverless.Archive;
 using Serverless.Events;
 using Serverless.Facts;
+using Serverless.Features;
 using Serverless.Lumberjack;
+using Serverless.Models;
+using Serverless.Ranking;
+using Serverless.TimeMachine;
+using Serverless.Training;
 using Serverless.Storage;
 
 namespace Serverless.Hosting;
@@ -35,6 +40,17 @@ public static class PlatformServices
         services.AddHostedService(sp => sp.GetRequiredService<FeatureLogBuffer>());
         services.AddSingleton<LabelJoiner>();
 
+        // One feature code path: the same encoder (and config hash) for serving, training and the Sentinel.
+        services.AddSingleton(new FeatureEncoder(FeatureConfig.Default));
+        services.AddSingleton(sp => new FactSnapshotStore(sp.GetRequiredService<Azure.Storage.Blobs.BlobServiceClient>()));
+        services.AddSingleton(sp => new ModelStore(sp.GetRequiredService<Azure.Storage.Blobs.BlobServiceClient>()));
+        services.AddSingleton(sp => new ModelRegistry(
+            sp.GetRequiredService<Azure.Data.Tables.TableServiceClient>(), sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.TablePrefix, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<LiveModel>();
+        services.AddHostedService<LiveModelRefresher>();
+        services.AddSingleton<RankService>();
+        services.AddSingleton<TrainingJob>();
+
         var hubs = configuration.GetSection(AppSettings.EventHubs);
         if (hubs["fullyQualifiedNamespace"] is { Length: > 0 } fqns)
         {
@@ -47,12 +63,14 @@ public static class PlatformServices
 }
 
 /// <summary>Creates the archive's tables when the app starts.</summary>
-internal sealed class ArchiveInitializer(ArchiveTables tables, FeatureLogStore featureLog) : IHostedService
+internal sealed class ArchiveInitializer(ArchiveTables tables, FeatureLogStore featureLog, ModelStore models, ModelRegistry registry) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await tables.EnsureCreatedAsync(cancellationToken);
         await featureLog.EnsureCreatedAsync(cancellationToken);
+        await models.EnsureCreatedAsync(cancellationToken);
+        await registry.EnsureCreatedAsync(cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

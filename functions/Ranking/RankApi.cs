@@ -1,0 +1,69 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Serverless.Facts;
+using Serverless.Functions.Http;
+using Serverless.Lumberjack;
+using Serverless.Ranking;
+
+namespace Serverless.Functions.Ranking;
+
+/// <summary>Serving: rank titles for a member, and report what this instance serves.</summary>
+public sealed class RankApi(RankService ranking, LiveModel live, FeatureLogBuffer log)
+{
+    private const int MaxBodyBytes = 64 * 1024;
+
+    [Function("rank")]
+    public async Task<IActionResult> Rank(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "rank")] HttpRequest req)
+    {
+        if (req.ContentLength is > MaxBodyBytes)
+        {
+            return Problems.Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"the body may hold at most {MaxBodyBytes} bytes", req);
+        }
+
+        RankRequest? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync<RankRequest>(req.Body, FactJson.Options, req.HttpContext.RequestAborted);
+        }
+        catch (JsonException ex)
+        {
+            return Problems.BadRequest($"malformed JSON: {ex.Message}", req);
+        }
+
+        try
+        {
+            return new OkObjectResult(await ranking.RankAsync(body, req.HttpContext.RequestAborted));
+        }
+        catch (RankRefusedException ex)
+        {
+            return Problems.Create(ex.Status, ex.Status == 400 ? "Bad request" : "Service unavailable", ex.Message, req);
+        }
+    }
+
+    [Function("health")]
+    public IActionResult Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest req)
+    {
+        var current = live.Current;
+        return new OkObjectResult(new
+        {
+            status = current is null ? "degraded: no model loaded, answering with the popularity fallback" : "serving",
+            model = current?.Manifest.Version,
+            configHash = current?.Manifest.FeatureConfigHash,
+            dataWatermark = current?.Data.Watermark,
+            snapshot = current?.Data.Snapshot,
+            alerts = live.Alerts,
+            featureLog = new { published = log.Published, dropped = log.Dropped },
+        });
+    }
+
+    /// <summary>Operators: check the registry's live alias now instead of at the next poll.</summary>
+    [Function("models-refresh")]
+    public async Task<IActionResult> Refresh([HttpTrigger(AuthorizationLevel.Function, "post", Route = "models/refresh")] HttpRequest req)
+    {
+        var report = await live.RefreshAsync(req.HttpContext.RequestAborted);
+        return new OkObjectResult(new { model = live.Current?.Manifest.Version, checkedVersion = report?.Version, sentinel = report });
+    }
+}

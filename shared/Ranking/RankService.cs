@@ -1,0 +1,161 @@
+using Microsoft.Extensions.Options;
+using Serverless.Archive;
+using Serverless.Facts;
+using Serverless.Features;
+using Serverless.Lumberjack;
+
+namespace Serverless.Ranking;
+
+/// <summary>POST /api/rank body.</summary>
+public sealed record RankRequest(string? Member, string[]? Candidates, int? Count, DateTimeOffset? AsOf);
+
+/// <summary>One ranked title.</summary>
+public sealed record RankedTitle(string Title, float Score, int Position);
+
+/// <summary>The answer: ranked titles, which model and feature config produced them, the log id, and whether the Substitute answered.</summary>
+public sealed record RankResponse(
+    string Member,
+    string LogId,
+    DateTimeOffset AsOf,
+    string? ModelVersion,
+    string ConfigHash,
+    DateTimeOffset? DataWatermark,
+    bool Fallback,
+    string? FallbackReason,
+    bool Logged,
+    IReadOnlyList<RankedTitle> Items);
+
+/// <summary>The request was refused (400), or the service cannot answer at all (503).</summary>
+public sealed class RankRefusedException(int status, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+}
+
+/// <summary>
+/// Ranking with the one feature code path: the member's history from the archive's live interface
+/// as of T, the catalog and title statistics the live model was trained with, the serving encoder,
+/// the Sentinel-checked model. When no valid model is live or the deadline passes, the Substitute
+/// answers by popularity as of the data watermark and says so. Sampled requests are logged (every
+/// scored candidate with its exact feature values) without adding to the request's latency.
+/// </summary>
+public sealed class RankService(ArchiveReader archive, LiveModel live, FeatureEncoder encoder, FeatureLogBuffer log, IOptions<LumberjackOptions> logging, TimeProvider time)
+{
+    public const int MaxCount = 100;
+    public const int MaxCandidates = 1000;
+    public const int DefaultPool = 100;
+    public static readonly TimeSpan Deadline = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Checks a request; throws <see cref="RankRefusedException"/> with a clear message.</summary>
+    public static (string Member, string[]? Candidates, int Count) Validate(RankRequest? request)
+    {
+        if (request is null)
+        {
+            throw new RankRefusedException(400, "a JSON body {\"member\": \"...\"} is required");
+        }
+
+        if (FactValidator.KeyError("member", request.Member, FactValidator.MaxKeyLength, required: true) is { } memberError)
+        {
+            throw new RankRefusedException(400, memberError);
+        }
+
+        var count = request.Count ?? 10;
+        if (count is < 1 or > MaxCount)
+        {
+            throw new RankRefusedException(400, $"count must be 1..{MaxCount}");
+        }
+
+        if (request.Candidates is { } candidates)
+        {
+            if (candidates.Length is 0 or > MaxCandidates)
+            {
+                throw new RankRefusedException(400, $"candidates must hold 1..{MaxCandidates} titles (or be left out for the default pool)");
+            }
+
+            if (candidates.Select(c => FactValidator.KeyError("candidate", c, FactValidator.MaxKeyLength, required: true)).FirstOrDefault(e => e is not null) is { } candidateError)
+            {
+                throw new RankRefusedException(400, candidateError);
+            }
+
+            if (candidates.Distinct(StringComparer.Ordinal).Count() != candidates.Length)
+            {
+                throw new RankRefusedException(400, "candidates must not repeat a title");
+            }
+        }
+
+        return (request.Member!, request.Candidates, count);
+    }
+
+    public async Task<RankResponse> RankAsync(RankRequest? request, CancellationToken cancellationToken = default)
+    {
+        var (member, requested, count) = Validate(request);
+        var asOf = request!.AsOf ?? time.GetUtcNow();
+        var logId = Guid.NewGuid().ToString("N");
+        var bundle = live.Current;
+        if (bundle is not null && asOf < bundle.Data.Watermark)
+        {
+            throw new RankRefusedException(400,
+                $"asOf {asOf:O} is before the live model's data watermark {bundle.Data.Watermark:O}: serving cannot look back without leaking later data (the Time Machine answers questions about the past offline)");
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(Deadline);
+        IReadOnlyList<ArchivedFact> history;
+        try
+        {
+            history = await archive.HistoryAsync(member, encoder.Config.HistoryLimit, asOf, deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return Substitute(member, logId, asOf, requested, count, bundle, "deadline exceeded reading the member's history");
+        }
+
+        if (bundle is null)
+        {
+            return Substitute(member, logId, asOf, requested, count, null, "no valid model is live");
+        }
+
+        var candidates = requested ?? DefaultCandidates(bundle.Data, history);
+        var profile = encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).Where(f => f.Kind == FactKind.Rating).ToList()), asOf, bundle.Data.Catalog, bundle.Data.Stats);
+        var rows = new float[candidates.Length][];
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            rows[i] = encoder.Encode(profile, candidates[i]);
+        }
+
+        var scores = new float[candidates.Length];
+        bundle.Scorer.ScoreBatch(rows, scores);
+        var order = Enumerable.Range(0, candidates.Length).OrderByDescending(i => scores[i]).ThenBy(i => candidates[i], StringComparer.Ordinal).ToArray();
+
+        // The watermark of what was read: the newest ingest time among the history facts (or the data
+        // watermark for an empty history); the history as of it, with the model's snapshot, reproduces the vectors.
+        var watermark = history.Count == 0 ? bundle.Data.Watermark : history.Max(h => h.Fact.IngestTime);
+        var logged = FeatureLogSampler.IsSampled(member, logging.Value.SampleRate)
+            && log.TryLog(order.Select((i, position) => new FeatureLogRecord(
+                logId, asOf, member, candidates[i], position, bundle.Manifest.Version, encoder.ConfigHash, rows[i], scores[i], watermark, false)).ToList());
+
+        return new RankResponse(member, logId, asOf, bundle.Manifest.Version, encoder.ConfigHash, bundle.Data.Watermark, false, null, logged,
+            order.Take(count).Select((i, position) => new RankedTitle(candidates[i], scores[i], position)).ToList());
+    }
+
+    /// <summary>Popular titles as of the data watermark that the member has not rated.</summary>
+    private static string[] DefaultCandidates(ServingData data, IReadOnlyList<ArchivedFact> history)
+    {
+        var rated = history.Select(h => h.Fact.Title).ToHashSet(StringComparer.Ordinal);
+        return data.Popular.Where(t => !rated.Contains(t)).Take(DefaultPool).ToArray();
+    }
+
+    /// <summary>The Substitute: rank by popularity (rating count as of the data watermark), say so.</summary>
+    private RankResponse Substitute(string member, string logId, DateTimeOffset asOf, string[]? requested, int count, ServingBundle? bundle, string reason)
+    {
+        if (bundle is null && requested is null)
+        {
+            throw new RankRefusedException(503, $"{reason}, and no popularity data is loaded to fall back on: pass candidates, or publish a model");
+        }
+
+        var candidates = requested ?? bundle!.Data.Popular.Take(DefaultPool).ToArray();
+        float Popularity(string t) => bundle?.Data.Stats.Find(t)?.RatingCount ?? 0;
+        var ranked = candidates.OrderByDescending(Popularity).ThenBy(t => t, StringComparer.Ordinal).Take(count)
+            .Select((t, position) => new RankedTitle(t, Popularity(t), position)).ToList();
+        return new RankResponse(member, logId, asOf, null, encoder.ConfigHash, bundle?.Data.Watermark, true, reason, false, ranked);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Serverless.Archive;
+using Serverless.Features;
+using Serverless.Models;
+using Serverless.TimeMachine;
+
+namespace Serverless.Training;
+
+/// <summary>What to train.</summary>
+public sealed record TrainingJobRequest(TrainerKind Trainer, DateTimeOffset? Watermark, bool Publish, TrainingSetOptions? Options = null);
+
+/// <summary>What a training run produced.</summary>
+public sealed record TrainingJobResult(ModelManifest Manifest, SentinelReport Sentinel, bool Published, string Snapshot);
+
+/// <summary>
+/// Train from the archive: snapshot every fact known at W (the Time Machine), cut a training set
+/// with the serving encoder, train, check with the Sentinel, store and register the model and,
+/// when asked, publish it as live. (This is the plain-command form; the durable pipeline with an
+/// approval gate is the pipeline issue.)
+/// </summary>
+public sealed class TrainingJob(
+    ArchiveReader reader,
+    FactSnapshotStore snapshots,
+    ModelStore store,
+    ModelRegistry registry,
+    FeatureEncoder encoder,
+    TimeProvider time,
+    ILogger<TrainingJob> logger)
+{
+    public async Task<TrainingJobResult> RunAsync(TrainingJobRequest request, CancellationToken cancellationToken = default)
+    {
+        var watermark = request.Watermark ?? time.GetUtcNow();
+        var facts = await FactSnapshotStore.ReadArchiveAsync(reader, watermark, cancellationToken);
+        var snapshot = await snapshots.SaveAsync(facts, watermark, cancellationToken);
+        var set = TrainingSetBuilder.Build(facts, watermark, encoder, request.Options ?? new TrainingSetOptions());
+        logger.LogInformation("Training {Trainer} on {Train} examples, validating on {Validation}, snapshot {Snapshot}",
+            request.Trainer, set.Train.Count, set.Validation.Count, snapshot);
+
+        var version = string.Create(CultureInfo.InvariantCulture, $"{request.Trainer.ToString().ToLowerInvariant()}-{watermark:yyyyMMddHHmmss}-{encoder.ConfigHash[..6]}");
+        using var model = ModelTrainer.Train(new TrainingRequest
+        {
+            FeatureNames = encoder.Names,
+            FeatureConfigHash = encoder.ConfigHash,
+            Train = set.Train,
+            Validation = set.Validation,
+            Trainer = request.Trainer,
+            Version = version,
+            TrainedFrom = set.From,
+            TrainedTo = set.To,
+            Lineage = [snapshot],
+            Dependencies = [SnapshotDependency(snapshot)],
+            CreatedAt = time.GetUtcNow(),
+        });
+
+        var probe = set.Validation.Take(200).Select(e => e.Features).ToList();
+        using var buffer = new MemoryStream();
+        model.Save(buffer);
+        var bytes = buffer.ToArray();
+        var report = ModelSentinel.Check(() => TrainedModel.Load(new MemoryStream(bytes), model.Manifest), encoder.ConfigHash, encoder.Names, probe);
+
+        await store.SaveAsync(model, cancellationToken);
+        await registry.RegisterAsync(model.Manifest, cancellationToken);
+        var published = false;
+        if (!report.Passed)
+        {
+            await registry.SetStatusAsync(version, ModelStatus.Rejected, "sentinel: " + string.Join("; ", report.Failures.Select(f => $"{f.Name} {f.Measured} (needs {f.Threshold})")), cancellationToken);
+        }
+        else if (request.Publish)
+        {
+            await registry.SetStatusAsync(version, ModelStatus.Approved, "training command with --publish", cancellationToken);
+            var live = await registry.GetLiveAsync(cancellationToken);
+            await registry.PublishAsync(version, live?.Version, "training command", cancellationToken);
+            published = true;
+        }
+
+        logger.LogInformation("Model {Version}: AUC {Auc:F3}, calibration error {Ece:F3}, sentinel {Verdict}, published {Published}",
+            version, model.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), model.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.CalibrationError),
+            report.Passed ? "passed" : "failed", published);
+        return new TrainingJobResult(model.Manifest, report, published, snapshot);
+    }
+
+    public const string SnapshotPrefix = "snapshot:";
+
+    public static string SnapshotDependency(string snapshot) => SnapshotPrefix + snapshot;
+
+    /// <summary>The fact snapshot a model depends on, or null.</summary>
+    public static string? SnapshotOf(ModelManifest manifest) =>
+        manifest.Dependencies.FirstOrDefault(d => d.StartsWith(SnapshotPrefix, StringComparison.Ordinal))?[SnapshotPrefix.Length..];
+
+    /// <summary>The watermark encoded in a snapshot's name.</summary>
+    public static DateTimeOffset WatermarkOf(string snapshot) =>
+        snapshot.StartsWith("facts-", StringComparison.Ordinal) && long.TryParse(snapshot.AsSpan(6, 19), NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+            ? new DateTimeOffset(ticks, TimeSpan.Zero)
+            : throw new InvalidDataException($"'{snapshot}' is not a fact snapshot name");
+}
