@@ -1,0 +1,218 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Serverless.Archive;
+using Serverless.Features;
+using Serverless.Lumberjack;
+using Serverless.Models;
+using Serverless.MovieLens;
+using Serverless.Ranking;
+using Serverless.Tests.Fixtures;
+using Serverless.TimeMachine;
+using Serverless.Training;
+
+namespace Serverless.Tests.EndToEnd;
+
+/// <summary>
+/// A local host with 12,000 replayed MovieLens ratings and a LightGBM model trained on them by the
+/// training job and published: the state `scripts/run.sh` reaches, on a smaller slice.
+/// </summary>
+public sealed class TrainedHostFixture : IAsyncLifetime
+{
+    private readonly AzuriteFixture azurite = new();
+
+    public LocalHostFixture Host { get; private set; } = null!;
+    public TrainingJobResult Trained { get; private set; } = null!;
+    public AzuriteFixture Azurite => azurite;
+
+    public async Task InitializeAsync()
+    {
+        await azurite.InitializeAsync();
+        var facts = MovieLensFacts.Load(Repo.Path("data", "movielens"), maxRatings: 12_000);
+        Host = await LocalHostFixture.StartAsync(azurite, facts[0].EventTime!.Value, new Dictionary<string, string?> { ["Archive:BatchPagesPerSecond"] = "2000" });
+        var replay = new Serverless.LocalHost.Replay.MovieLensReplay(Host.Hub, Host.Clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<Serverless.LocalHost.Replay.MovieLensReplay>.Instance);
+        await replay.PublishAsync(facts, null, null, CancellationToken.None);
+        await Host.Hub.WaitForIdleAsync(TimeSpan.FromMinutes(2));
+        Trained = await Host.App.Services.GetRequiredService<TrainingJob>().RunAsync(new TrainingJobRequest(TrainerKind.LightGbm, null, Publish: true));
+        await Host.App.Services.GetRequiredService<LiveModel>().RefreshAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        await azurite.DisposeAsync();
+    }
+}
+
+public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFixture<TrainedHostFixture>
+{
+    private HttpClient Http => fixture.Host.Http;
+
+    [Fact]
+    public async Task The_trained_model_passed_the_Sentinel_and_is_served()
+    {
+        Assert.True(fixture.Trained.Published);
+        Assert.True(fixture.Trained.Sentinel.Passed);
+        var health = await Http.GetFromJsonAsync<JsonObject>("api/health");
+        Assert.Equal(fixture.Trained.Manifest.Version, (string?)health!["model"]);
+        Assert.Equal(FeatureConfig.Default.Hash, (string?)health["configHash"]);
+    }
+
+    [Fact]
+    public async Task Rank_returns_calibrated_scores_in_order_with_model_hash_and_log_id()
+    {
+        var response = await Http.PostAsJsonAsync("api/rank", new { member = "1", count = 5 });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<RankResponse>();
+        Assert.False(body!.Fallback);
+        Assert.Equal(fixture.Trained.Manifest.Version, body.ModelVersion);
+        Assert.Equal(FeatureConfig.Default.Hash, body.ConfigHash);
+        Assert.Equal(32, body.LogId.Length);
+        Assert.Equal(5, body.Items.Count);
+        Assert.All(body.Items, i => Assert.InRange(i.Score, 0f, 1f));
+        Assert.Equal(body.Items.Select(i => i.Score).OrderDescending(), body.Items.Select(i => i.Score));
+        Assert.Equal(Enumerable.Range(0, 5), body.Items.Select(i => i.Position));
+    }
+
+    [Fact]
+    public async Task Unknown_members_and_titles_get_sensible_answers()
+    {
+        var cold = await Http.PostAsJsonAsync("api/rank", new { member = "never-seen-member", candidates = new[] { "1", "2", "no-such-title" }, count = 3 });
+        Assert.Equal(HttpStatusCode.OK, cold.StatusCode);
+        var body = await cold.Content.ReadFromJsonAsync<RankResponse>();
+        Assert.False(body!.Fallback);
+        Assert.Equal(3, body.Items.Count);
+        Assert.All(body.Items, i => Assert.True(float.IsFinite(i.Score)));
+    }
+
+    [Theory]
+    [InlineData("{\"member\":\"1\",\"candidates\":[]}", "candidates must hold")]
+    [InlineData("{\"member\":\"1\",\"candidates\":[\"5\",\"5\"]}", "must not repeat")]
+    [InlineData("{\"member\":\"1\",\"count\":0}", "count must be")]
+    [InlineData("{\"member\":\"1\",\"count\":101}", "count must be")]
+    [InlineData("{\"candidates\":[\"5\"]}", "member is required")]
+    [InlineData("{\"member\":\"1' or 1 eq 1\"}", "character outside")]
+    [InlineData("{\"member\":\"1\",\"candidates\":[\"a/b\"]}", "character outside")]
+    [InlineData("{\"member\":", "malformed JSON")]
+    [InlineData("{\"member\":\"1\",\"asOf\":\"1997-01-01T00:00:00Z\"}", "before the live model's data watermark")]
+    public async Task Bad_rank_requests_get_400_problem_details(string json, string detail)
+    {
+        var response = await Http.PostAsync("api/rank", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(detail, (string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Logged_feature_vectors_are_reproduced_exactly_offline_from_the_archive_and_the_snapshot()
+    {
+        var member = "3";
+        var ranked = await (await Http.PostAsJsonAsync("api/rank", new { member, count = 10 })).Content.ReadFromJsonAsync<RankResponse>();
+        Assert.True(ranked!.Logged);
+        var services = fixture.Host.App.Services;
+        await services.GetRequiredService<FeatureLogBuffer>().DrainAsync(TimeSpan.FromSeconds(30));
+        await fixture.Host.Hub.WaitForIdleAsync(TimeSpan.FromSeconds(30));
+
+        var store = services.GetRequiredService<FeatureLogStore>();
+        var logged = (await store.ForMemberAsync(member, ranked.AsOf.AddSeconds(-1), ranked.AsOf.AddSeconds(1), default))
+            .Select(FeatureLogStore.FromEntity).Where(i => i.Record.LogId == ranked.LogId).ToList();
+        Assert.Equal(RankService.DefaultPool, logged.Count);
+
+        // Offline: the member's history as of the logged watermark, the model's fact snapshot, the same encoder.
+        var encoder = new FeatureEncoder(FeatureConfig.Default);
+        var facts = await services.GetRequiredService<FactSnapshotStore>().LoadAsync(fixture.Trained.Snapshot, default);
+        var data = ServingData.Build(facts, TrainingJob.WatermarkOf(fixture.Trained.Snapshot), encoder.Config, fixture.Trained.Snapshot);
+        var record = logged[0].Record;
+        var history = await services.GetRequiredService<ArchiveReader>().HistoryAsync(member, encoder.Config.HistoryLimit, record.Watermark);
+        var profile = encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).ToList()), record.RequestTime, data.Catalog, data.Stats);
+        foreach (var impression in logged)
+        {
+            Assert.Equal(impression.Record.Features, encoder.Encode(profile, impression.Record.Title));
+        }
+    }
+
+    [Fact]
+    public async Task A_corrupt_or_mismatched_model_never_replaces_the_good_one()
+    {
+        var services = fixture.Host.App.Services;
+        var registry = services.GetRequiredService<ModelRegistry>();
+        var store = services.GetRequiredService<ModelStore>();
+        var good = fixture.Trained.Manifest;
+
+        // A zip of garbage with a correct manifest.
+        var garbage = good with { Version = "garbage-1" };
+        await store.SaveAsync(garbage, BinaryData.FromBytes(new byte[] { 1, 2, 3, 4, 5 }));
+        await PublishAsync(registry, garbage);
+        var refused = await (await Http.PostAsync("api/models/refresh", null)).Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal(good.Version, (string?)refused!["model"]);
+        Assert.False((bool)refused["sentinel"]!["passed"]!);
+
+        // A model trained with another feature config (different names and hash).
+        var other = SyntheticModel("other-config-1");
+        await store.SaveAsync(other);
+        await PublishAsync(registry, other.Manifest);
+        await Http.PostAsync("api/models/refresh", null);
+
+        var health = await Http.GetFromJsonAsync<JsonObject>("api/health");
+        Assert.Equal(good.Version, (string?)health!["model"]);
+        var alerts = health["alerts"]!.AsArray().Select(a => (string?)a!["version"]).ToList();
+        Assert.Contains("garbage-1", alerts);
+        Assert.Contains("other-config-1", alerts);
+        var ranked = await (await Http.PostAsJsonAsync("api/rank", new { member = "1" })).Content.ReadFromJsonAsync<RankResponse>();
+        Assert.Equal(good.Version, ranked!.ModelVersion);
+
+        // Put the good model back as live for the other tests.
+        await registry.SetStatusAsync(good.Version, ModelStatus.Approved, "restore");
+        await registry.PublishAsync(good.Version, (await registry.GetLiveAsync())!.Version, "restore");
+    }
+
+    private static async Task PublishAsync(ModelRegistry registry, ModelManifest manifest)
+    {
+        await registry.RegisterAsync(manifest);
+        await registry.SetStatusAsync(manifest.Version, ModelStatus.Approved, "test");
+        await registry.PublishAsync(manifest.Version, (await registry.GetLiveAsync())?.Version, "test");
+    }
+
+    private static TrainedModel SyntheticModel(string version)
+    {
+        var random = new Random(3);
+        List<TrainingExample> Examples(int n) => Enumerable.Range(0, n).Select(_ =>
+        {
+            var x = new[] { (float)random.NextDouble(), (float)random.NextDouble(), (float)random.NextDouble() };
+            return new TrainingExample(x, x[0] + x[1] > 1);
+        }).ToList();
+        return ModelTrainer.Train(new TrainingRequest
+        {
+            FeatureNames = ["a", "b", "c"],
+            FeatureConfigHash = "0000000000000000",
+            Train = Examples(600),
+            Validation = Examples(200),
+            Trainer = TrainerKind.LogisticRegression,
+            Version = version,
+            TrainedFrom = DateTimeOffset.UnixEpoch,
+            TrainedTo = DateTimeOffset.UnixEpoch.AddDays(1),
+        });
+    }
+}
+
+[Collection(AzuriteCollection.Name)]
+public sealed class FallbackOverHttpTests(AzuriteFixture azurite)
+{
+    [Fact]
+    public async Task Without_a_live_model_the_Substitute_answers_and_says_so()
+    {
+        await using var host = await LocalHostFixture.StartAsync(azurite, new DateTimeOffset(2010, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var withCandidates = await host.Http.PostAsJsonAsync("api/rank", new { member = "1", candidates = new[] { "7", "8" } });
+        var body = await withCandidates.Content.ReadFromJsonAsync<RankResponse>();
+        Assert.True(body!.Fallback);
+        Assert.Contains("no valid model", body.FallbackReason, StringComparison.Ordinal);
+        Assert.Null(body.ModelVersion);
+        Assert.False(body.Logged);
+
+        var nothing = await host.Http.PostAsJsonAsync("api/rank", new { member = "1" });
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, nothing.StatusCode);
+        var health = await host.Http.GetFromJsonAsync<JsonObject>("api/health");
+        Assert.StartsWith("degraded", (string?)health!["status"], StringComparison.Ordinal);
+    }
+}
