@@ -2,7 +2,8 @@ using System.Globalization;
 using Serverless.Benchmarks;
 using Serverless.LocalHost.Azurite;
 
-// dotnet run -c Release --project bench -- archive [--rounds 2] [--live-requests 2000]
+// dotnet run -c Release --project bench -- archive [--rounds 3] [--live-requests 2000]
+// dotnet run -c Release --project bench -- rank [--requests 3000]
 var what = args.FirstOrDefault() ?? "archive";
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 var root = AzuriteProcess.FindRepositoryRoot();
@@ -11,10 +12,13 @@ await using var azurite = await AzuriteProcess.StartAsync(root);
 switch (what)
 {
     case "archive":
-        await ArchiveBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--rounds", 2), Arg("--live-requests", 2000));
+        await ArchiveBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--rounds", 3), Arg("--live-requests", 2000));
+        break;
+    case "rank":
+        await RankBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--requests", 3000));
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank)");
         return 2;
 }
 

@@ -122,6 +122,16 @@ param lumberjackBufferCapacity int = 10000
 @description('Optional. Lumberjack__LabelHorizon: how long after a request a rating of the title is its label (TimeSpan, c format).')
 param lumberjackLabelHorizon string = '30.00:00:00'
 
+@description('Optional. Serving__HistoryCacheTtl: how long a member history read from the archive is reused by ranking (TimeSpan, c format; 00:00:00 turns the cache off).')
+param servingHistoryCacheTtl string = '00:00:10'
+
+@description('Optional. Serving__HistoryCacheSize: members whose history one instance keeps in memory.')
+@minValue(0)
+param servingHistoryCacheSize int = 100000
+
+@description('Optional. Serving__Deadline: budget for reading a member history before the popularity fallback answers (TimeSpan, c format).')
+param servingDeadline string = '00:00:00.2500000'
+
 @description('Optional. Lumberjack__LateWindow: how long after the horizon late facts may still change a label (TimeSpan, c format).')
 param lumberjackLateWindow string = '7.00:00:00'
 
@@ -322,6 +332,9 @@ var appSettings = {
   Lumberjack__BufferCapacity: string(lumberjackBufferCapacity)
   Lumberjack__LabelHorizon: lumberjackLabelHorizon
   Lumberjack__LateWindow: lumberjackLateWindow
+  Serving__HistoryCacheTtl: servingHistoryCacheTtl
+  Serving__HistoryCacheSize: string(servingHistoryCacheSize)
+  Serving__Deadline: servingDeadline
 }
 
 module functionApp 'modules/function-app.bicep' = {

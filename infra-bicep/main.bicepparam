@@ -36,6 +36,9 @@ param lumberjackSampleRate = '1'
 param lumberjackBufferCapacity = 10000
 param lumberjackLabelHorizon = '30.00:00:00'
 param lumberjackLateWindow = '7.00:00:00'
+param servingHistoryCacheTtl = '00:00:10'
+param servingHistoryCacheSize = 100000
+param servingDeadline = '00:00:00.2500000'
 
 // Object ID of the person or pipeline that runs operations/tests against the data plane.
 // Empty: no role assignments for it. Example: az ad signed-in-user show --query id -o tsv

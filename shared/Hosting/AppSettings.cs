@@ -48,5 +48,8 @@ public static class AppSettings
         new("Lumberjack__BufferCapacity", SettingKind.Plain, []),
         new("Lumberjack__LabelHorizon", SettingKind.Plain, []),
         new("Lumberjack__LateWindow", SettingKind.Plain, []),
+        new("Serving__HistoryCacheTtl", SettingKind.Plain, []),
+        new("Serving__HistoryCacheSize", SettingKind.Plain, []),
+        new("Serving__Deadline", SettingKind.Plain, []),
     ];
 }

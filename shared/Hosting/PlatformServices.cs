@@ -48,6 +48,8 @@ public static class PlatformServices
             sp.GetRequiredService<Azure.Data.Tables.TableServiceClient>(), sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.TablePrefix, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<LiveModel>();
         services.AddHostedService<LiveModelRefresher>();
+        services.AddOptions<ServingOptions>().BindConfiguration(ServingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<MemberHistoryCache>();
         services.AddSingleton<RankService>();
         services.AddSingleton<TrainingJob>();
 

@@ -38,12 +38,11 @@ public sealed class RankRefusedException(int status, string message) : Exception
 /// answers by popularity as of the data watermark and says so. Sampled requests are logged (every
 /// scored candidate with its exact feature values) without adding to the request's latency.
 /// </summary>
-public sealed class RankService(ArchiveReader archive, LiveModel live, FeatureEncoder encoder, FeatureLogBuffer log, IOptions<LumberjackOptions> logging, TimeProvider time)
+public sealed class RankService(MemberHistoryCache histories, LiveModel live, FeatureEncoder encoder, FeatureLogBuffer log, IOptions<LumberjackOptions> logging, IOptions<ServingOptions> serving, TimeProvider time)
 {
     public const int MaxCount = 100;
     public const int MaxCandidates = 1000;
     public const int DefaultPool = 100;
-    public static readonly TimeSpan Deadline = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Checks a request; throws <see cref="RankRefusedException"/> with a clear message.</summary>
     public static (string Member, string[]? Candidates, int Count) Validate(RankRequest? request)
@@ -98,11 +97,11 @@ public sealed class RankService(ArchiveReader archive, LiveModel live, FeatureEn
         }
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(Deadline);
+        deadline.CancelAfter(serving.Value.Deadline);
         IReadOnlyList<ArchivedFact> history;
         try
         {
-            history = await archive.HistoryAsync(member, encoder.Config.HistoryLimit, asOf, deadline.Token);
+            history = await histories.HistoryAsync(member, encoder.Config.HistoryLimit, asOf, deadline.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -27,5 +27,10 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(lumberjack.BufferCapacity, int.Parse(Get("Lumberjack__BufferCapacity"), CultureInfo.InvariantCulture));
         Assert.Equal(lumberjack.LabelHorizon, TimeSpan.Parse(Get("Lumberjack__LabelHorizon"), CultureInfo.InvariantCulture));
         Assert.Equal(lumberjack.LateWindow, TimeSpan.Parse(Get("Lumberjack__LateWindow"), CultureInfo.InvariantCulture));
+
+        var serving = new Serverless.Ranking.ServingOptions();
+        Assert.Equal(serving.HistoryCacheTtl, TimeSpan.Parse(Get("Serving__HistoryCacheTtl"), CultureInfo.InvariantCulture));
+        Assert.Equal(serving.HistoryCacheSize, int.Parse(Get("Serving__HistoryCacheSize"), CultureInfo.InvariantCulture));
+        Assert.Equal(serving.Deadline, TimeSpan.Parse(Get("Serving__Deadline"), CultureInfo.InvariantCulture));
     }
 }

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using Azure.Data.Tables;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Serverless.Archive;
+using Serverless.Events;
+using Serverless.Features;
+using Serverless.LocalHost;
+using Serverless.LocalHost.Hub;
+using Serverless.LocalHost.Replay;
+using Serverless.Lumberjack;
+using Serverless.Models;
+using Serverless.MovieLens;
+using Serverless.Ranking;
+using Serverless.Storage;
+using Serverless.Training;
+
+namespace Serverless.Benchmarks;
+
+/// <summary>
+/// Serving figures: rank with 100 candidates (server side, warm history cache) against raw ML.NET
+/// scoring of the same 100 vectors; throughput on 2 workers; feature logging at 100% vs off; the
+/// cold path (history read from Azurite); feature-log ingestion against raw table inserts.
+/// </summary>
+public static class RankBenchmark
+{
+    public static async Task RunAsync(string connectionString, string movieLens, int requests)
+    {
+        var facts = MovieLensFacts.Load(movieLens, maxRatings: 30_000);
+        var clock = new ReplayClock(facts[0].EventTime!.Value);
+        var app = LocalFunctionHost.Build(new LocalHostSettings
+        {
+            StorageConnectionString = connectionString,
+            Port = 0,
+            Time = clock,
+            Configuration = new Dictionary<string, string?>
+            {
+                ["Archive:TablePrefix"] = "rank",
+                ["Archive:BatchPagesPerSecond"] = "2000",
+                ["Serving:HistoryCacheTtl"] = "00:10:00",
+            },
+        });
+        await app.StartAsync();
+        try
+        {
+            await PrepareAsync(app, clock, facts);
+            await MeasureAsync(app, facts, requests);
+            await FeatureLogIngestionAsync(app, connectionString);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    private static async Task PrepareAsync(WebApplication app, ReplayClock clock, IReadOnlyList<Serverless.Facts.FactEnvelope> facts)
+    {
+        var hub = app.Services.GetRequiredService<LocalEventHub>();
+        await new MovieLensReplay(hub, clock, NullLogger<MovieLensReplay>.Instance).PublishAsync(facts, null, null, CancellationToken.None);
+        await hub.WaitForIdleAsync(TimeSpan.FromMinutes(10));
+        var trained = await app.Services.GetRequiredService<TrainingJob>().RunAsync(new TrainingJobRequest(TrainerKind.LightGbm, null, true));
+        await app.Services.GetRequiredService<LiveModel>().RefreshAsync();
+        Console.WriteLine($"model {trained.Manifest.Version}: {trained.Manifest.FeatureNames.Count} features, AUC {trained.Manifest.Metrics[ModelMetricNames.Auc]:F3}; {facts.Count} facts archived");
+    }
+
+    private static async Task MeasureAsync(WebApplication app, IReadOnlyList<Serverless.Facts.FactEnvelope> facts, int requests)
+    {
+        var services = app.Services;
+        var live = services.GetRequiredService<LiveModel>().Current ?? throw new InvalidOperationException("no model loaded");
+        var encoder = services.GetRequiredService<FeatureEncoder>();
+        var time = services.GetRequiredService<TimeProvider>();
+        var histories = services.GetRequiredService<MemberHistoryCache>();
+        var buffer = services.GetRequiredService<FeatureLogBuffer>();
+        var logged = services.GetRequiredService<RankService>();
+        var unlogged = new RankService(histories, services.GetRequiredService<LiveModel>(), encoder, buffer,
+            Options.Create(new LumberjackOptions { SampleRate = 0 }), services.GetRequiredService<IOptions<ServingOptions>>(), time);
+        var uncached = new RankService(
+            new MemberHistoryCache(services.GetRequiredService<ArchiveReader>(), Options.Create(new ServingOptions { HistoryCacheTtl = TimeSpan.Zero }), time),
+            services.GetRequiredService<LiveModel>(), encoder, buffer, Options.Create(new LumberjackOptions { SampleRate = 0 }), services.GetRequiredService<IOptions<ServingOptions>>(), time);
+
+        var members = facts.Where(f => f.Kind == "rating").Select(f => f.Member!).Distinct().Take(200).ToArray();
+        RankRequest Request(int i) => new(members[i % members.Length], null, 10, null);
+
+        // Warm-up: JIT, engine pool, every member's history cached.
+        for (var i = 0; i < 1000; i++)
+        {
+            await unlogged.RankAsync(Request(i));
+        }
+
+        // Raw ML.NET scoring of exactly the vectors a request scores.
+        var vectors = new List<float[][]>();
+        foreach (var member in members)
+        {
+            var history = await histories.HistoryAsync(member, encoder.Config.HistoryLimit, time.GetUtcNow(), default);
+            var profile = encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).ToList()), time.GetUtcNow(), live.Data.Catalog, live.Data.Stats);
+            var rated = history.Select(h => h.Fact.Title).ToHashSet();
+            vectors.Add(live.Data.Popular.Where(t => !rated.Contains(t)).Take(RankService.DefaultPool).Select(t => encoder.Encode(profile, t)).ToArray());
+        }
+
+        var raw = new Latencies("raw ScoreBatch(100)");
+        var scores = new float[RankService.DefaultPool];
+        for (var i = 0; i < requests; i++)
+        {
+            var rows = vectors[i % vectors.Count];
+            await raw.TimeAsync(() => { live.Scorer.ScoreBatch(rows, scores.AsSpan(0, rows.Length)); return Task.CompletedTask; });
+        }
+
+        // Logging on vs off, interleaved in blocks so drift hits both alike.
+        var on = new Latencies("rank, logging 100%");
+        var off = new Latencies("rank, logging off");
+        for (var block = 0; block < 6; block++)
+        {
+            for (var i = 0; i < requests / 6; i++) { await off.TimeAsync(() => unlogged.RankAsync(Request(i))); }
+            for (var i = 0; i < requests / 6; i++) { await on.TimeAsync(() => logged.RankAsync(Request(i))); }
+        }
+
+        // Throughput: 2 workers (the machine has 2 cores), logging off, 5 seconds.
+        var done = 0;
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(w => Task.Run(async () =>
+        {
+            for (var i = w; watch.Elapsed < TimeSpan.FromSeconds(5); i += 2)
+            {
+                await unlogged.RankAsync(Request(i));
+                Interlocked.Increment(ref done);
+            }
+        })));
+        var perSecond = done / watch.Elapsed.TotalSeconds;
+
+        var cold = new Latencies("rank, history read from Azurite");
+        var coldRaw = new Latencies("raw archive history read");
+        var reader = services.GetRequiredService<ArchiveReader>();
+        for (var i = 0; i < Math.Min(requests, 1000); i++)
+        {
+            await cold.TimeAsync(() => uncached.RankAsync(Request(i)));
+            await coldRaw.TimeAsync(() => reader.HistoryAsync(members[i % members.Length], encoder.Config.HistoryLimit, time.GetUtcNow()));
+        }
+
+        Report.Header($"Ranking: 100 candidates, server side ({requests} requests per figure)");
+        Report.Row("rank p50 (warm history cache, logging off)", off.Percentile(50), "ms", "raw ML.NET ScoreBatch(100) p50", raw.Percentile(50), "<= 2.0");
+        Report.Row("rank p99 (warm history cache, logging off)", off.Percentile(99), "ms", "raw ML.NET ScoreBatch(100) p99", raw.Percentile(99), "p99 <= 5 ms");
+        Report.Row("rank throughput, 2 workers, logging off", perSecond, "req/s", "1,000 req/s target", 1000, ">= 1.0");
+        Report.Row("rank p99, feature logging at 100%", on.Percentile(99), "ms", "logging off p99", off.Percentile(99), "<= 1.1");
+        Report.Row("rank p50, feature logging at 100%", on.Percentile(50), "ms", "logging off p50", off.Percentile(50), "-");
+        Report.Row("rank p50, history read from Azurite (cache off)", cold.Percentile(50), "ms", "raw archive history read p50", coldRaw.Percentile(50), "-");
+        Report.Row("rank p99, history read from Azurite (cache off)", cold.Percentile(99), "ms", "raw archive history read p99", coldRaw.Percentile(99), "-");
+        Console.WriteLine($"feature-log buffer: {buffer.Published} records published, {buffer.Dropped} requests dropped");
+    }
+
+    private static async Task FeatureLogIngestionAsync(WebApplication app, string connectionString)
+    {
+        var hub = app.Services.GetRequiredService<LocalEventHub>();
+        await app.Services.GetRequiredService<FeatureLogBuffer>().DrainAsync(TimeSpan.FromMinutes(5));
+        await hub.WaitForIdleAsync(TimeSpan.FromMinutes(10));
+
+        var start = new DateTimeOffset(2018, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var records = Enumerable.Range(0, 50_000).Select(i => new FeatureLogRecord(
+            $"bench{i / 100}", start.AddSeconds(i / 100), $"{i % 600}", $"{i % 9000}", i % 100, "bench-model", "benchhash", new float[17], 0.5f, start, false)).ToList();
+        var events = records.Select(r => new OutgoingEvent(r.Member, r.ToJson())).ToList();
+        var before = hub.Stats().Single(s => s.Hub == Hubs.FeatureLog).Checkpointed;
+        var watch = Stopwatch.StartNew();
+        await hub.PublishAsync(Hubs.FeatureLog, events);
+        await hub.WaitForIdleAsync(TimeSpan.FromMinutes(10));
+        var trigger = (hub.Stats().Single(s => s.Hub == Hubs.FeatureLog).Checkpointed - before) / watch.Elapsed.TotalSeconds;
+
+        var table = new TableServiceClient(connectionString).GetTableClient("rawfeaturelog");
+        await table.CreateIfNotExistsAsync();
+        var entities = records.Select(FeatureLogStore.ToEntity).ToList();
+        watch.Restart();
+        await IdempotentInserts.InsertAllAsync(table, entities, new ArchiveOptions().IngestParallelism, CancellationToken.None);
+        var rawRate = entities.Count / watch.Elapsed.TotalSeconds;
+
+        Report.Header("Lumberjack: feature-log ingestion (50,000 records, Azurite)");
+        Report.Row("feature-log-ingest trigger path", trigger, "rows/s", "raw Tables batch inserts", rawRate, "-");
+    }
+}
