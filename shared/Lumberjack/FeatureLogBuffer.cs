@@ -21,6 +21,7 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
 
     public long Dropped => Interlocked.Read(ref dropped);
 
+    /// <summary>Requests handed to the hub (one event each).</summary>
     public long Published => Interlocked.Read(ref published);
 
     /// <summary>Queues one request's records; false (and counted) when the buffer is full.</summary>
@@ -57,7 +58,7 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
         {
             var requests = 1;
             Add(first);
-            while (batch.Count < 500 && channel.Reader.TryRead(out var next))
+            while (batch.Count < 100 && channel.Reader.TryRead(out var next))
             {
                 Add(next);
                 requests++;
@@ -71,7 +72,7 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
                 }
 
                 await publisher.PublishAsync(Hubs.FeatureLog, batch, stoppingToken);
-                Interlocked.Add(ref published, batch.Count);
+                Interlocked.Add(ref published, requests);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -87,9 +88,9 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
 
         void Add(IReadOnlyList<FeatureLogRecord> records)
         {
-            foreach (var r in records)
+            if (records.Count > 0)
             {
-                batch.Add(new OutgoingEvent(r.Member, r.ToJson()));
+                batch.Add(new OutgoingEvent(records[0].Member, FeatureLogEvent.From(records).ToJson()));
             }
         }
     }

@@ -21,48 +21,102 @@ public sealed record FeatureLogRecord(
     DateTimeOffset Watermark,
     bool Fallback)
 {
-    public const int SchemaVersion = 1;
     public const int MaxFeatures = 512;
+}
 
-    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(new Wire(SchemaVersion, this), FactJson.Options);
+/// <summary>One scored candidate on the wire: features as little-endian float32 bytes (base64 in JSON).</summary>
+public sealed record FeatureLogItem(string Title, int Position, float Score, byte[] Features);
 
-    private sealed record Wire(int SchemaVersion, FeatureLogRecord Record);
+/// <summary>
+/// The feature-log event: one per logged request, the request's fields once and one item per scored
+/// candidate, so serving serializes little (floats as raw bytes) and sends one event, not a hundred.
+/// The feature-log trigger expands it into one <see cref="FeatureLogRecord"/> row per candidate.
+/// </summary>
+public sealed record FeatureLogEvent(
+    int SchemaVersion,
+    string LogId,
+    DateTimeOffset RequestTime,
+    string Member,
+    string ModelVersion,
+    string ConfigHash,
+    DateTimeOffset Watermark,
+    bool Fallback,
+    IReadOnlyList<FeatureLogItem> Items)
+{
+    public const int CurrentSchemaVersion = 2;
+    public const int MaxItems = 1000;
+    public const int MaxBytes = 1024 * 1024;
 
-    /// <summary>Reads and validates one feature-log event; returns the reason when it is refused.</summary>
-    public static (FeatureLogRecord? Record, string? Error) Parse(ReadOnlySpan<byte> payload)
+    /// <summary>One request's records (same log id, member, model, time) as one event.</summary>
+    public static FeatureLogEvent From(IReadOnlyList<FeatureLogRecord> records)
     {
-        if (payload.Length is 0 or > 64 * 1024)
+        var first = records[0];
+        return new FeatureLogEvent(CurrentSchemaVersion, first.LogId, first.RequestTime, first.Member, first.ModelVersion, first.ConfigHash, first.Watermark, first.Fallback,
+            records.Select(r => new FeatureLogItem(r.Title, r.Position, r.Score, System.Runtime.InteropServices.MemoryMarshal.AsBytes(r.Features.AsSpan()).ToArray())).ToList());
+    }
+
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, FactJson.Options);
+
+    /// <summary>Reads and validates one feature-log event into rows; returns the reason when it is refused.</summary>
+    public static (IReadOnlyList<FeatureLogRecord>? Records, string? Error) Parse(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length is 0 or > MaxBytes)
         {
-            return (null, $"payload size {payload.Length} outside 1..65536 bytes");
+            return (null, $"payload size {payload.Length} outside 1..{MaxBytes} bytes");
         }
 
-        Wire? wire;
+        FeatureLogEvent? e;
         try
         {
-            wire = JsonSerializer.Deserialize<Wire>(payload, FactJson.Options);
+            e = JsonSerializer.Deserialize<FeatureLogEvent>(payload, FactJson.Options);
         }
         catch (JsonException ex)
         {
             return (null, $"malformed JSON: {ex.Message}");
         }
 
-        if (wire is null || wire.SchemaVersion != SchemaVersion || wire.Record is not { } r)
+        if (e is null || e.SchemaVersion != CurrentSchemaVersion)
         {
-            return (null, $"expected schemaVersion {SchemaVersion} with a record");
+            return (null, $"expected schemaVersion {CurrentSchemaVersion}");
         }
 
         var error =
-            FactValidator.KeyError("logId", r.LogId, FactValidator.MaxIdLength, required: true)
-            ?? FactValidator.KeyError("member", r.Member, FactValidator.MaxKeyLength, required: true)
-            ?? FactValidator.KeyError("title", r.Title, FactValidator.MaxKeyLength, required: true)
-            ?? FactValidator.KeyError("modelVersion", r.ModelVersion, FactValidator.MaxKeyLength, required: true)
-            ?? FactValidator.KeyError("configHash", r.ConfigHash, FactValidator.MaxKeyLength, required: true)
-            ?? (r.Position is < 0 or > 10_000 ? "position outside 0..10000" : null)
-            ?? (r.Features is null || r.Features.Length is 0 or > MaxFeatures ? $"features must hold 1..{MaxFeatures} values" : null)
-            ?? (r.Features!.Any(f => !float.IsFinite(f)) || !float.IsFinite(r.Score) ? "features and score must be finite" : null)
-            ?? (r.Watermark > r.RequestTime ? "watermark is after the request time" : null)
-            ?? (r.RequestTime.Year is < 1990 or > 9000 ? "requestTime out of range" : null);
-        return error is null ? (r, null) : (null, error);
+            FactValidator.KeyError("logId", e.LogId, FactValidator.MaxIdLength, required: true)
+            ?? FactValidator.KeyError("member", e.Member, FactValidator.MaxKeyLength, required: true)
+            ?? FactValidator.KeyError("modelVersion", e.ModelVersion, FactValidator.MaxKeyLength, required: true)
+            ?? FactValidator.KeyError("configHash", e.ConfigHash, FactValidator.MaxKeyLength, required: true)
+            ?? (e.Watermark > e.RequestTime ? "watermark is after the request time" : null)
+            ?? (e.RequestTime.Year is < 1990 or > 9000 ? "requestTime out of range" : null)
+            ?? (e.Items is null || e.Items.Count is 0 or > MaxItems ? $"items must hold 1..{MaxItems} candidates" : null);
+        if (error is not null)
+        {
+            return (null, error);
+        }
+
+        var records = new List<FeatureLogRecord>(e.Items!.Count);
+        foreach (var item in e.Items)
+        {
+            if (FactValidator.KeyError("title", item.Title, FactValidator.MaxKeyLength, required: true) is { } titleError)
+            {
+                return (null, titleError);
+            }
+
+            if (item.Position is < 0 or > MaxItems || item.Features is null || item.Features.Length % 4 != 0
+                || item.Features.Length / 4 is 0 or > FeatureLogRecord.MaxFeatures)
+            {
+                return (null, $"item '{item.Title}': position 0..{MaxItems} and 1..{FeatureLogRecord.MaxFeatures} float32 features are required");
+            }
+
+            var features = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(item.Features).ToArray();
+            if (!float.IsFinite(item.Score) || features.Any(f => !float.IsFinite(f)))
+            {
+                return (null, $"item '{item.Title}': features and score must be finite");
+            }
+
+            records.Add(new FeatureLogRecord(e.LogId, e.RequestTime, e.Member, item.Title, item.Position, e.ModelVersion, e.ConfigHash, features, item.Score, e.Watermark, e.Fallback));
+        }
+
+        return (records, null);
     }
 }
 

@@ -11,6 +11,7 @@ using Serverless.Storage;
 namespace Serverless.Lumberjack;
 
 /// <summary>What one feature-log batch did.</summary>
+/// <summary>What one feature-log batch did: rows stored or already there, events dead-lettered.</summary>
 public sealed record FeatureLogIngestResult(int Stored, int Duplicates, int DeadLettered);
 
 /// <summary>A logged impression with its label, as stored.</summary>
@@ -46,15 +47,15 @@ public sealed class FeatureLogStore
         var rejected = new List<(DeadLetter, string)>();
         foreach (var e in events)
         {
-            var (record, error) = FeatureLogRecord.Parse(e.Body.Span);
-            if (record is null)
+            var (records, error) = FeatureLogEvent.Parse(e.Body.Span);
+            if (records is null)
             {
                 rejected.Add((new DeadLetter(DeadLetterSource, error!, Encoding.UTF8.GetString(e.Body.Span), e.EnqueuedTime, e.SequenceNumber, DateTimeOffset.UtcNow),
                     DeadLetterStore.RowKeyFor(e.EnqueuedTime, e.SequenceNumber, e.Body.Span)));
             }
             else
             {
-                rows.Add(ToEntity(record));
+                rows.AddRange(records.Select(ToEntity));
             }
         }
 

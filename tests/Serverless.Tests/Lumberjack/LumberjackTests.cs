@@ -24,20 +24,27 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
 
     private static IncomingEvent Event(byte[] body, long seq) => new(body, T0, seq);
 
-    [Fact]
-    public void Records_round_trip_and_bad_ones_are_refused_with_a_reason()
-    {
-        var good = Record("1", "2", T0);
-        var (parsed, error) = FeatureLogRecord.Parse(good.ToJson());
-        Assert.Null(error);
-        Assert.Equal(good.Features, parsed!.Features);
-        Assert.Equal(good with { Features = parsed.Features }, parsed);
+    private static byte[] Json(params FeatureLogRecord[] records) => FeatureLogEvent.From(records).ToJson();
 
-        Assert.Contains("malformed JSON", FeatureLogRecord.Parse("{"u8).Error, StringComparison.Ordinal);
-        Assert.Contains("schemaVersion", FeatureLogRecord.Parse("""{"schemaVersion":9}"""u8).Error, StringComparison.Ordinal);
-        Assert.Contains("character outside", FeatureLogRecord.Parse((good with { Member = "1' or ''='" }).ToJson()).Error, StringComparison.Ordinal);
-        Assert.Contains("features must hold", FeatureLogRecord.Parse((good with { Features = [] }).ToJson()).Error, StringComparison.Ordinal);
-        Assert.Contains("after the request time", FeatureLogRecord.Parse((good with { Watermark = T0.AddDays(1) }).ToJson()).Error, StringComparison.Ordinal);
+    [Fact]
+    public void A_request_event_round_trips_bit_exact_and_bad_ones_are_refused_with_a_reason()
+    {
+        var good = Record("1", "2", T0) with { Features = [1f, float.Epsilon, -0f, 3.4028235e38f] };
+        var second = Record("1", "3", T0, position: 1);
+        var (parsed, error) = FeatureLogEvent.Parse(Json(good, second));
+        Assert.Null(error);
+        Assert.Equal(2, parsed!.Count);
+        Assert.Equal(good.Features.Select(BitConverter.SingleToInt32Bits), parsed[0].Features.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(good with { Features = parsed[0].Features }, parsed[0]);
+        Assert.Equal("3", parsed[1].Title);
+
+        Assert.Contains("malformed JSON", FeatureLogEvent.Parse("{"u8).Error, StringComparison.Ordinal);
+        Assert.Contains("schemaVersion", FeatureLogEvent.Parse("""{"schemaVersion":9}"""u8).Error, StringComparison.Ordinal);
+        Assert.Contains("character outside", FeatureLogEvent.Parse(Json(good with { Member = "1' or ''='" })).Error, StringComparison.Ordinal);
+        Assert.Contains("character outside", FeatureLogEvent.Parse(Json(good with { Title = "a/b" })).Error, StringComparison.Ordinal);
+        Assert.Contains("float32 features", FeatureLogEvent.Parse(Json(good with { Features = [] })).Error, StringComparison.Ordinal);
+        Assert.Contains("finite", FeatureLogEvent.Parse(Json(good with { Features = [float.NaN] })).Error, StringComparison.Ordinal);
+        Assert.Contains("after the request time", FeatureLogEvent.Parse(Json(good with { Watermark = T0.AddDays(1) })).Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -66,7 +73,7 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
         using var h = new ArchiveHarness(azurite);
         var store = new FeatureLogStore(azurite.Tables(), Options.Create(h.Options), h.Tables);
         await store.EnsureCreatedAsync();
-        var events = Enumerable.Range(0, 120).Select(i => Event(Record($"{i % 3}", $"{i}", T0.AddMinutes(i), position: i % 10).ToJson(), i)).ToList();
+        var events = Enumerable.Range(0, 120).Select(i => Event(Json(Record($"{i % 3}", $"{i}", T0.AddMinutes(i), position: i % 10)), i)).ToList();
         events.Add(Event(Encoding.UTF8.GetBytes("garbage"), 999));
 
         var first = await store.IngestAsync(events);
@@ -91,8 +98,11 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
 
         // Impressions at T0 of titles 10 (liked 5 days later), 11 (disliked), 12 (never rated), 13 (rated after the horizon),
         // and one at Start - 2 days whose horizon is still open.
-        await store.IngestAsync(ImpressionTitles.Select((t, i) => Event(Record("5", $"{t}", T0, position: i).ToJson(), i))
-            .Append(Event(Record("5", "14", ArchiveHarness.Start.AddDays(-2), logId: "log2").ToJson(), 9)).ToList());
+        await store.IngestAsync(
+        [
+            Event(Json(ImpressionTitles.Select((t, i) => Record("5", $"{t}", T0, position: i)).ToArray()), 1),
+            Event(Json(Record("5", "14", ArchiveHarness.Start.AddDays(-2), logId: "log2")), 9),
+        ]);
         await h.Archive.IngestAsync(
         [
             h.Event(ArchiveHarness.Rating(5, 10, 4.5, T0.AddDays(5))),
