@@ -13,7 +13,7 @@ namespace Serverless.Lumberjack;
 /// </summary>
 public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServiceProvider services, ILogger<FeatureLogBuffer> logger) : BackgroundService
 {
-    private readonly Channel<IReadOnlyList<FeatureLogRecord>> channel = Channel.CreateBounded<IReadOnlyList<FeatureLogRecord>>(
+    private readonly Channel<LoggedRequest> channel = Channel.CreateBounded<LoggedRequest>(
         new BoundedChannelOptions(options.Value.BufferCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
     private long dropped;
     private long published;
@@ -24,11 +24,11 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
     /// <summary>Requests handed to the hub (one event each).</summary>
     public long Published => Interlocked.Read(ref published);
 
-    /// <summary>Queues one request's records; false (and counted) when the buffer is full.</summary>
-    public bool TryLog(IReadOnlyList<FeatureLogRecord> records)
+    /// <summary>Queues one request; false (and counted) when the buffer is full.</summary>
+    public bool TryLog(LoggedRequest request)
     {
         Interlocked.Increment(ref pending);
-        if (channel.Writer.TryWrite(records))
+        if (channel.Writer.TryWrite(request))
         {
             return true;
         }
@@ -53,7 +53,9 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
     {
         // Resolved lazily: the publisher is the local hub or Event Hubs depending on the runtime.
         var publisher = (IEventPublisher?)services.GetService(typeof(IEventPublisher));
-        var batch = new List<OutgoingEvent>(512);
+        var batch = new List<OutgoingEvent>(128);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(64 * 1024);
+        using var writer = new System.Text.Json.Utf8JsonWriter(buffer);
         await foreach (var first in channel.Reader.ReadAllAsync(stoppingToken))
         {
             var requests = 1;
@@ -86,12 +88,13 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
             }
         }
 
-        void Add(IReadOnlyList<FeatureLogRecord> records)
+        void Add(LoggedRequest request)
         {
-            if (records.Count > 0)
-            {
-                batch.Add(new OutgoingEvent(records[0].Member, FeatureLogEvent.From(records).ToJson()));
-            }
+            buffer.ResetWrittenCount();
+            writer.Reset(buffer);
+            FeatureLogEvent.Write(writer, request);
+            writer.Flush();
+            batch.Add(new OutgoingEvent(request.Member, buffer.WrittenSpan.ToArray()));
         }
     }
 }

@@ -57,6 +57,38 @@ public sealed record FeatureLogEvent(
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, FactJson.Options);
 
+    /// <summary>
+    /// Writes a logged request as this event's JSON without building the event first (the serving
+    /// path's background writer: no per-candidate objects, floats copied once as bytes).
+    /// </summary>
+    public static void Write(Utf8JsonWriter w, LoggedRequest r)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("schemaVersion", CurrentSchemaVersion);
+        w.WriteString("logId", r.LogId);
+        w.WriteString("requestTime", r.RequestTime);
+        w.WriteString("member", r.Member);
+        w.WriteString("modelVersion", r.ModelVersion);
+        w.WriteString("configHash", r.ConfigHash);
+        w.WriteString("watermark", r.Watermark);
+        w.WriteBoolean("fallback", r.Fallback);
+        w.WriteStartArray("items");
+        for (var position = 0; position < r.Order.Length; position++)
+        {
+            var i = r.Order[position];
+            w.WriteStartObject();
+            w.WriteString("title", r.Titles[i]);
+            w.WriteNumber("position", position);
+            w.WriteNumber("score", r.Scores[i]);
+            w.WriteBase64String("features", System.Runtime.InteropServices.MemoryMarshal.AsBytes(r.Features[i].AsSpan()));
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+
     /// <summary>Reads and validates one feature-log event into rows; returns the reason when it is refused.</summary>
     public static (IReadOnlyList<FeatureLogRecord>? Records, string? Error) Parse(ReadOnlySpan<byte> payload)
     {
@@ -118,6 +150,28 @@ public sealed record FeatureLogEvent(
 
         return (records, null);
     }
+}
+
+/// <summary>
+/// One ranked request as serving hands it to the Lumberjack: the arrays it already has (titles,
+/// feature rows, scores) and the ranking order; position k is candidate Order[k].
+/// </summary>
+public sealed record LoggedRequest(
+    string LogId,
+    DateTimeOffset RequestTime,
+    string Member,
+    string ModelVersion,
+    string ConfigHash,
+    DateTimeOffset Watermark,
+    bool Fallback,
+    string[] Titles,
+    float[][] Features,
+    float[] Scores,
+    int[] Order)
+{
+    /// <summary>The rows it stands for (tests and tools; serving never builds them).</summary>
+    public IReadOnlyList<FeatureLogRecord> Records() => Order.Select((i, position) =>
+        new FeatureLogRecord(LogId, RequestTime, Member, Titles[i], position, ModelVersion, ConfigHash, Features[i], Scores[i], Watermark, Fallback)).ToList();
 }
 
 /// <summary>Chooses the members whose requests are logged: a stable hash per member, so a member's whole session is in or out.</summary>

@@ -27,6 +27,31 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     private static byte[] Json(params FeatureLogRecord[] records) => FeatureLogEvent.From(records).ToJson();
 
     [Fact]
+    public void The_serving_writer_produces_the_event_the_trigger_reads()
+    {
+        var request = new LoggedRequest("log9", T0, "7", "v1", "hash1", T0.AddMinutes(-1), false,
+            ["10", "11", "12"], [[1f, 2f], [3f, 4f], [5f, float.Epsilon]], [0.1f, 0.9f, 0.5f], [1, 2, 0]);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            FeatureLogEvent.Write(writer, request);
+        }
+
+        var (records, error) = FeatureLogEvent.Parse(buffer.WrittenSpan);
+        Assert.Null(error);
+        Assert.Equal(request.Records(), records!, new RecordComparer());
+        Assert.Equal(["11", "12", "10"], records!.Select(r => r.Title));
+    }
+
+    private sealed class RecordComparer : IEqualityComparer<FeatureLogRecord>
+    {
+        public bool Equals(FeatureLogRecord? x, FeatureLogRecord? y) =>
+            x is not null && y is not null && x with { Features = [] } == y with { Features = [] } && x.Features.SequenceEqual(y.Features);
+
+        public int GetHashCode(FeatureLogRecord obj) => obj.LogId.GetHashCode(StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_request_event_round_trips_bit_exact_and_bad_ones_are_refused_with_a_reason()
     {
         var good = Record("1", "2", T0) with { Features = [1f, float.Epsilon, -0f, 3.4028235e38f] };
@@ -62,7 +87,7 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     public void A_full_buffer_drops_and_counts_instead_of_blocking()
     {
         using var buffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions { BufferCapacity = 3 }), new EmptyServices(), NullLogger<FeatureLogBuffer>.Instance);
-        var accepted = Enumerable.Range(0, 10).Count(i => buffer.TryLog([Record("1", $"{i}", T0)]));
+        var accepted = Enumerable.Range(0, 10).Count(i => buffer.TryLog(new LoggedRequest("log", T0, "1", "v1", "hash1", T0, false, [$"{i}"], [[1f]], [0.5f], [0])));
         Assert.Equal(3, accepted);
         Assert.Equal(7, buffer.Dropped);
     }
