@@ -26,8 +26,11 @@ public sealed class FeatureLogStore
 {
     public const string DeadLetterSource = "feature-log";
 
-    public FeatureLogStore(TableServiceClient service, IOptions<ArchiveOptions> archive, ArchiveTables tables)
+    private readonly TimeProvider time;
+
+    public FeatureLogStore(TableServiceClient service, IOptions<ArchiveOptions> archive, ArchiveTables tables, TimeProvider time)
     {
+        this.time = time;
         Table = service.GetTableClient(archive.Value.TablePrefix + "featurelog");
         DeadLetters = tables.DeadLetters;
         Parallelism = archive.Value.IngestParallelism;
@@ -50,7 +53,7 @@ public sealed class FeatureLogStore
             var (records, error) = FeatureLogEvent.Parse(e.Body.Span);
             if (records is null)
             {
-                rejected.Add((new DeadLetter(DeadLetterSource, error!, Encoding.UTF8.GetString(e.Body.Span), e.EnqueuedTime, e.SequenceNumber, DateTimeOffset.UtcNow),
+                rejected.Add((new DeadLetter(DeadLetterSource, error!, Encoding.UTF8.GetString(e.Body.Span), e.EnqueuedTime, e.SequenceNumber, time.GetUtcNow()),
                     DeadLetterStore.RowKeyFor(e.EnqueuedTime, e.SequenceNumber, e.Body.Span)));
             }
             else
@@ -111,6 +114,20 @@ public sealed class FeatureLogStore
     {
         var rows = new List<TableEntity>();
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {FactPartition.ForMember(member)} and RequestTime ge {from} and RequestTime le {to}");
+        await foreach (var row in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    /// <summary>A member's impressions up to <paramref name="now"/> that are unlabelled or were requested after <paramref name="relabelFrom"/>.</summary>
+    public async Task<List<TableEntity>> DueForLabelsAsync(string member, DateTimeOffset relabelFrom, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var rows = new List<TableEntity>();
+        var filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {FactPartition.ForMember(member)} and RequestTime le {now} and (Labelled eq {false} or RequestTime ge {relabelFrom})");
         await foreach (var row in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
         {
             rows.Add(row);

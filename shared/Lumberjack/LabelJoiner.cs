@@ -35,8 +35,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveTables archive, Arch
             foreach (var partition in partitions.Where(p => p.StartsWith(FactPartition.MemberPrefix, StringComparison.Ordinal)))
             {
                 var member = partition[FactPartition.MemberPrefix.Length..];
-                var rows = await log.ForMemberAsync(member, DateTimeOffset.MinValue.AddYears(1), now, cancellationToken);
-                var due = rows.Where(r => r.GetBoolean("Labelled") != true || r.GetDateTimeOffset("RequestTime") >= closedBefore - o.LateWindow).ToList();
+                var due = await log.DueForLabelsAsync(member, closedBefore - o.LateWindow, now, cancellationToken);
                 if (due.Count == 0)
                 {
                     continue;

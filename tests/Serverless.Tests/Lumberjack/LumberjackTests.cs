@@ -96,7 +96,7 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     public async Task Redelivered_records_are_stored_once_and_bad_ones_are_dead_lettered()
     {
         using var h = new ArchiveHarness(azurite);
-        var store = new FeatureLogStore(azurite.Tables(), Options.Create(h.Options), h.Tables);
+        var store = new FeatureLogStore(azurite.Tables(), Options.Create(h.Options), h.Tables, h.Clock);
         await store.EnsureCreatedAsync();
         var events = Enumerable.Range(0, 120).Select(i => Event(Json(Record($"{i % 3}", $"{i}", T0.AddMinutes(i), position: i % 10)), i)).ToList();
         events.Add(Event(Encoding.UTF8.GetBytes("garbage"), 999));
@@ -117,7 +117,7 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     {
         using var h = new ArchiveHarness(azurite);
         var options = Options.Create(new LumberjackOptions { LabelHorizon = TimeSpan.FromDays(30), LateWindow = TimeSpan.FromDays(120) });
-        var store = new FeatureLogStore(azurite.Tables(), Options.Create(h.Options), h.Tables);
+        var store = new FeatureLogStore(azurite.Tables(), Options.Create(h.Options), h.Tables, h.Clock);
         await store.EnsureCreatedAsync();
         var joiner = new LabelJoiner(store, h.Tables, h.Reader, options, h.Clock);
 
