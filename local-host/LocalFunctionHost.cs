@@ -50,7 +50,7 @@ public static class LocalFunctionHost
             [AppSettings.DurableTaskHubName] = "local",
         });
         builder.Configuration.AddInMemoryCollection(settings.Configuration);
-        builder.Logging.AddFilter("Azure", LogLevel.Warning)
+        builder.Logging.AddFilter("Azure", LogLevel.Error)
             .AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
             .AddFilter("Microsoft.DurableTask", LogLevel.Warning)
             .AddFilter("Grpc", LogLevel.Warning);

@@ -63,8 +63,16 @@ if (options.Replay is { } replayFolder)
         await app.Services.GetRequiredService<FeatureLogBuffer>().DrainAsync(TimeSpan.FromMinutes(5), app.Lifetime.ApplicationStopping);
         await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
         var labels = await app.Services.GetRequiredService<LabelJoiner>().RunAsync(app.Lifetime.ApplicationStopping);
-        log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; labels joined to {Labelled} impressions ({Open} still open)",
-            traffic.Requests, traffic.Fallbacks, traffic.Logged, labels.Labelled, labels.StillOpen);
+        log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; labels joined to {Labelled} impressions ({Liked} liked, {Open} still open)",
+            traffic.Requests, traffic.Fallbacks, traffic.Logged, labels.Labelled, labels.Liked, labels.StillOpen);
+        if (labels.Liked > 0 && labels.Labelled - labels.Liked > 0)
+        {
+            // The Lumberjack's payoff: a challenger trained on the features exactly as served (registered, not published).
+            var challenger = await app.Services.GetRequiredService<TrainingJob>().RunAsync(
+                new TrainingJobRequest(options.Trainer, null, Publish: false, FromLoggedFeatures: true), app.Lifetime.ApplicationStopping);
+            log.LogInformation("Challenger {Version} trained on logged features: AUC {Auc:F3} on the latest impressions; registered as a candidate",
+                challenger.Manifest.Version, challenger.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc));
+        }
     }
 
     var seconds = (DateTimeOffset.UtcNow - started).TotalSeconds;

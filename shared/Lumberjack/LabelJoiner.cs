@@ -6,7 +6,7 @@ using Serverless.Facts;
 namespace Serverless.Lumberjack;
 
 /// <summary>What one label run did.</summary>
-public sealed record LabelRunResult(int Members, int Labelled, int Changed, int StillOpen);
+public sealed record LabelRunResult(int Members, int Labelled, int Liked, int Changed, int StillOpen);
 
 /// <summary>
 /// Joins labels to logged impressions: an impression of title X for member M at time t is labelled,
@@ -21,7 +21,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveTables archive, Arch
         var o = options.Value;
         var now = time.GetUtcNow();
         var closedBefore = now - o.LabelHorizon;
-        int members = 0, labelled = 0, changed = 0, open = 0;
+        int members = 0, labelled = 0, liked = 0, changed = 0, open = 0;
         string? after = null;
         while (true)
         {
@@ -56,6 +56,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveTables archive, Arch
                     var hit = ratings.FirstOrDefault(f => f.Title == title && f.EventTime > at && f.EventTime <= at + o.LabelHorizon);
                     var label = hit is not null && hit.IsLike;
                     labelled++;
+                    if (label) { liked++; }
                     if (row.GetBoolean("Labelled") == true && row.GetBoolean("Label") == label && row.GetString("LabelFactId") == hit?.Id)
                     {
                         continue;
@@ -73,7 +74,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveTables archive, Arch
             }
         }
 
-        return new LabelRunResult(members, labelled, changed, open);
+        return new LabelRunResult(members, labelled, liked, changed, open);
     }
 
     /// <summary>The member's current ratings with event time after <paramref name="from"/>, oldest first.</summary>

@@ -8,7 +8,8 @@ using Serverless.TimeMachine;
 namespace Serverless.Training;
 
 /// <summary>What to train.</summary>
-public sealed record TrainingJobRequest(TrainerKind Trainer, DateTimeOffset? Watermark, bool Publish, TrainingSetOptions? Options = null);
+/// <param name="FromLoggedFeatures">Train on the Lumberjack's labelled impressions (the features exactly as served) instead of cutting a set from snapshots.</param>
+public sealed record TrainingJobRequest(TrainerKind Trainer, DateTimeOffset? Watermark, bool Publish, TrainingSetOptions? Options = null, bool FromLoggedFeatures = false);
 
 /// <summary>What a training run produced.</summary>
 public sealed record TrainingJobResult(ModelManifest Manifest, SentinelReport Sentinel, bool Published, string Snapshot);
@@ -25,6 +26,7 @@ public sealed class TrainingJob(
     ModelStore store,
     ModelRegistry registry,
     FeatureEncoder encoder,
+    Serverless.Lumberjack.FeatureLogStore featureLog,
     TimeProvider time,
     ILogger<TrainingJob> logger)
 {
@@ -33,11 +35,14 @@ public sealed class TrainingJob(
         var watermark = request.Watermark ?? time.GetUtcNow();
         var facts = await FactSnapshotStore.ReadArchiveAsync(reader, watermark, cancellationToken);
         var snapshot = await snapshots.SaveAsync(facts, watermark, cancellationToken);
-        var set = TrainingSetBuilder.Build(facts, watermark, encoder, request.Options ?? new TrainingSetOptions());
+        var set = request.FromLoggedFeatures
+            ? TrainingSetBuilder.FromLogs(await featureLog.LabelledAsync(encoder.ConfigHash, cancellationToken), encoder.ConfigHash, encoder.Count)
+            : TrainingSetBuilder.Build(facts, watermark, encoder, request.Options ?? new TrainingSetOptions());
         logger.LogInformation("Training {Trainer} on {Train} examples, validating on {Validation}, snapshot {Snapshot}",
             request.Trainer, set.Train.Count, set.Validation.Count, snapshot);
 
-        var version = string.Create(CultureInfo.InvariantCulture, $"{request.Trainer.ToString().ToLowerInvariant()}-{watermark:yyyyMMddHHmmss}-{encoder.ConfigHash[..6]}");
+        var source = request.FromLoggedFeatures ? "-logged" : "";
+        var version = string.Create(CultureInfo.InvariantCulture, $"{request.Trainer.ToString().ToLowerInvariant()}{source}-{watermark:yyyyMMddHHmmss}-{encoder.ConfigHash[..6]}");
         using var model = ModelTrainer.Train(new TrainingRequest
         {
             FeatureNames = encoder.Names,
@@ -48,7 +53,7 @@ public sealed class TrainingJob(
             Version = version,
             TrainedFrom = set.From,
             TrainedTo = set.To,
-            Lineage = [snapshot],
+            Lineage = request.FromLoggedFeatures ? [snapshot, "featurelog:" + encoder.ConfigHash] : [snapshot],
             Dependencies = [SnapshotDependency(snapshot)],
             CreatedAt = time.GetUtcNow(),
         });

@@ -81,6 +81,31 @@ public static class TrainingSetBuilder
         return new TrainingSet(train, validation, cutoffs[0], cutoffs[^1] + options.Horizon);
     }
 
+    /// <summary>
+    /// A training set from what was really served: labelled impressions logged with the encoder's
+    /// config hash, their feature values exactly as scored; split by request time (the latest share
+    /// validates). Impressions logged with another feature config are left out.
+    /// </summary>
+    public static TrainingSet FromLogs(IEnumerable<Serverless.Lumberjack.LoggedImpression> impressions, string configHash, int featureCount, double validationShare = 0.2)
+    {
+        var usable = impressions
+            .Where(i => i.Label is not null && i.Record.ConfigHash == configHash && i.Record.Features.Length == featureCount)
+            .OrderBy(i => i.Record.RequestTime).ThenBy(i => i.Record.LogId, StringComparer.Ordinal).ThenBy(i => i.Record.Position)
+            .ToList();
+        if (usable.Count < 10)
+        {
+            throw new InvalidOperationException($"only {usable.Count} labelled impressions logged with feature config {configHash}: not enough to train");
+        }
+
+        var split = usable.Count - Math.Max(1, (int)Math.Round(usable.Count * validationShare));
+        TrainingExample Example(Serverless.Lumberjack.LoggedImpression i) => new(i.Record.Features, i.Label!.Value);
+        return new TrainingSet(
+            usable.Take(split).Select(Example).ToList(),
+            usable.Skip(split).Select(Example).ToList(),
+            usable[0].Record.RequestTime,
+            usable[^1].Record.RequestTime);
+    }
+
     /// <summary>Month starts (UTC) with ratings in the following horizon, the most recent ones, oldest first, all before watermark - horizon.</summary>
     public static List<DateTimeOffset> Cutoffs(IReadOnlyList<Fact> ratings, DateTimeOffset watermark, TrainingSetOptions options)
     {

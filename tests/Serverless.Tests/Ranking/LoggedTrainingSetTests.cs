@@ -1,0 +1,40 @@
+using Serverless.Lumberjack;
+using Serverless.Training;
+
+namespace Serverless.Tests.Ranking;
+
+public sealed class LoggedTrainingSetTests
+{
+    private static readonly DateTimeOffset T0 = new(2017, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static LoggedImpression Impression(int minute, bool? label, string hash = "h1", int features = 3) =>
+        new(new FeatureLogRecord($"log{minute}", T0.AddMinutes(minute), "1", $"{minute}", 0, "v1", hash, Enumerable.Repeat((float)minute, features).ToArray(), 0.5f, T0, false), label, null);
+
+    [Fact]
+    public void Logged_impressions_train_as_served_split_by_time_and_only_with_the_same_config()
+    {
+        var impressions = Enumerable.Range(0, 20).Select(m => Impression(m, m % 3 == 0))
+            .Append(Impression(100, true, hash: "other"))
+            .Append(Impression(101, true, features: 5))
+            .Append(Impression(102, null))
+            .Reverse()
+            .ToList();
+
+        var set = TrainingSetBuilder.FromLogs(impressions, "h1", featureCount: 3, validationShare: 0.25);
+
+        Assert.Equal(15, set.Train.Count);
+        Assert.Equal(5, set.Validation.Count);
+        Assert.Equal(Enumerable.Range(0, 15).Select(m => (float)m), set.Train.Select(e => e.Features[0]));
+        Assert.Equal(Enumerable.Range(15, 5).Select(m => (float)m), set.Validation.Select(e => e.Features[0]));
+        Assert.Equal(Enumerable.Range(0, 15).Select(m => m % 3 == 0), set.Train.Select(e => e.Label));
+        Assert.Equal(T0, set.From);
+        Assert.Equal(T0.AddMinutes(19), set.To);
+    }
+
+    [Fact]
+    public void Too_few_labelled_impressions_is_a_clear_error()
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => TrainingSetBuilder.FromLogs([Impression(1, true)], "h1", 3));
+        Assert.Contains("not enough to train", ex.Message, StringComparison.Ordinal);
+    }
+}
