@@ -45,12 +45,7 @@ public sealed class ArchiveApi(ArchiveReader reader, ArchiveTables tables, Archi
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "archive/deadletters")] HttpRequest req) =>
         Problems.Guard(req, async () =>
         {
-            var limit = req.Query.TryGetValue("limit", out var l) && int.TryParse(l, out var n) ? n : 100;
-            if (limit is < 1 or > 1000)
-            {
-                return Problems.BadRequest("limit must be 1..1000", req);
-            }
-
-            return new OkObjectResult(await tables.DeadLetters.ReadAsync(Serverless.Events.Hubs.Facts, limit, req.HttpContext.RequestAborted));
+            var (source, limit) = ArchiveRequests.DeadLetters(req.Query);
+            return new OkObjectResult(await tables.DeadLetters.ReadAsync(source, limit, req.HttpContext.RequestAborted));
         });
 }

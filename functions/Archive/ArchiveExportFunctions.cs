@@ -26,7 +26,17 @@ public sealed class ArchiveExportFunctions(ArchiveOptions options, TimeProvider 
         ExportBody? body;
         try
         {
-            body = await JsonSerializer.DeserializeAsync<ExportBody>(req.Body, FactJson.Options, req.HttpContext.RequestAborted) ?? new ExportBody(null, null, null, null, null);
+            using var reader = new StreamReader(req.Body);
+            var text = await reader.ReadToEndAsync(req.HttpContext.RequestAborted);
+            if (text.Length > 16 * 1024)
+            {
+                return Problems.BadRequest("the body may hold at most 16 KiB", req);
+            }
+
+            // No body: export everything known now, with the default page size.
+            body = string.IsNullOrWhiteSpace(text)
+                ? new ExportBody(null, null, null, null, null)
+                : JsonSerializer.Deserialize<ExportBody>(text, FactJson.Options) ?? new ExportBody(null, null, null, null, null);
         }
         catch (JsonException ex)
         {

@@ -30,6 +30,22 @@ public static class ArchiveRequests
         return (member, limit, Time(query, "asOf"));
     }
 
+    private static readonly HashSet<string> DeadLetterParameters = new(StringComparer.OrdinalIgnoreCase) { "source", "limit" };
+
+    /// <summary>Which dead letters to read: source "facts" (default) or "feature-log", limit 1..1000 (default 100).</summary>
+    public static (string Source, int Limit) DeadLetters(IQueryCollection query)
+    {
+        CheckParameters(query, DeadLetterParameters);
+        var source = Single(query, "source") ?? Events.Hubs.Facts;
+        if (source is not (Events.Hubs.Facts or Events.Hubs.FeatureLog))
+        {
+            throw new ArchiveQueryException($"source must be {Events.Hubs.Facts} or {Events.Hubs.FeatureLog}");
+        }
+
+        var limit = Int(query, "limit") ?? 100;
+        return limit is < 1 or > 1000 ? throw new ArchiveQueryException("limit must be 1..1000") : (source, limit);
+    }
+
     public static (string Title, DateTimeOffset? AsOf) Catalog(string title, IQueryCollection query)
     {
         CheckParameters(query, CatalogParameters);

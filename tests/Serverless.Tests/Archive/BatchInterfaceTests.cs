@@ -133,4 +133,24 @@ public sealed class BatchInterfaceTests(AzuriteFixture azurite)
         var ex = Assert.Throws<ArchiveQueryException>(() => ArchiveRequests.Batch(query, new ArchiveOptions()));
         Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("limit=ten", "whole number")]
+    [InlineData("limit=0", "limit must be")]
+    [InlineData("source=orders", "source must be")]
+    [InlineData("color=red", "unknown query parameter")]
+    public void Bad_dead_letter_queries_are_refused(string queryString, string reason)
+    {
+        var query = new QueryCollection(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(queryString));
+        var ex = Assert.Throws<ArchiveQueryException>(() => ArchiveRequests.DeadLetters(query));
+        Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Dead_letter_queries_default_to_the_facts_source()
+    {
+        Assert.Equal(("facts", 100), ArchiveRequests.DeadLetters(new QueryCollection()));
+        var query = new QueryCollection(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery("source=feature-log&limit=5"));
+        Assert.Equal(("feature-log", 5), ArchiveRequests.DeadLetters(query));
+    }
 }

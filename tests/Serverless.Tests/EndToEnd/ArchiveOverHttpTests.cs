@@ -84,6 +84,9 @@ public sealed class ArchiveOverHttpTests(AzuriteFixture azurite)
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         var notFound = await host.Http.GetAsync("api/archive/exports/does-not-exist");
         Assert.Equal(HttpStatusCode.NotFound, notFound.StatusCode);
+
+        var noBody = await host.Http.PostAsync("api/archive/exports", null);
+        Assert.Equal(HttpStatusCode.Accepted, noBody.StatusCode);
     }
 
     [Fact]
