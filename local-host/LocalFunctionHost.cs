@@ -72,6 +72,7 @@ public static class LocalFunctionHost
             registry => DurableFunctions.Register(registry, functions, () => root ?? throw new InvalidOperationException("the local host has not started")),
             new InMemoryDurableTaskOptions { Port = FreePort() });
         builder.Services.AddHostedService<EventHubFunctionConsumers>();
+        builder.Services.AddHostedService<Timers.TimerFunctionScheduler>();
 
         var app = builder.Build();
         root = app.Services;

@@ -25,7 +25,12 @@ public sealed class FeatureLogFunctions(FeatureLogStore store, LabelJoiner label
         await store.IngestAsync(EventBatch.Of(events, enqueuedTimeUtcArray, sequenceNumberArray), cancellationToken);
     }
 
-    /// <summary>Operators (or a schedule) join labels to impressions whose horizon has closed.</summary>
+    /// <summary>Every hour: join labels to impressions whose horizon has closed (and re-label within the late window).</summary>
+    [Function("lumberjack-labels-hourly")]
+    public Task LabelsHourly([TimerTrigger("0 0 * * * *")] TimerInfo timer, CancellationToken cancellationToken) =>
+        labels.RunAsync(cancellationToken);
+
+    /// <summary>Operators join labels now instead of waiting for the hourly run.</summary>
     [Function("lumberjack-labels")]
     public Task<IActionResult> Labels(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "lumberjack/labels")] HttpRequest req) =>

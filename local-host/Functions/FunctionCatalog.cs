@@ -5,12 +5,12 @@ using Serverless.Functions.EventHubs;
 namespace Serverless.LocalHost.Functions;
 
 /// <summary>The trigger kinds the local host binds.</summary>
-public enum TriggerKind { Http, EventHub, Orchestration, Activity }
+public enum TriggerKind { Http, EventHub, Orchestration, Activity, Timer }
 
 /// <summary>One [Function] method found in the functions assembly.</summary>
 public sealed record FunctionDescriptor(string Name, MethodInfo Method, TriggerKind Trigger, ParameterInfo TriggerParameter)
 {
-    public Attribute TriggerAttribute => TriggerParameter.GetCustomAttributes().First(a => a is HttpTriggerAttribute or EventHubTriggerAttribute or OrchestrationTriggerAttribute or ActivityTriggerAttribute);
+    public Attribute TriggerAttribute => TriggerParameter.GetCustomAttributes().First(a => a is HttpTriggerAttribute or EventHubTriggerAttribute or OrchestrationTriggerAttribute or ActivityTriggerAttribute or TimerTriggerAttribute);
 
     /// <summary>Invokes the method on a new instance from <paramref name="services"/> (or statically) and unwraps its task.</summary>
     public async Task<object?> InvokeAsync(IServiceProvider services, object?[] arguments)
@@ -84,6 +84,7 @@ public static class FunctionCatalog
                     EventHubTriggerAttribute => TriggerKind.EventHub,
                     OrchestrationTriggerAttribute => TriggerKind.Orchestration,
                     ActivityTriggerAttribute => TriggerKind.Activity,
+                    TimerTriggerAttribute => TriggerKind.Timer,
                     _ => null,
                 };
                 if (kind is { } k)

@@ -15,7 +15,8 @@ public sealed record InvocationValues(
     HttpContext? Http = null,
     IReadOnlyList<IncomingEvent>? Events = null,
     TaskOrchestrationContext? Orchestration = null,
-    object? ActivityInput = null);
+    object? ActivityInput = null,
+    TimerInfo? Timer = null);
 
 /// <summary>
 /// Binds a function's parameters the way the isolated worker does for the trigger kinds this app
@@ -41,6 +42,7 @@ public static class ParameterBinder
                 TriggerKind.EventHub when type == typeof(string[]) => v => v.Events!.Select(e => System.Text.Encoding.UTF8.GetString(e.Body.Span)).ToArray(),
                 TriggerKind.Orchestration when type == typeof(TaskOrchestrationContext) => v => v.Orchestration,
                 TriggerKind.Activity => v => v.ActivityInput,
+                TriggerKind.Timer when type == typeof(TimerInfo) => v => v.Timer,
                 _ => throw Unsupported(function, p),
             };
         }

@@ -67,6 +67,14 @@ public sealed class FunctionsMetadataTests
     }
 
     [Fact]
+    public void The_label_joiner_runs_hourly_on_a_timer()
+    {
+        var b = Binding("lumberjack-labels-hourly", "timerTrigger");
+        Assert.Equal("timer", (string?)b["name"]);
+        Assert.Equal("0 0 * * * *", (string?)b["schedule"]);
+    }
+
+    [Fact]
     public void Durable_functions_are_named_by_TaskNames()
     {
         Assert.Equal("context", (string?)Binding(TaskNames.ArchiveExport, "orchestrationTrigger")["name"]);
@@ -90,6 +98,7 @@ public sealed class FunctionsMetadataTests
                 "eventHubTrigger" => TriggerKind.EventHub,
                 "orchestrationTrigger" => TriggerKind.Orchestration,
                 "activityTrigger" => TriggerKind.Activity,
+                "timerTrigger" => TriggerKind.Timer,
                 _ => throw new Xunit.Sdk.XunitException($"trigger {trigger} has no local binding"),
             };
             Assert.Equal(expected, hosted[(string)f["name"]!].Trigger);

@@ -1,0 +1,68 @@
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Serverless.LocalHost.Functions;
+
+namespace Serverless.LocalHost.Timers;
+
+/// <summary>
+/// Runs every timer-triggered function on its schedule with the host's clock. A run that is late
+/// (the replay clock jumped past one or more occurrences) runs once with IsPastDue, as the Functions
+/// host does; a failed run is logged and the schedule goes on.
+/// </summary>
+public sealed class TimerFunctionScheduler(HostedFunctions hosted, IServiceProvider services, TimeProvider time, ILogger<TimerFunctionScheduler> logger) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(hosted.Functions.Where(f => f.Trigger == TriggerKind.Timer).Select(f => RunAsync(f, stoppingToken)));
+
+    private async Task RunAsync(FunctionDescriptor function, CancellationToken stop)
+    {
+        var trigger = (TimerTriggerAttribute)function.TriggerAttribute;
+        var schedule = CronSchedule.Parse(trigger.Schedule);
+        var bind = ParameterBinder.Compile(function);
+        var last = time.GetUtcNow();
+        var next = schedule.Next(last);
+        if (trigger.RunOnStartup)
+        {
+            next = last;
+        }
+
+        while (!stop.IsCancellationRequested)
+        {
+            var wait = next - time.GetUtcNow();
+            if (wait > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1), time, stop);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            var now = time.GetUtcNow();
+            var info = new TimerInfo
+            {
+                IsPastDue = now - next > TimeSpan.FromSeconds(1),
+                ScheduleStatus = new ScheduleStatus { Last = last.UtcDateTime, Next = schedule.Next(now).UtcDateTime, LastUpdated = now.UtcDateTime },
+            };
+            try
+            {
+                await using var scope = services.CreateAsyncScope();
+                await function.InvokeAsync(scope.ServiceProvider, bind(new InvocationValues(scope.ServiceProvider, stop, Timer: info)));
+            }
+            catch (Exception ex) when (!stop.IsCancellationRequested)
+            {
+                logger.LogError(ex, "Timer function {Function} failed; next run at {Next:O}", function.Name, schedule.Next(now));
+            }
+
+            last = now;
+            next = schedule.Next(now);
+        }
+    }
+}
