@@ -215,4 +215,17 @@ public sealed class FallbackOverHttpTests(AzuriteFixture azurite)
         var health = await host.Http.GetFromJsonAsync<JsonObject>("api/health");
         Assert.StartsWith("degraded", (string?)health!["status"], StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task When_the_history_read_misses_the_deadline_the_Substitute_answers_and_says_why()
+    {
+        await using var host = await LocalHostFixture.StartAsync(azurite, new DateTimeOffset(2010, 1, 1, 0, 0, 0, TimeSpan.Zero),
+            new Dictionary<string, string?> { ["Serving:Deadline"] = "00:00:00.0000001", ["Serving:HistoryCacheTtl"] = "00:00:00" });
+        var response = await host.Http.PostAsJsonAsync("api/rank", new { member = "1", candidates = new[] { "7", "8", "9" }, count = 2 });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<RankResponse>();
+        Assert.True(body!.Fallback);
+        Assert.Contains("deadline exceeded", body.FallbackReason, StringComparison.Ordinal);
+        Assert.Equal(2, body.Items.Count);
+    }
 }
