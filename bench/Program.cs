@@ -6,7 +6,7 @@ using Serverless.LocalHost.Azurite;
 // dotnet run -c Release --project bench -- rank [--requests 3000]
 var what = args.FirstOrDefault() ?? "archive";
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-var root = AzuriteProcess.FindRepositoryRoot();
+var root = Serverless.LocalHost.RepositoryRoot.Path;
 Report.Machine();
 await using var azurite = await AzuriteProcess.StartAsync(root);
 switch (what)

@@ -19,7 +19,7 @@ using Serverless.Training;
 //                             [--speed max|<x times real time>] [--max-ratings N] [--exit-after-replay]
 var options = CommandLine.Parse(args);
 // No storage given: start Azurite from the repository's node_modules for the life of this process.
-await using var azurite = options.Storage is null ? await AzuriteProcess.StartAsync(AzuriteProcess.FindRepositoryRoot()) : null;
+await using var azurite = options.Storage is null ? await AzuriteProcess.StartAsync(RepositoryRoot.Path) : null;
 var clock = new ReplayClock(options.Replay is null ? DateTimeOffset.UtcNow : DateTimeOffset.FromUnixTimeSeconds(0));
 var app = LocalFunctionHost.Build(new LocalHostSettings
 {
@@ -34,7 +34,7 @@ log.LogInformation("Local host serving {Count} functions on {Url}", app.Services
 if (options.Replay is { } replayFolder)
 {
     // Relative folders are taken from the working directory, else from the repository root.
-    var folder = Directory.Exists(replayFolder) ? replayFolder : Path.Combine(AzuriteProcess.FindRepositoryRoot(), replayFolder);
+    var folder = Directory.Exists(replayFolder) ? replayFolder : Path.Combine(RepositoryRoot.Path, replayFolder);
     var hub = app.Services.GetRequiredService<LocalEventHub>();
     var replay = new MovieLensReplay(hub, clock, app.Services.GetRequiredService<ILogger<MovieLensReplay>>());
     var facts = MovieLensFacts.Load(folder, options.MaxRatings);

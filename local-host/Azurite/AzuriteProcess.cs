@@ -80,20 +80,6 @@ public sealed class AzuriteProcess : IAsyncDisposable
         return new AzuriteProcess(process, ConnectionStringFor(blob, queue, table));
     }
 
-    /// <summary>The repository root: the nearest folder above the running program that holds Serverless.sln.</summary>
-    public static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Serverless.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Serverless.sln not found above " + AppContext.BaseDirectory);
-    }
-
     private static async Task<bool> IsOpen(int port, CancellationToken cancellationToken)
     {
         try

@@ -33,7 +33,7 @@ public static class ParameterBinder
     private static Func<InvocationValues, object?> Binder(FunctionDescriptor function, ParameterInfo p)
     {
         var type = p.ParameterType;
-        if (p == function.TriggerParameter || p.Position == function.TriggerParameter.Position)
+        if (p.Position == function.TriggerParameter.Position)
         {
             return function.Trigger switch
             {

@@ -30,14 +30,14 @@ public sealed class ArchiveQueryException(string message) : Exception(message);
 /// </summary>
 public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, TimeProvider time)
 {
-    private static readonly string[] NotRetraction = ["retraction"];
+    private const string RetractionKind = "retraction";
 
     /// <summary>Newest-first history of a member as known at <paramref name="asOf"/> (default now): current versions, no retractions.</summary>
     public async Task<IReadOnlyList<ArchivedFact>> HistoryAsync(string member, int limit, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
     {
         var at = asOf ?? time.GetUtcNow();
         var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {FactPartition.ForMember(member)} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at} and Kind ne {NotRetraction[0]}");
+            $"PartitionKey eq {FactPartition.ForMember(member)} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at} and Kind ne {RetractionKind}");
         return await TakeAsync(filter, limit, cancellationToken);
     }
 
@@ -161,6 +161,24 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
         return new FactPage(facts, continuation, asOf);
     }
 
+    /// <summary>Every page of a batch query (offline jobs; each storage query still takes a batch permit).</summary>
+    public async Task<List<ArchivedFact>> ReadAllAsync(BatchQuery query, CancellationToken cancellationToken = default)
+    {
+        var facts = new List<ArchivedFact>();
+        var page = query;
+        while (true)
+        {
+            var result = await BatchAsync(page, cancellationToken);
+            facts.AddRange(result.Facts);
+            if (result.Continuation is null)
+            {
+                return facts;
+            }
+
+            page = page with { Continuation = result.Continuation };
+        }
+    }
+
     private static string BatchFilter(BatchQuery q, DateTimeOffset asOf)
     {
         var parts = new List<string> { TableClient.CreateQueryFilter($"IngestTime le {asOf}") };
@@ -186,7 +204,7 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
 
         if (!q.IncludeSuperseded)
         {
-            parts.Add(TableClient.CreateQueryFilter($"SupersededAt gt {asOf} and Kind ne {NotRetraction[0]}"));
+            parts.Add(TableClient.CreateQueryFilter($"SupersededAt gt {asOf} and Kind ne {RetractionKind}"));
         }
 
         return string.Join(" and ", parts);

@@ -32,6 +32,26 @@ public sealed class DeadLetterStore(TableClient table)
             $"{enqueuedTime.UtcTicks:D19}_{sequenceNumber:D19}_{Convert.ToHexStringLower(hash[..6])}");
     }
 
+    /// <summary>
+    /// A refused event as a dead letter with its key: the payload as text (base64 when it is not
+    /// UTF-8), keyed by the event so redelivery overwrites it.
+    /// </summary>
+    public static (DeadLetter Letter, string RowKey) Letter(string source, Events.IncomingEvent e, string reason, DateTimeOffset recordedAt)
+    {
+        var payload = e.Body.Span;
+        string text;
+        try
+        {
+            text = new System.Text.UTF8Encoding(false, true).GetString(payload);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            text = "base64:" + Convert.ToBase64String(payload);
+        }
+
+        return (new DeadLetter(source, reason, text, e.EnqueuedTime, e.SequenceNumber, recordedAt), RowKeyFor(e.EnqueuedTime, e.SequenceNumber, payload));
+    }
+
     public async Task WriteAsync(IReadOnlyList<(DeadLetter Letter, string RowKey)> letters, CancellationToken cancellationToken)
     {
         foreach (var chunk in letters.Chunk(100))

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
@@ -89,22 +88,7 @@ public sealed class FactArchive(
         return new IngestResult(stored, duplicates, applied, rejected.Count);
     }
 
-    private (DeadLetter, string) Reject(IncomingEvent e, string reason)
-    {
-        var payload = e.Body.Span;
-        string text;
-        try
-        {
-            text = new UTF8Encoding(false, true).GetString(payload);
-        }
-        catch (DecoderFallbackException)
-        {
-            text = "base64:" + Convert.ToBase64String(payload);
-        }
-
-        return (new DeadLetter(Hubs.Facts, reason, text, e.EnqueuedTime, e.SequenceNumber, time.GetUtcNow()),
-            DeadLetterStore.RowKeyFor(e.EnqueuedTime, e.SequenceNumber, payload));
-    }
+    private (DeadLetter, string) Reject(IncomingEvent e, string reason) => DeadLetterStore.Letter(Hubs.Facts, e, reason, time.GetUtcNow());
 
     private abstract record CorrectionOutcome
     {

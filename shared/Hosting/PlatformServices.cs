@@ -32,7 +32,7 @@ public static class PlatformServices
         services.AddSingleton<BatchThrottle>();
         services.AddSingleton<FactArchive>();
         services.AddSingleton<ArchiveReader>();
-        services.AddHostedService<ArchiveInitializer>();
+        services.AddHostedService<StorageInitializer>();
 
         services.AddOptions<LumberjackOptions>().BindConfiguration(LumberjackOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<FeatureLogStore>();
@@ -64,8 +64,8 @@ public static class PlatformServices
     }
 }
 
-/// <summary>Creates the archive's tables when the app starts.</summary>
-internal sealed class ArchiveInitializer(ArchiveTables tables, FeatureLogStore featureLog, ModelStore models, ModelRegistry registry) : IHostedService
+/// <summary>Creates the app's tables and containers (archive, feature log, models, registry) when it starts.</summary>
+internal sealed class StorageInitializer(ArchiveTables tables, FeatureLogStore featureLog, ModelStore models, ModelRegistry registry) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {

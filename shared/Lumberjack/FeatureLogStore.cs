@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
 using Serverless.Archive;
@@ -53,8 +52,7 @@ public sealed class FeatureLogStore
             var (records, error) = FeatureLogEvent.Parse(e.Body.Span);
             if (records is null)
             {
-                rejected.Add((new DeadLetter(DeadLetterSource, error!, Encoding.UTF8.GetString(e.Body.Span), e.EnqueuedTime, e.SequenceNumber, time.GetUtcNow()),
-                    DeadLetterStore.RowKeyFor(e.EnqueuedTime, e.SequenceNumber, e.Body.Span)));
+                rejected.Add(DeadLetterStore.Letter(DeadLetterSource, e, error!, time.GetUtcNow()));
             }
             else
             {

@@ -80,16 +80,8 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveTables archive, Arch
     /// <summary>The member's current ratings with event time after <paramref name="from"/>, oldest first.</summary>
     private async Task<List<Fact>> RatingsAsync(string member, DateTimeOffset from, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var facts = new List<Fact>();
-        string? continuation = null;
-        do
-        {
-            var page = await reader.BatchAsync(new BatchQuery(member, null, FactKind.Rating, from, null, now, false, 200, continuation), cancellationToken);
-            facts.AddRange(page.Facts.Select(f => f.Fact));
-            continuation = page.Continuation;
-        }
-        while (continuation is not null);
-
+        var facts = (await reader.ReadAllAsync(new BatchQuery(member, null, FactKind.Rating, from, null, now, false, 200, null), cancellationToken))
+            .Select(f => f.Fact).ToList();
         facts.Sort((a, b) => a.EventTime.CompareTo(b.EventTime));
         return facts;
     }

@@ -34,9 +34,10 @@ public sealed class ServingData
     {
         var catalog = Catalog.Build(facts, watermark);
         var stats = TitleStatsSnapshot.Build(facts.Where(f => f.Kind == FactKind.Rating), watermark, config);
-        var popular = stats.Titles
-            .OrderByDescending(kv => kv.Value.RatingCount).ThenBy(kv => kv.Key, StringComparer.Ordinal)
-            .Take(PopularPoolSize).Select(kv => kv.Key).ToList();
-        return new ServingData(catalog, stats, popular, snapshot);
+        return new ServingData(catalog, stats, MostPopular(stats, PopularPoolSize), snapshot);
     }
+
+    /// <summary>The <paramref name="count"/> most rated titles as of the snapshot's watermark (ties by id).</summary>
+    public static List<string> MostPopular(TitleStatsSnapshot stats, int count) =>
+        stats.Titles.OrderByDescending(kv => kv.Value.RatingCount).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(count).Select(kv => kv.Key).ToList();
 }

@@ -18,20 +18,8 @@ public sealed class FactSnapshotStore(BlobServiceClient blobs)
     public static string BlobName(DateTimeOffset watermark) => $"facts-{watermark.UtcTicks:D19}.jsonl.gz";
 
     /// <summary>Reads every current fact as of <paramref name="watermark"/> through the archive's batch interface.</summary>
-    public static async Task<List<Fact>> ReadArchiveAsync(ArchiveReader reader, DateTimeOffset watermark, CancellationToken cancellationToken)
-    {
-        var facts = new List<Fact>();
-        string? continuation = null;
-        do
-        {
-            var page = await reader.BatchAsync(new BatchQuery(null, null, null, null, null, watermark, false, 1000, continuation), cancellationToken);
-            facts.AddRange(page.Facts.Select(f => f.Fact));
-            continuation = page.Continuation;
-        }
-        while (continuation is not null);
-
-        return facts;
-    }
+    public static async Task<List<Fact>> ReadArchiveAsync(ArchiveReader reader, DateTimeOffset watermark, CancellationToken cancellationToken) =>
+        (await reader.ReadAllAsync(new BatchQuery(null, null, null, null, null, watermark, false, 1000, null), cancellationToken)).Select(f => f.Fact).ToList();
 
     /// <summary>Saves a snapshot; returns its blob name (the dependency a model manifest names).</summary>
     public async Task<string> SaveAsync(IEnumerable<Fact> facts, DateTimeOffset watermark, CancellationToken cancellationToken)

@@ -51,7 +51,7 @@ public static class TrainingSetBuilder
             var c = cutoffs[i];
             var catalog = Catalog.Build(facts, c);
             var stats = TitleStatsSnapshot.Build(ratings, c, encoder.Config);
-            var popular = stats.Titles.OrderByDescending(kv => kv.Value.RatingCount).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(300).Select(kv => kv.Key).ToArray();
+            var popular = Ranking.ServingData.MostPopular(stats, 300);
             var target = i >= validationFrom ? validation : train;
             foreach (var (member, history) in byMember)
             {
@@ -66,9 +66,9 @@ public static class TrainingSetBuilder
                 foreach (var rating in next)
                 {
                     target.Add(new TrainingExample(encoder.Encode(profile, rating.Title!), rating.IsLike));
-                    for (var n = 0; n < options.NegativesPerExample && popular.Length > 0; n++)
+                    for (var n = 0; n < options.NegativesPerExample && popular.Count > 0; n++)
                     {
-                        var title = popular[random.Next(popular.Length)];
+                        var title = popular[random.Next(popular.Count)];
                         if (!seen.Contains(title))
                         {
                             target.Add(new TrainingExample(encoder.Encode(profile, title), false));

@@ -8,9 +8,7 @@ internal static class RepositoryPaths
 {
     private const string BicepPackagePrefix = "Azure.Bicep.CommandLine.";
 
-    private static readonly Lazy<string> RootPath = new(FindRoot);
-
-    public static string Root => RootPath.Value;
+    public static string Root => Fixtures.Repo.Root;
 
     public static string InfraBicep => Path.Combine(Root, "infra-bicep");
 
@@ -72,16 +70,4 @@ internal static class RepositoryPaths
         return ((string?)download.Attribute("Version") ?? "").Trim('[', ']', ' ');
     }
 
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Serverless.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"Serverless.sln not found above {AppContext.BaseDirectory}.");
-    }
 }
