@@ -47,3 +47,37 @@ public static class Report
             $"machine: {Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1 << 30)} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; date {DateTime.UtcNow:yyyy-MM-dd}"));
     }
 }
+
+/// <summary>Garbage collections and pause time while some blocks of work ran.</summary>
+public sealed class GcActivity
+{
+    private readonly long[] collections = new long[3];
+    private TimeSpan paused;
+    private long allocated;
+
+    public IDisposable Measure() => new Scope(this);
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"gen0/1/2 collections {collections[0]}/{collections[1]}/{collections[2]}, paused {paused.TotalMilliseconds:F1} ms, allocated {allocated / (1 << 20)} MB");
+
+    private sealed class Scope : IDisposable
+    {
+        private readonly GcActivity owner;
+        private readonly int[] counts = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+        private readonly TimeSpan paused = GC.GetTotalPauseDuration();
+        private readonly long allocated = GC.GetTotalAllocatedBytes();
+
+        public Scope(GcActivity owner) => this.owner = owner;
+
+        public void Dispose()
+        {
+            for (var g = 0; g < 3; g++)
+            {
+                owner.collections[g] += GC.CollectionCount(g) - counts[g];
+            }
+
+            owner.paused += GC.GetTotalPauseDuration() - paused;
+            owner.allocated += GC.GetTotalAllocatedBytes() - allocated;
+        }
+    }
+}

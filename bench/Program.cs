@@ -3,7 +3,7 @@ using Serverless.Benchmarks;
 using Serverless.LocalHost.Azurite;
 
 // dotnet run -c Release --project bench -- archive [--rounds 3] [--live-requests 2000]
-// dotnet run -c Release --project bench -- rank [--requests 3000]
+// dotnet run -c Release --project bench -- rank [--requests 3000] [--rounds 5]
 var what = args.FirstOrDefault() ?? "archive";
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 var root = Serverless.LocalHost.RepositoryRoot.Path;
@@ -15,7 +15,7 @@ switch (what)
         await ArchiveBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--rounds", 3), Arg("--live-requests", 2000));
         break;
     case "rank":
-        await RankBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--requests", 3000));
+        await RankBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--requests", 3000), Arg("--rounds", 5));
         break;
     default:
         Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank)");

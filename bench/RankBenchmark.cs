@@ -26,7 +26,7 @@ namespace Serverless.Benchmarks;
 /// </summary>
 public static class RankBenchmark
 {
-    public static async Task RunAsync(string connectionString, string movieLens, int requests)
+    public static async Task RunAsync(string connectionString, string movieLens, int requests, int repeats)
     {
         var facts = MovieLensFacts.Load(movieLens, maxRatings: 30_000);
         var clock = new ReplayClock(facts[0].EventTime!.Value);
@@ -46,7 +46,7 @@ public static class RankBenchmark
         try
         {
             await PrepareAsync(app, clock, facts);
-            await MeasureAsync(app, facts, requests);
+            await MeasureAsync(app, facts, requests, repeats);
             await FeatureLogIngestionAsync(app, connectionString);
         }
         finally
@@ -66,7 +66,7 @@ public static class RankBenchmark
         Console.WriteLine($"model {trained.Manifest.Version}: {trained.Manifest.FeatureNames.Count} features, AUC {trained.Manifest.Metrics[ModelMetricNames.Auc]:F3}; {facts.Count} facts archived");
     }
 
-    private static async Task MeasureAsync(WebApplication app, IReadOnlyList<Serverless.Facts.FactEnvelope> facts, int requests)
+    private static async Task MeasureAsync(WebApplication app, IReadOnlyList<Serverless.Facts.FactEnvelope> facts, int requests, int repeats)
     {
         var services = app.Services;
         var live = services.GetRequiredService<LiveModel>().Current ?? throw new InvalidOperationException("no model loaded");
@@ -114,14 +114,33 @@ public static class RankBenchmark
             await raw.TimeAsync(() => { live.Scorer.ScoreBatch(rows, scores.AsSpan(0, rows.Length)); return Task.CompletedTask; });
         }
 
-        // Logging on vs off, interleaved in blocks so drift hits both alike.
-        var on = new Latencies("rank, logging 100%");
-        var off = new Latencies("rank, logging off");
-        for (var block = 0; block < 6; block++)
+        // Logging on vs off, interleaved in blocks so drift hits both alike; several rounds, each with
+        // its own ratio, so one noisy round does not decide the figure (the report gives the median).
+        var rounds = new List<(Latencies On, Latencies Off)>();
+        for (var round = 0; round < repeats; round++)
         {
-            for (var i = 0; i < requests / 6; i++) { await off.TimeAsync(() => unlogged.RankAsync(Request(i))); }
-            for (var i = 0; i < requests / 6; i++) { await on.TimeAsync(() => logged.RankAsync(Request(i))); }
+            var roundOn = new Latencies("rank, logging 100%");
+            var roundOff = new Latencies("rank, logging off");
+            var gcOn = new GcActivity();
+            var gcOff = new GcActivity();
+            for (var block = 0; block < 6; block++)
+            {
+                using (gcOff.Measure())
+                {
+                    for (var i = 0; i < requests / 6; i++) { await roundOff.TimeAsync(() => unlogged.RankAsync(Request(i))); }
+                }
+
+                using (gcOn.Measure())
+                {
+                    for (var i = 0; i < requests / 6; i++) { await roundOn.TimeAsync(() => logged.RankAsync(Request(i))); }
+                }
+            }
+
+            Console.WriteLine($"round {round + 1}: logging off {gcOff}; logging on {gcOn}");
+            rounds.Add((roundOn, roundOff));
         }
+
+        var (on, off) = rounds.OrderBy(r => r.On.Percentile(99) / r.Off.Percentile(99)).ElementAt(rounds.Count / 2);
 
         // Throughput: 2 workers (the machine has 2 cores), logging off, 5 seconds.
         var done = 0;
@@ -149,7 +168,12 @@ public static class RankBenchmark
         Report.Row("rank p50 (warm history cache, logging off)", off.Percentile(50), "ms", "raw ML.NET ScoreBatch(100) p50", raw.Percentile(50), "<= 2.0");
         Report.Row("rank p99 (warm history cache, logging off)", off.Percentile(99), "ms", "raw ML.NET ScoreBatch(100) p99", raw.Percentile(99), "p99 <= 5 ms");
         Report.Row("rank throughput, 2 workers, logging off", perSecond, "req/s", "1,000 req/s target", 1000, ">= 1.0");
-        Report.Row("rank p99, feature logging at 100%", on.Percentile(99), "ms", "logging off p99", off.Percentile(99), "<= 1.1");
+        foreach (var (round, index) in rounds.Select((r, i) => (r, i)))
+        {
+            Report.Row($"rank p99, feature logging at 100%, round {index + 1}", round.On.Percentile(99), "ms", "logging off p99", round.Off.Percentile(99), "-");
+        }
+
+        Report.Row($"rank p99, feature logging at 100% (median of {rounds.Count} rounds)", on.Percentile(99), "ms", "logging off p99", off.Percentile(99), "<= 1.1");
         Report.Row("rank p50, feature logging at 100%", on.Percentile(50), "ms", "logging off p50", off.Percentile(50), "-");
         Report.Row("rank p50, history read from Azurite (cache off)", cold.Percentile(50), "ms", "raw archive history read p50", coldRaw.Percentile(50), "-");
         Report.Row("rank p99, history read from Azurite (cache off)", cold.Percentile(99), "ms", "raw archive history read p99", coldRaw.Percentile(99), "-");

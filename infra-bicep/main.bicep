@@ -119,6 +119,9 @@ param lumberjackSampleRate string = '1'
 @minValue(1)
 param lumberjackBufferCapacity int = 10000
 
+@description('Optional. Lumberjack__PublishInterval: how long logged requests gather before the publisher wakes to send them (TimeSpan, c format; 00:00:00 sends each at once).')
+param lumberjackPublishInterval string = '00:00:00.0200000'
+
 @description('Optional. Lumberjack__LabelHorizon: how long after a request a rating of the title is its label (TimeSpan, c format).')
 param lumberjackLabelHorizon string = '30.00:00:00'
 
@@ -330,6 +333,7 @@ var appSettings = {
   Archive__MaxFutureSkew: archiveMaxFutureSkew
   Lumberjack__SampleRate: lumberjackSampleRate
   Lumberjack__BufferCapacity: string(lumberjackBufferCapacity)
+  Lumberjack__PublishInterval: lumberjackPublishInterval
   Lumberjack__LabelHorizon: lumberjackLabelHorizon
   Lumberjack__LateWindow: lumberjackLateWindow
   Serving__HistoryCacheTtl: servingHistoryCacheTtl

@@ -34,6 +34,7 @@ param archiveBatchMaxPageSize = 200
 param archiveMaxFutureSkew = '01:00:00'
 param lumberjackSampleRate = '1'
 param lumberjackBufferCapacity = 10000
+param lumberjackPublishInterval = '00:00:00.0200000'
 param lumberjackLabelHorizon = '30.00:00:00'
 param lumberjackLateWindow = '7.00:00:00'
 param servingHistoryCacheTtl = '00:00:10'

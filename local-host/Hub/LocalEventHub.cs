@@ -26,7 +26,7 @@ public sealed record HubConsumerStats(string Hub, string ConsumerGroup, long Pub
 
 /// <summary>
 /// The local stand-in for Event Hubs: named hubs of N partitions; an event goes to the partition of
-/// its key's stable hash, so one key's events stay ordered. Each subscribed consumer group reads
+/// its key's stable hash, so one key's events stay ordered (events without a key go round-robin). Each subscribed consumer group reads
 /// every partition from the start in batches, checkpoints after a batch succeeds, and delivers the
 /// same batch again after a failure (at-least-once), like the Functions Event Hubs trigger.
 /// Events stay in memory for the life of the process.
@@ -45,7 +45,11 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
         var log = Hub(hub);
         foreach (var e in events)
         {
-            log.Partitions[PartitionOf(e.PartitionKey, options.PartitionCount)].Append(e.Body.ToArray(), time.GetUtcNow());
+            // The body is copied: the caller may reuse its memory once this returns.
+            var partition = e.PartitionKey is null
+                ? (int)((uint)Interlocked.Increment(ref log.NextUnkeyed) % (uint)options.PartitionCount)
+                : PartitionOf(e.PartitionKey, options.PartitionCount);
+            log.Partitions[partition].Append(e.Body.ToArray(), time.GetUtcNow());
         }
 
         return ValueTask.CompletedTask;
@@ -196,6 +200,9 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     private sealed class HubLog(int partitionCount)
     {
         public PartitionLog[] Partitions { get; } = Enumerable.Range(0, partitionCount).Select(_ => new PartitionLog()).ToArray();
+
+        /// <summary>Round-robin counter for events without a partition key.</summary>
+        public int NextUnkeyed;
     }
 
     private sealed class PartitionLog

@@ -2,35 +2,48 @@ using System.Collections.Concurrent;
 using Azure.Core;
 using Azure.Messaging.EventHubs;
 using Azure.Messaging.EventHubs.Producer;
-using Microsoft.Extensions.Logging;
 
 namespace Serverless.Events;
 
 /// <summary>
-/// Publishes to Azure Event Hubs through one <see cref="EventHubBufferedProducerClient"/> per hub,
-/// partition key = the event's key (the member), identity-based (no keys).
+/// Publishes to Azure Event Hubs through one <see cref="EventHubProducerClient"/> per hub,
+/// identity-based (no keys). A publish goes out as few batches as the size limit allows: consecutive
+/// events with the same partition key share a batch (so a key's events stay ordered), and events
+/// without a key go to a batch the service places on any partition. Each send is awaited, so the
+/// bodies are no longer read when the publish completes (the <see cref="IEventPublisher"/> contract);
+/// the client retries sends by its own policy, and a failure surfaces to the caller.
 /// </summary>
-public sealed class EventHubsPublisher(string fullyQualifiedNamespace, TokenCredential credential, ILogger<EventHubsPublisher> logger)
-    : IEventPublisher, IAsyncDisposable
+public sealed class EventHubsPublisher(string fullyQualifiedNamespace, TokenCredential credential) : IEventPublisher, IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<string, EventHubBufferedProducerClient> producers = new();
+    private readonly ConcurrentDictionary<string, EventHubProducerClient> producers = new();
 
     public async ValueTask PublishAsync(string hub, IReadOnlyList<OutgoingEvent> events, CancellationToken cancellationToken = default)
     {
-        var producer = producers.GetOrAdd(hub, Create);
-        foreach (var e in events)
+        ArgumentNullException.ThrowIfNull(events);
+        var producer = producers.GetOrAdd(hub, h => new EventHubProducerClient(fullyQualifiedNamespace, h, credential));
+        var start = 0;
+        while (start < events.Count)
         {
-            await producer.EnqueueEventAsync(new EventData(e.Body), new EnqueueEventOptions { PartitionKey = e.PartitionKey }, cancellationToken);
+            var key = events[start].PartitionKey;
+            using var batch = await producer.CreateBatchAsync(new CreateBatchOptions { PartitionKey = key }, cancellationToken);
+            var next = start;
+            while (next < events.Count && events[next].PartitionKey == key && batch.TryAdd(new EventData(events[next].Body)))
+            {
+                next++;
+            }
+
+            if (next == start)
+            {
+                throw new InvalidOperationException($"an event of {events[start].Body.Length} bytes exceeds the hub's largest batch ({batch.MaximumSizeInBytes} bytes)");
+            }
+
+            await producer.SendAsync(batch, cancellationToken);
+            start = next;
         }
     }
 
-    public async Task FlushAsync(CancellationToken cancellationToken = default)
-    {
-        foreach (var producer in producers.Values)
-        {
-            await producer.FlushAsync(cancellationToken);
-        }
-    }
+    /// <summary>Every publish has been sent when it completes: nothing is held back.</summary>
+    public Task FlushAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
 
     public async ValueTask DisposeAsync()
     {
@@ -38,17 +51,5 @@ public sealed class EventHubsPublisher(string fullyQualifiedNamespace, TokenCred
         {
             await producer.DisposeAsync();
         }
-    }
-
-    private EventHubBufferedProducerClient Create(string hub)
-    {
-        var producer = new EventHubBufferedProducerClient(fullyQualifiedNamespace, hub, credential);
-        producer.SendEventBatchFailedAsync += args =>
-        {
-            logger.LogError(args.Exception, "Sending {Count} events to {Hub} partition {Partition} failed", args.EventBatch.Count, hub, args.PartitionId);
-            return Task.CompletedTask;
-        };
-        producer.SendEventBatchSucceededAsync += _ => Task.CompletedTask;
-        return producer;
     }
 }

@@ -1,7 +1,10 @@
 namespace Serverless.Events;
 
-/// <summary>One event to publish: a partition key (events with the same key stay ordered) and a body.</summary>
-public readonly record struct OutgoingEvent(string PartitionKey, ReadOnlyMemory<byte> Body);
+/// <summary>
+/// One event to publish: a partition key (events with the same key stay ordered; null = any
+/// partition, for events whose order does not matter) and a body.
+/// </summary>
+public readonly record struct OutgoingEvent(string? PartitionKey, ReadOnlyMemory<byte> Body);
 
 /// <summary>
 /// How the app publishes events. Two implementations: Azure Event Hubs
@@ -10,8 +13,9 @@ public readonly record struct OutgoingEvent(string PartitionKey, ReadOnlyMemory<
 public interface IEventPublisher
 {
     /// <summary>
-    /// Hands events to the hub. Returns once they are accepted for sending (buffered); ordering per
-    /// partition key is preserved.
+    /// Hands events to the hub; ordering per partition key is preserved. Bodies are read only until
+    /// the returned task completes, so callers may reuse their memory afterwards: an implementation
+    /// that keeps events longer copies them.
     /// </summary>
     ValueTask PublishAsync(string hub, IReadOnlyList<OutgoingEvent> events, CancellationToken cancellationToken = default);
 

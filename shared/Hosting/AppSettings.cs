@@ -46,6 +46,7 @@ public static class AppSettings
         new("Archive__MaxFutureSkew", SettingKind.Plain, []),
         new("Lumberjack__SampleRate", SettingKind.Plain, []),
         new("Lumberjack__BufferCapacity", SettingKind.Plain, []),
+        new("Lumberjack__PublishInterval", SettingKind.Plain, []),
         new("Lumberjack__LabelHorizon", SettingKind.Plain, []),
         new("Lumberjack__LateWindow", SettingKind.Plain, []),
         new("Serving__HistoryCacheTtl", SettingKind.Plain, []),

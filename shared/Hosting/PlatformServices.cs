@@ -57,7 +57,7 @@ public static class PlatformServices
         if (hubs["fullyQualifiedNamespace"] is { Length: > 0 } fqns)
         {
             services.TryAddSingleton<IEventPublisher>(sp =>
-                new EventHubsPublisher(fqns, StorageClients.Credential(hubs), sp.GetRequiredService<ILogger<EventHubsPublisher>>()));
+                new EventHubsPublisher(fqns, StorageClients.Credential(hubs)));
         }
 
         return services;

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -8,13 +10,16 @@ namespace Serverless.Lumberjack;
 
 /// <summary>
 /// Hands logged requests to the feature-log hub off the request path: serving only tries to write
-/// into a bounded buffer (never waits); a full buffer drops the request and counts it. A background
-/// loop publishes, partition key = member.
+/// into a bounded buffer (never waits, never wakes a thread); a full buffer drops the request and
+/// counts it. A background loop wakes once per publish interval, writes each request as one event
+/// into reused buffers and publishes up to <see cref="MaxRequestsPerPublish"/> at a time. Stopping
+/// the host publishes what is queued.
 /// </summary>
 public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServiceProvider services, ILogger<FeatureLogBuffer> logger) : BackgroundService
 {
     private readonly Channel<LoggedRequest> channel = Channel.CreateBounded<LoggedRequest>(
         new BoundedChannelOptions(options.Value.BufferCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
+    private readonly CancellationTokenSource closing = new();
     private long dropped;
     private long published;
     private long pending;
@@ -24,9 +29,13 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
     /// <summary>Requests handed to the hub (one event each).</summary>
     public long Published => Interlocked.Read(ref published);
 
-    /// <summary>Queues one request; false (and counted) when the buffer is full.</summary>
+    /// <summary>
+    /// Queues one request and takes ownership of it (it is disposed once published or dropped);
+    /// false (and counted) when the buffer is full.
+    /// </summary>
     public bool TryLog(LoggedRequest request)
     {
+        ArgumentNullException.ThrowIfNull(request);
         Interlocked.Increment(ref pending);
         if (channel.Writer.TryWrite(request))
         {
@@ -35,6 +44,7 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
 
         Interlocked.Decrement(ref pending);
         Interlocked.Increment(ref dropped);
+        request.Dispose();
         return false;
     }
 
@@ -49,52 +59,126 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
         }
     }
 
+    /// <summary>Closes the buffer and publishes what it holds before the host stops (within the host's shutdown time).</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        channel.Writer.TryComplete();
+        await closing.CancelAsync();
+        if (ExecuteTask is { } running)
+        {
+            try
+            {
+                await running.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning("Stopping before {Count} queued feature-log requests were published", Interlocked.Read(ref pending));
+            }
+        }
+
+        await base.StopAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // Resolved lazily: the publisher is the local hub or Event Hubs depending on the runtime.
         var publisher = (IEventPublisher?)services.GetService(typeof(IEventPublisher));
-        var batch = new List<OutgoingEvent>(128);
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(64 * 1024);
-        using var writer = new System.Text.Json.Utf8JsonWriter(buffer);
-        await foreach (var first in channel.Reader.ReadAllAsync(stoppingToken))
+        var interval = options.Value.PublishInterval;
+        var requests = new List<LoggedRequest>(MaxRequestsPerPublish);
+        var batch = new List<OutgoingEvent>(MaxRequestsPerPublish);
+
+        // One reusable body buffer per event of a publish: publishers read bodies only until their
+        // task completes (IEventPublisher), so the loop allocates nothing per request.
+        var bodies = new List<ArrayBufferWriter<byte>>(MaxRequestsPerPublish);
+        using var writer = new Utf8JsonWriter(Stream.Null);
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, closing.Token);
+        while (await channel.Reader.WaitToReadAsync(stoppingToken))
         {
-            var requests = 1;
-            Add(first);
-            while (batch.Count < 100 && channel.Reader.TryRead(out var next))
+            // Let requests gather: waking this loop per request (a thread wake-up each) is what
+            // serving would feel; one wake-up per interval is not.
+            // Stopping cuts the wait short.
+            if (interval > TimeSpan.Zero && !linger.IsCancellationRequested)
             {
-                Add(next);
-                requests++;
+                try
+                {
+                    await Task.Delay(interval, linger.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                }
             }
 
-            try
+            while (true)
             {
-                if (publisher is null)
+                while (requests.Count < MaxRequestsPerPublish && channel.Reader.TryRead(out var next))
                 {
-                    throw new InvalidOperationException("no IEventPublisher is registered: set EventHubs__fullyQualifiedNamespace (Azure) or run the local host");
+                    requests.Add(next);
                 }
 
-                await publisher.PublishAsync(Hubs.FeatureLog, batch, stoppingToken);
-                Interlocked.Add(ref published, requests);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                Interlocked.Add(ref dropped, requests);
-                logger.LogError(ex, "Dropped {Count} feature-log records: publishing failed", batch.Count);
-            }
-            finally
-            {
-                Interlocked.Add(ref pending, -requests);
-                batch.Clear();
-            }
-        }
+                if (requests.Count == 0)
+                {
+                    break;
+                }
 
-        void Add(LoggedRequest request)
-        {
-            buffer.ResetWrittenCount();
-            writer.Reset(buffer);
-            FeatureLogEvent.Write(writer, request);
-            writer.Flush();
-            batch.Add(new OutgoingEvent(request.Member, buffer.WrittenSpan.ToArray()));
+                await PublishAsync(publisher, requests, batch, bodies, writer, stoppingToken);
+            }
         }
     }
+
+    private async Task PublishAsync(IEventPublisher? publisher, List<LoggedRequest> requests, List<OutgoingEvent> batch, List<ArrayBufferWriter<byte>> bodies, Utf8JsonWriter writer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            if (publisher is null)
+            {
+                throw new InvalidOperationException("no IEventPublisher is registered: set EventHubs__fullyQualifiedNamespace (Azure) or run the local host");
+            }
+
+            for (var k = 0; k < requests.Count; k++)
+            {
+                if (bodies.Count == k)
+                {
+                    bodies.Add(new ArrayBufferWriter<byte>(16 * 1024));
+                }
+
+                var body = bodies[k];
+                body.ResetWrittenCount();
+                writer.Reset(body);
+                FeatureLogEvent.Write(writer, requests[k]);
+                writer.Flush();
+
+                // No partition key: a request's rows are keyed by member and log id downstream, so
+                // any partition will do and a publish goes out as one batch.
+                batch.Add(new OutgoingEvent(null, body.WrittenMemory));
+            }
+
+            await publisher.PublishAsync(Hubs.FeatureLog, batch, stoppingToken);
+            Interlocked.Add(ref published, requests.Count);
+        }
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            Interlocked.Add(ref dropped, requests.Count);
+            logger.LogError(ex, "Dropped {Count} feature-log requests: publishing failed", requests.Count);
+        }
+        finally
+        {
+            Interlocked.Add(ref pending, -requests.Count);
+            foreach (var request in requests)
+            {
+                request.Dispose();
+            }
+
+            requests.Clear();
+            batch.Clear();
+        }
+    }
+
+    public override void Dispose()
+    {
+        closing.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>Most requests handed to the publisher at once.</summary>
+    public const int MaxRequestsPerPublish = 100;
 }

@@ -59,7 +59,7 @@ public sealed record FeatureLogEvent(
 
     /// <summary>
     /// Writes a logged request as this event's JSON without building the event first (the serving
-    /// path's background writer: no per-candidate objects, floats copied once as bytes).
+    /// path's background writer: no per-candidate objects, floats written straight from the pooled rows).
     /// </summary>
     public static void Write(Utf8JsonWriter w, LoggedRequest r)
     {
@@ -73,14 +73,13 @@ public sealed record FeatureLogEvent(
         w.WriteString("watermark", r.Watermark);
         w.WriteBoolean("fallback", r.Fallback);
         w.WriteStartArray("items");
-        for (var position = 0; position < r.Order.Length; position++)
+        for (var position = 0; position < r.Count; position++)
         {
-            var i = r.Order[position];
             w.WriteStartObject();
-            w.WriteString("title", r.Titles[i]);
+            w.WriteString("title", r.Title(position));
             w.WriteNumber("position", position);
-            w.WriteNumber("score", r.Scores[i]);
-            w.WriteBase64String("features", System.Runtime.InteropServices.MemoryMarshal.AsBytes(r.Features[i].AsSpan()));
+            w.WriteNumber("score", r.Score(position));
+            w.WriteBase64String("features", System.Runtime.InteropServices.MemoryMarshal.AsBytes(r.Features(position)));
             w.WriteEndObject();
         }
 
@@ -150,28 +149,6 @@ public sealed record FeatureLogEvent(
 
         return (records, null);
     }
-}
-
-/// <summary>
-/// One ranked request as serving hands it to the Lumberjack: the arrays it already has (titles,
-/// feature rows, scores) and the ranking order; position k is candidate Order[k].
-/// </summary>
-public sealed record LoggedRequest(
-    string LogId,
-    DateTimeOffset RequestTime,
-    string Member,
-    string ModelVersion,
-    string ConfigHash,
-    DateTimeOffset Watermark,
-    bool Fallback,
-    string[] Titles,
-    float[][] Features,
-    float[] Scores,
-    int[] Order)
-{
-    /// <summary>The rows it stands for (tests and tools; serving never builds them).</summary>
-    public IReadOnlyList<FeatureLogRecord> Records() => Order.Select((i, position) =>
-        new FeatureLogRecord(LogId, RequestTime, Member, Titles[i], position, ModelVersion, ConfigHash, Features[i], Scores[i], Watermark, Fallback)).ToList();
 }
 
 /// <summary>Chooses the members whose requests are logged: a stable hash per member, so a member's whole session is in or out.</summary>

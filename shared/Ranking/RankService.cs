@@ -129,7 +129,7 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
         // watermark for an empty history); the history as of it, with the model's snapshot, reproduces the vectors.
         var watermark = history.Count == 0 ? bundle.Data.Watermark : history.Max(h => h.Fact.IngestTime);
         var logged = FeatureLogSampler.IsSampled(member, logging.Value.SampleRate)
-            && log.TryLog(new LoggedRequest(logId, asOf, member, bundle.Manifest.Version, encoder.ConfigHash, watermark, false, candidates, rows, scores, order));
+            && log.TryLog(LoggedRequest.Capture(logId, asOf, member, bundle.Manifest.Version, encoder.ConfigHash, watermark, false, candidates, rows, scores, order));
 
         return new RankResponse(member, logId, asOf, bundle.Manifest.Version, encoder.ConfigHash, bundle.Data.Watermark, false, null, logged,
             order.Take(count).Select((i, position) => new RankedTitle(candidates[i], scores[i], position)).ToList());

@@ -8,6 +8,7 @@ public sealed class ServingOptions
     public const string Section = "Serving";
 
     /// <summary>How long a member's history read from the archive is reused (0 turns the cache off).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan HistoryCacheTtl { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Members whose history is kept in memory at once.</summary>
@@ -15,5 +16,6 @@ public sealed class ServingOptions
     public int HistoryCacheSize { get; set; } = 100_000;
 
     /// <summary>Budget for reading a member's history; past it the Substitute answers.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
     public TimeSpan Deadline { get; set; } = TimeSpan.FromMilliseconds(250);
 }

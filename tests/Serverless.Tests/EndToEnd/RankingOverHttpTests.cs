@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.ML;
 using Serverless.Archive;
 using Serverless.Features;
 using Serverless.Lumberjack;
@@ -154,11 +155,28 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
         await PublishAsync(registry, other.Manifest);
         await Http.PostAsync("api/models/refresh", null);
 
+        // A saved ML.NET model with the right manifest, schema and hash whose probabilities are NaN.
+        using (var served = await store.LoadAsync(good.Version))
+        using (var nan = NaNModel(served, good with { Version = "nan-1" }))
+        {
+            await store.SaveAsync(nan);
+        }
+
+        await PublishAsync(registry, good with { Version = "nan-1" });
+        var nanRefused = await (await Http.PostAsync("api/models/refresh", null)).Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal(good.Version, (string?)nanRefused!["model"]);
+        var nanChecks = nanRefused["sentinel"]!["checks"]!.AsArray();
+        Assert.True((bool)nanChecks.Single(c => (string?)c!["name"] == ModelSentinel.ArtifactLoads)!["passed"]!);
+        var probe = nanChecks.Single(c => (string?)c!["name"] == ModelSentinel.ProbeScoresValid)!;
+        Assert.False((bool)probe["passed"]!);
+        Assert.Contains("NaN", (string?)probe["measured"], StringComparison.Ordinal);
+
         var health = await Http.GetFromJsonAsync<JsonObject>("api/health");
         Assert.Equal(good.Version, (string?)health!["model"]);
         var alerts = health["alerts"]!.AsArray().Select(a => (string?)a!["version"]).ToList();
         Assert.Contains("garbage-1", alerts);
         Assert.Contains("other-config-1", alerts);
+        Assert.Contains("nan-1", alerts);
         var ranked = await (await Http.PostAsJsonAsync("api/rank", new { member = "1" })).Content.ReadFromJsonAsync<RankResponse>();
         Assert.Equal(good.Version, ranked!.ModelVersion);
 
@@ -172,6 +190,18 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
         await registry.RegisterAsync(manifest);
         await registry.SetStatusAsync(manifest.Version, ModelStatus.Approved, "test");
         await registry.PublishAsync(manifest.Version, (await registry.GetLiveAsync())?.Version, "test");
+    }
+
+    /// <summary>
+    /// The served model with an ML.NET expression appended that turns every probability into NaN
+    /// (0/0): it saves, loads and has the right schema; only scoring shows it is broken.
+    /// </summary>
+    private static TrainedModel NaNModel(TrainedModel served, ModelManifest manifest)
+    {
+        var ml = new MLContext(1);
+        var scored = served.Transformer.Transform(ModelRows.Load(ml, [], served.FeatureCount));
+        var nan = ml.Transforms.Expression(ModelRows.Probability, "p => (p - p) / (p - p)", ModelRows.Probability).Fit(scored);
+        return new TrainedModel(manifest, served.Transformer.Append(nan), served.InputSchema);
     }
 
     private static TrainedModel SyntheticModel(string version)

@@ -29,7 +29,7 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     [Fact]
     public void The_serving_writer_produces_the_event_the_trigger_reads()
     {
-        var request = new LoggedRequest("log9", T0, "7", "v1", "hash1", T0.AddMinutes(-1), false,
+        using var request = LoggedRequest.Capture("log9", T0, "7", "v1", "hash1", T0.AddMinutes(-1), false,
             ["10", "11", "12"], [[1f, 2f], [3f, 4f], [5f, float.Epsilon]], [0.1f, 0.9f, 0.5f], [1, 2, 0]);
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
@@ -87,9 +87,12 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     public void A_full_buffer_drops_and_counts_instead_of_blocking()
     {
         using var buffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions { BufferCapacity = 3 }), new EmptyServices(), NullLogger<FeatureLogBuffer>.Instance);
-        var accepted = Enumerable.Range(0, 10).Count(i => buffer.TryLog(new LoggedRequest("log", T0, "1", "v1", "hash1", T0, false, [$"{i}"], [[1f]], [0.5f], [0])));
+        var requests = Enumerable.Range(0, 10).Select(i => LoggedRequest.Capture("log", T0, "1", "v1", "hash1", T0, false, [$"{i}"], [[1f]], [0.5f], [0])).ToList();
+        var accepted = requests.Count(buffer.TryLog);
         Assert.Equal(3, accepted);
         Assert.Equal(7, buffer.Dropped);
+        Assert.Equal("2", requests[2].Title(0));
+        Assert.All(requests.Skip(3), r => Assert.Throws<ObjectDisposedException>(() => r.Title(0)));
     }
 
     [Fact]

@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Serverless.Hosting;
+using Serverless.Lumberjack;
+using Serverless.Ranking;
+
+namespace Serverless.Tests.Hosting;
+
+/// <summary>Settings out of range refuse to start with the setting's name, rather than misbehaving later.</summary>
+public sealed class SettingsValidationTests
+{
+    private static ServiceProvider Services(params (string Key, string Value)[] settings)
+    {
+        // BindConfiguration reads the IConfiguration registered in the container, as in the hosts.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value))).Build();
+        return new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(configuration).AddServerlessPlatform(configuration).BuildServiceProvider();
+    }
+
+    [Fact]
+    public void Defaults_are_valid()
+    {
+        using var services = Services();
+        Assert.Equal(TimeSpan.FromMilliseconds(20), services.GetRequiredService<IOptions<LumberjackOptions>>().Value.PublishInterval);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), services.GetRequiredService<IOptions<ServingOptions>>().Value.Deadline);
+    }
+
+    [Theory]
+    [InlineData("Lumberjack:SampleRate", "1.5", "SampleRate")]
+    [InlineData("Lumberjack:BufferCapacity", "0", "BufferCapacity")]
+    [InlineData("Lumberjack:PublishInterval", "-00:00:01", "PublishInterval")]
+    [InlineData("Lumberjack:PublishInterval", "00:01:00", "PublishInterval")]
+    [InlineData("Lumberjack:LabelHorizon", "00:00:00", "LabelHorizon")]
+    [InlineData("Lumberjack:LateWindow", "-1.00:00:00", "LateWindow")]
+    public void Out_of_range_lumberjack_settings_are_refused_by_name(string key, string value, string name)
+    {
+        using var services = Services((key, value));
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<LumberjackOptions>>().Value);
+        Assert.Contains(name, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Serving:Deadline", "00:00:00", "Deadline")]
+    [InlineData("Serving:Deadline", "00:05:00", "Deadline")]
+    [InlineData("Serving:HistoryCacheTtl", "-00:00:01", "HistoryCacheTtl")]
+    [InlineData("Serving:HistoryCacheSize", "-1", "HistoryCacheSize")]
+    public void Out_of_range_serving_settings_are_refused_by_name(string key, string value, string name)
+    {
+        using var services = Services((key, value));
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<ServingOptions>>().Value);
+        Assert.Contains(name, error.Message, StringComparison.Ordinal);
+    }
+}
