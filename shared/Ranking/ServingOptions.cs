@@ -16,6 +16,6 @@ public sealed class ServingOptions
     public int HistoryCacheSize { get; set; } = 100_000;
 
     /// <summary>Budget for reading a member's history; past it the Substitute answers.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    [Range(typeof(TimeSpan), "00:00:00.0000001", "00:01:00")]
     public TimeSpan Deadline { get; set; } = TimeSpan.FromMilliseconds(250);
 }
