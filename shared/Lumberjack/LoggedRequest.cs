@@ -48,42 +48,55 @@ public sealed class LoggedRequest : IDisposable
     public int Width { get; }
 
     /// <summary>
-    /// Copies a scored request: <paramref name="titles"/>, <paramref name="rows"/> and
-    /// <paramref name="scores"/> are indexed by candidate, <paramref name="order"/> lists candidates
-    /// best first. Every row must have the same, non-zero length.
+    /// Copies a scored request: <paramref name="titles"/> and <paramref name="scores"/> are indexed
+    /// by candidate, <paramref name="rows"/> holds candidate i's <paramref name="width"/> features at
+    /// i * width, <paramref name="order"/> lists candidates best first.
     /// </summary>
     public static LoggedRequest Capture(string logId, DateTimeOffset requestTime, string member, string modelVersion, string configHash, DateTimeOffset watermark, bool fallback,
-        IReadOnlyList<string> titles, IReadOnlyList<float[]> rows, ReadOnlySpan<float> scores, ReadOnlySpan<int> order)
+        IReadOnlyList<string> titles, ReadOnlySpan<float> rows, int width, ReadOnlySpan<float> scores, ReadOnlySpan<int> order)
     {
         ArgumentNullException.ThrowIfNull(titles);
-        ArgumentNullException.ThrowIfNull(rows);
-        if (order.Length == 0 || order.Length > titles.Count || titles.Count != rows.Count || rows.Count != scores.Length)
+        if (width is < 1 or > FeatureLogRecord.MaxFeatures)
         {
-            throw new ArgumentException($"titles ({titles.Count}), rows ({rows.Count}) and scores ({scores.Length}) must match, and order ({order.Length}) must list 1..{titles.Count} of them");
+            throw new ArgumentException($"rows must hold 1..{FeatureLogRecord.MaxFeatures} features", nameof(width));
         }
 
-        var width = rows[0].Length;
-        if (width is 0 or > FeatureLogRecord.MaxFeatures)
+        if (order.Length == 0 || order.Length > titles.Count || titles.Count != scores.Length || rows.Length != titles.Count * width)
         {
-            throw new ArgumentException($"rows must hold 1..{FeatureLogRecord.MaxFeatures} features", nameof(rows));
+            throw new ArgumentException(
+                $"titles ({titles.Count}), scores ({scores.Length}) and rows ({rows.Length} values of width {width}) must match, and order ({order.Length}) must list 1..{titles.Count} of them");
         }
 
         var request = new LoggedRequest(logId, requestTime, member, modelVersion, configHash, watermark, fallback, order.Length, width);
         for (var position = 0; position < order.Length; position++)
         {
             var i = order[position];
-            if (rows[i].Length != width)
+            if ((uint)i >= (uint)titles.Count)
             {
                 request.Dispose();
-                throw new ArgumentException($"row {i} has {rows[i].Length} features, row 0 has {width}", nameof(rows));
+                throw new ArgumentException($"order names candidate {i}, there are {titles.Count}", nameof(order));
             }
 
             request.titles![position] = titles[i];
             request.scores![position] = scores[i];
-            rows[i].CopyTo(request.features.AsSpan(position * width, width));
+            rows.Slice(i * width, width).CopyTo(request.features.AsSpan(position * width, width));
         }
 
         return request;
+    }
+
+    /// <summary>The same from one array per candidate (every row the same, non-zero length).</summary>
+    public static LoggedRequest Capture(string logId, DateTimeOffset requestTime, string member, string modelVersion, string configHash, DateTimeOffset watermark, bool fallback,
+        IReadOnlyList<string> titles, IReadOnlyList<float[]> rows, ReadOnlySpan<float> scores, ReadOnlySpan<int> order)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var width = rows.Count == 0 ? 0 : rows[0].Length;
+        if (rows.Any(r => r.Length != width))
+        {
+            throw new ArgumentException("every row must have the same number of features", nameof(rows));
+        }
+
+        return Capture(logId, requestTime, member, modelVersion, configHash, watermark, fallback, titles, rows.SelectMany(r => r).ToArray(), width, scores, order);
     }
 
     public string Title(int position) => Live(titles)[position];

@@ -71,6 +71,34 @@ public sealed class ModelScorer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Scores rows laid out one after another in <paramref name="rows"/> (row i is
+    /// rows[i * FeatureCount .. (i + 1) * FeatureCount]) into <paramref name="scores"/>, with one pooled engine.
+    /// </summary>
+    public void ScoreBatch(ReadOnlySpan<float> rows, Span<float> scores)
+    {
+        if (rows.Length != scores.Length * featureCount)
+        {
+            throw new ArgumentException($"{rows.Length} values are not {scores.Length} rows of {featureCount} features (model {Model.Manifest.Version}).", nameof(rows));
+        }
+
+        var session = pool.Get();
+        try
+        {
+            for (var i = 0; i < scores.Length; i++)
+            {
+                scores[i] = session.Score(rows.Slice(i * featureCount, featureCount));
+            }
+        }
+        finally
+        {
+            pool.Return(session);
+        }
+    }
+
+    /// <summary>Features per row.</summary>
+    public int FeatureCount => featureCount;
+
     public void Dispose() => (pool as IDisposable)?.Dispose();
 
     private void CheckLength(int length, int row)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Extensions.Options;
 using Serverless.Archive;
 using Serverless.Facts;
@@ -115,24 +116,56 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
 
         var candidates = requested ?? DefaultCandidates(bundle.Data, history);
         var profile = encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).Where(f => f.Kind == FactKind.Rating).ToList()), asOf, bundle.Data.Catalog, bundle.Data.Stats);
-        var rows = new float[candidates.Length][];
-        for (var i = 0; i < candidates.Length; i++)
+        var n = candidates.Length;
+        var width = encoder.Count;
+
+        // Rows, scores and order live in pooled arrays: a request allocates little, so collections
+        // (the tail of the latency) come rarely. Logging copies what it needs before they go back.
+        var rows = ArrayPool<float>.Shared.Rent(n * width);
+        var scores = ArrayPool<float>.Shared.Rent(n);
+        var order = ArrayPool<int>.Shared.Rent(n);
+        try
         {
-            rows[i] = encoder.Encode(profile, candidates[i]);
+            for (var i = 0; i < n; i++)
+            {
+                encoder.Encode(profile, candidates[i], rows.AsSpan(i * width, width));
+                order[i] = i;
+            }
+
+            bundle.Scorer.ScoreBatch(rows.AsSpan(0, n * width), scores.AsSpan(0, n));
+            order.AsSpan(0, n).Sort(new BestFirst(scores, candidates));
+
+            // The watermark of what was read: the newest ingest time among the history facts (or the data
+            // watermark for an empty history); the history as of it, with the model's snapshot, reproduces the vectors.
+            var watermark = history.Count == 0 ? bundle.Data.Watermark : history.Max(h => h.Fact.IngestTime);
+            var logged = FeatureLogSampler.IsSampled(member, logging.Value.SampleRate)
+                && log.TryLog(LoggedRequest.Capture(logId, asOf, member, bundle.Manifest.Version, encoder.ConfigHash, watermark, false,
+                    candidates, rows.AsSpan(0, n * width), width, scores.AsSpan(0, n), order.AsSpan(0, n)));
+
+            var items = new List<RankedTitle>(Math.Min(count, n));
+            for (var position = 0; position < items.Capacity; position++)
+            {
+                items.Add(new RankedTitle(candidates[order[position]], scores[order[position]], position));
+            }
+
+            return new RankResponse(member, logId, asOf, bundle.Manifest.Version, encoder.ConfigHash, bundle.Data.Watermark, false, null, logged, items);
         }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rows);
+            ArrayPool<float>.Shared.Return(scores);
+            ArrayPool<int>.Shared.Return(order);
+        }
+    }
 
-        var scores = new float[candidates.Length];
-        bundle.Scorer.ScoreBatch(rows, scores);
-        var order = Enumerable.Range(0, candidates.Length).OrderByDescending(i => scores[i]).ThenBy(i => candidates[i], StringComparer.Ordinal).ToArray();
-
-        // The watermark of what was read: the newest ingest time among the history facts (or the data
-        // watermark for an empty history); the history as of it, with the model's snapshot, reproduces the vectors.
-        var watermark = history.Count == 0 ? bundle.Data.Watermark : history.Max(h => h.Fact.IngestTime);
-        var logged = FeatureLogSampler.IsSampled(member, logging.Value.SampleRate)
-            && log.TryLog(LoggedRequest.Capture(logId, asOf, member, bundle.Manifest.Version, encoder.ConfigHash, watermark, false, candidates, rows, scores, order));
-
-        return new RankResponse(member, logId, asOf, bundle.Manifest.Version, encoder.ConfigHash, bundle.Data.Watermark, false, null, logged,
-            order.Take(count).Select((i, position) => new RankedTitle(candidates[i], scores[i], position)).ToList());
+    /// <summary>Highest score first; equal scores by title (ordinal), so a ranking is reproducible.</summary>
+    private readonly struct BestFirst(float[] scores, string[] titles) : IComparer<int>
+    {
+        public int Compare(int x, int y)
+        {
+            var byScore = scores[y].CompareTo(scores[x]);
+            return byScore != 0 ? byScore : string.CompareOrdinal(titles[x], titles[y]);
+        }
     }
 
     /// <summary>Popular titles as of the data watermark that the member has not rated.</summary>

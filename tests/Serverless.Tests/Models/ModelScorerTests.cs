@@ -20,6 +20,20 @@ public sealed class ModelScorerTests
     }
 
     [Fact]
+    public void Flat_ScoreBatch_equals_per_row_Score_and_checks_the_layout()
+    {
+        using var scorer = new ModelScorer(SharedModels.Get(TrainerKind.LightGbm));
+        var rows = SyntheticData.Probe(40, 23);
+        var flat = rows.SelectMany(r => r).ToArray();
+        var batch = new float[rows.Count];
+        scorer.ScoreBatch(flat, batch);
+        Assert.Equal(rows.Select(r => scorer.Score(r)), batch);
+
+        var error = Assert.Throws<ArgumentException>(() => scorer.ScoreBatch(flat.AsSpan(1), batch));
+        Assert.Contains($"rows of {scorer.FeatureCount} features", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Concurrent_scoring_gives_the_sequential_results()
     {
         using var scorer = new ModelScorer(SharedModels.Get(TrainerKind.LightGbm));
