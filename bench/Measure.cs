@@ -65,7 +65,7 @@ public sealed class GcActivity
         private readonly GcActivity owner;
         private readonly int[] counts = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
         private readonly TimeSpan paused = GC.GetTotalPauseDuration();
-        private readonly long allocated = GC.GetTotalAllocatedBytes();
+        private readonly long allocated = GC.GetTotalAllocatedBytes(precise: true);
 
         public Scope(GcActivity owner) => this.owner = owner;
 
@@ -77,7 +77,7 @@ public sealed class GcActivity
             }
 
             owner.paused += GC.GetTotalPauseDuration() - paused;
-            owner.allocated += GC.GetTotalAllocatedBytes() - allocated;
+            owner.allocated += GC.GetTotalAllocatedBytes(precise: true) - allocated;
         }
     }
 }
