@@ -1,3 +1,5 @@
+using System.Net;
+using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
 using Serverless.Archive;
@@ -5,8 +7,12 @@ using Serverless.Facts;
 
 namespace Serverless.Lumberjack;
 
-/// <summary>What one label run did.</summary>
-public sealed record LabelRunResult(int Members, int Labelled, int Liked, int Changed, int StillOpen);
+/// <summary>
+/// What one label run did. Conflicts: rows another run (the hourly timer and an operator's request,
+/// say) updated between this run's read and its write; that run's label stands, and the next run
+/// inside the late window checks it again.
+/// </summary>
+public sealed record LabelRunResult(int Members, int Labelled, int Liked, int Changed, int StillOpen, int Conflicts);
 
 /// <summary>
 /// Joins labels to logged impressions: an impression of title X for member M at time t is labelled,
@@ -21,7 +27,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveTables archive, Arch
         var o = options.Value;
         var now = time.GetUtcNow();
         var closedBefore = now - o.LabelHorizon;
-        int members = 0, labelled = 0, liked = 0, changed = 0, open = 0;
+        int members = 0, labelled = 0, liked = 0, changed = 0, open = 0, conflicts = 0;
         string? after = null;
         while (true)
         {
@@ -57,24 +63,31 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveTables archive, Arch
                     var label = hit is not null && hit.IsLike;
                     labelled++;
                     if (label) { liked++; }
-                    if (row.GetBoolean("Labelled") == true && row.GetBoolean("Label") == label && row.GetString("LabelFactId") == hit?.Id)
+                    if (row.GetBoolean("Labelled") == true && row.GetBoolean("Label") == label && (row.GetString("LabelFactId") ?? "") == (hit?.Id ?? ""))
                     {
                         continue;
                     }
 
-                    changed++;
-                    await log.Table.UpdateEntityAsync(new TableEntity(row.PartitionKey, row.RowKey)
+                    try
                     {
-                        ["Labelled"] = true,
-                        ["Label"] = label,
-                        ["LabelFactId"] = hit?.Id ?? "",
-                        ["LabelledAt"] = now,
-                    }, row.ETag, TableUpdateMode.Merge, cancellationToken);
+                        await log.Table.UpdateEntityAsync(new TableEntity(row.PartitionKey, row.RowKey)
+                        {
+                            ["Labelled"] = true,
+                            ["Label"] = label,
+                            ["LabelFactId"] = hit?.Id ?? "",
+                            ["LabelledAt"] = now,
+                        }, row.ETag, TableUpdateMode.Merge, cancellationToken);
+                        changed++;
+                    }
+                    catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed)
+                    {
+                        conflicts++;
+                    }
                 }
             }
         }
 
-        return new LabelRunResult(members, labelled, liked, changed, open);
+        return new LabelRunResult(members, labelled, liked, changed, open, conflicts);
     }
 
     /// <summary>The member's current ratings with event time after <paramref name="from"/>, oldest first.</summary>
