@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Serverless.Features;
 using Serverless.LocalHost;
 using Serverless.LocalHost.Azurite;
 using Serverless.LocalHost.Hub;
@@ -63,9 +64,13 @@ if (options.Replay is { } replayFolder)
         await app.Services.GetRequiredService<FeatureLogBuffer>().DrainAsync(TimeSpan.FromMinutes(5), app.Lifetime.ApplicationStopping);
         await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
         var labels = await app.Services.GetRequiredService<LabelJoiner>().RunAsync(app.Lifetime.ApplicationStopping);
-        log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; labels joined to {Labelled} impressions ({Liked} liked, {Open} still open)",
-            traffic.Requests, traffic.Fallbacks, traffic.Logged, labels.Labelled, labels.Liked, labels.StillOpen);
-        if (labels.Liked > 0 && labels.Labelled - labels.Liked > 0)
+        // The hourly label timer ran on the replay clock during the replay too: count what the feature log holds now.
+        var labelled = await app.Services.GetRequiredService<FeatureLogStore>().LabelledAsync(
+            app.Services.GetRequiredService<FeatureEncoder>().ConfigHash, app.Lifetime.ApplicationStopping);
+        var liked = labelled.Count(i => i.Label == true);
+        log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; {Labelled} impressions labelled ({Liked} liked), {Open} still open",
+            traffic.Requests, traffic.Fallbacks, traffic.Logged, labelled.Count, liked, labels.StillOpen);
+        if (liked > 0 && labelled.Count - liked > 0)
         {
             // The Lumberjack's payoff: a challenger trained on the features exactly as served (registered, not published).
             var challenger = await app.Services.GetRequiredService<TrainingJob>().RunAsync(
