@@ -26,9 +26,10 @@ public sealed record HubConsumerStats(string Hub, string ConsumerGroup, long Pub
 
 /// <summary>
 /// The local stand-in for Event Hubs: named hubs of N partitions; an event goes to the partition of
-/// its key's stable hash, so one key's events stay ordered (events without a key go round-robin). Each subscribed consumer group reads
-/// every partition from the start in batches, checkpoints after a batch succeeds, and delivers the
-/// same batch again after a failure (at-least-once), like the Functions Event Hubs trigger.
+/// its key's stable hash, so one key's events stay ordered (events without a key go round-robin).
+/// Each subscribed consumer group reads every partition from the start in batches, checkpoints
+/// after a batch succeeds, and delivers the same batch again after a failure (at-least-once), like
+/// the Functions Event Hubs trigger.
 /// Events stay in memory for the life of the process.
 /// </summary>
 public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, ILogger<LocalEventHub> logger) : IEventPublisher, IAsyncDisposable

@@ -99,11 +99,11 @@ public sealed class LoggedRequest : IDisposable
         return Capture(logId, requestTime, member, modelVersion, configHash, watermark, fallback, titles, rows.SelectMany(r => r).ToArray(), width, scores, order);
     }
 
-    public string Title(int position) => Live(titles)[position];
+    public string Title(int position) => Live(titles)[Checked(position)];
 
-    public float Score(int position) => Live(scores)[position];
+    public float Score(int position) => Live(scores)[Checked(position)];
 
-    public ReadOnlySpan<float> Features(int position) => Live(features).AsSpan(position * Width, Width);
+    public ReadOnlySpan<float> Features(int position) => Live(features).AsSpan(Checked(position) * Width, Width);
 
     /// <summary>The rows it stands for (tests and tools; serving never builds them).</summary>
     public IReadOnlyList<FeatureLogRecord> Records() => Enumerable.Range(0, Count).Select(position =>
@@ -128,6 +128,8 @@ public sealed class LoggedRequest : IDisposable
             Floats.Return(s);
         }
     }
+
+    private int Checked(int position) => (uint)position < (uint)Count ? position : throw new ArgumentOutOfRangeException(nameof(position), position, $"positions are 0..{Count - 1}");
 
     private T[] Live<T>(T[]? array) => array ?? throw new ObjectDisposedException(nameof(LoggedRequest), $"logged request {LogId} was already handed on and disposed");
 }

@@ -57,6 +57,7 @@ public sealed class FeatureLogBufferTests
         Assert.Equal(["b", "c"], request.Records().Select(r => r.Title));
         Assert.Equal([3f, 4f], request.Features(0).ToArray());
         Assert.Equal(0.5f, request.Score(1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => request.Title(2));
 
         Assert.Throws<ArgumentException>(() => LoggedRequest.Capture("log", T0, "1", "v1", "hash1", T0, false, ["a", "b"], [[1f, 2f], [3f]], [0.1f, 0.2f], [1, 0]));
         Assert.Throws<ArgumentException>(() => LoggedRequest.Capture("log", T0, "1", "v1", "hash1", T0, false, ["a"], [[1f]], [0.1f, 0.2f], [0]));
