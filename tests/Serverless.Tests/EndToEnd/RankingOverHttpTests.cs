@@ -185,6 +185,49 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
         await registry.PublishAsync(good.Version, (await registry.GetLiveAsync())!.Version, "restore");
     }
 
+    [Fact]
+    public async Task A_new_model_is_swapped_in_while_requests_keep_being_answered()
+    {
+        var services = fixture.Host.App.Services;
+        var registry = services.GetRequiredService<ModelRegistry>();
+        var store = services.GetRequiredService<ModelStore>();
+        var good = fixture.Trained.Manifest;
+        var next = good with { Version = "swap-2" };
+        var served = await store.LoadAsync(good.Version);
+        await store.SaveAsync(new TrainedModel(next, served.Transformer, served.InputSchema));
+        await PublishAsync(registry, next);
+
+        // Two clients rank without pause while the instance checks and swaps in the new version.
+        var answers = new System.Collections.Concurrent.ConcurrentBag<(bool AfterSwap, HttpStatusCode Status, RankResponse? Body)>();
+        var swapped = 0;
+        var afterSwap = 0;
+        var clients = Enumerable.Range(0, 2).Select(c => Task.Run(async () =>
+        {
+            for (var i = 0; Volatile.Read(ref afterSwap) < 40 && i < 5_000; i++)
+            {
+                var after = Volatile.Read(ref swapped) == 1;
+                var response = await Http.PostAsJsonAsync("api/rank", new { member = $"{((i * 2) + c) % 50 + 1}" });
+                answers.Add((after, response.StatusCode, response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<RankResponse>() : null));
+                if (after) { Interlocked.Increment(ref afterSwap); }
+            }
+        })).ToList();
+        while (answers.Count < 20) { await Task.Delay(10); }
+        var refresh = await (await Http.PostAsync("api/models/refresh", null)).Content.ReadFromJsonAsync<JsonObject>();
+        Volatile.Write(ref swapped, 1);
+        await Task.WhenAll(clients);
+
+        Assert.Equal("swap-2", (string?)refresh!["model"]);
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+        Assert.All(answers, a => Assert.False(a.Body!.Fallback));
+        Assert.Contains(answers, a => !a.AfterSwap && a.Body!.ModelVersion == good.Version);
+        Assert.All(answers.Where(a => a.AfterSwap), a => Assert.Equal("swap-2", a.Body!.ModelVersion));
+        Assert.True(answers.Count(a => a.AfterSwap) >= 40);
+
+        await registry.SetStatusAsync(good.Version, ModelStatus.Approved, "restore");
+        await registry.PublishAsync(good.Version, (await registry.GetLiveAsync())!.Version, "restore");
+        await Http.PostAsync("api/models/refresh", null);
+    }
+
     private static async Task PublishAsync(ModelRegistry registry, ModelManifest manifest)
     {
         await registry.RegisterAsync(manifest);
