@@ -63,7 +63,20 @@ public sealed class FactValidator(FactLimits limits)
             return FactParseResult.Fail($"malformed JSON: {ex.Message}");
         }
 
-        return envelope is null ? FactParseResult.Fail("malformed JSON: null") : Validate(envelope, ingestTime);
+        if (envelope is null)
+        {
+            return FactParseResult.Fail("malformed JSON: null");
+        }
+
+        try
+        {
+            return Validate(envelope, ingestTime);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Total: a shape the checks did not foresee is refused (dead-lettered), never retried forever.
+            return FactParseResult.Fail($"unreadable fact ({ex.GetType().Name}: {ex.Message})");
+        }
     }
 
     public FactParseResult Validate(FactEnvelope e, DateTimeOffset ingestTime)

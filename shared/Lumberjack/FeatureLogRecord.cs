@@ -88,8 +88,24 @@ public sealed record FeatureLogEvent(
     }
 
 
-    /// <summary>Reads and validates one feature-log event into rows; returns the reason when it is refused.</summary>
+    /// <summary>
+    /// Reads and validates one feature-log event into rows; returns the reason when it is refused.
+    /// Never throws for a bad payload: an event that would make it throw is refused with the reason,
+    /// so one poison event is dead-lettered instead of blocking its partition with endless retries.
+    /// </summary>
     public static (IReadOnlyList<FeatureLogRecord>? Records, string? Error) Parse(ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            return ParseCore(payload);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return (null, $"unreadable event ({ex.GetType().Name}: {ex.Message})");
+        }
+    }
+
+    private static (IReadOnlyList<FeatureLogRecord>? Records, string? Error) ParseCore(ReadOnlySpan<byte> payload)
     {
         if (payload.Length is 0 or > MaxBytes)
         {
@@ -127,6 +143,11 @@ public sealed record FeatureLogEvent(
         var records = new List<FeatureLogRecord>(e.Items!.Count);
         foreach (var item in e.Items)
         {
+            if (item is null)
+            {
+                return (null, "items must not hold null");
+            }
+
             if (FactValidator.KeyError("title", item.Title, FactValidator.MaxKeyLength, required: true) is { } titleError)
             {
                 return (null, titleError);

@@ -70,6 +70,11 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
         Assert.Contains("float32 features", FeatureLogEvent.Parse(Json(good with { Features = [] })).Error, StringComparison.Ordinal);
         Assert.Contains("finite", FeatureLogEvent.Parse(Json(good with { Features = [float.NaN] })).Error, StringComparison.Ordinal);
         Assert.Contains("after the request time", FeatureLogEvent.Parse(Json(good with { Watermark = T0.AddDays(1) })).Error, StringComparison.Ordinal);
+
+        // A null candidate used to throw, and a throwing event is redelivered forever: now it is refused with a reason.
+        var withNull = System.Text.Json.Nodes.JsonNode.Parse(Json(good))!;
+        withNull["items"]!.AsArray().Add(null);
+        Assert.Contains("items must not hold null", FeatureLogEvent.Parse(Encoding.UTF8.GetBytes(withNull.ToJsonString())).Error, StringComparison.Ordinal);
     }
 
     [Fact]
