@@ -100,7 +100,7 @@ public static class RankBenchmark
         var vectors = new List<float[][]>();
         foreach (var member in members)
         {
-            var history = await histories.HistoryAsync(member, encoder.Config.HistoryLimit, time.GetUtcNow(), default);
+            var history = (await histories.HistoryAsync(member, encoder.Config.HistoryLimit, time.GetUtcNow(), default)).Facts;
             var profile = encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).ToList()), time.GetUtcNow(), live.Data.Catalog, live.Data.Stats);
             var rated = history.Select(h => h.Fact.Title).ToHashSet();
             vectors.Add(live.Data.Popular.Where(t => !rated.Contains(t)).Take(RankService.DefaultPool).Select(t => encoder.Encode(profile, t)).ToArray());

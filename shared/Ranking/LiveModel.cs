@@ -8,18 +8,61 @@ using Serverless.Training;
 
 namespace Serverless.Ranking;
 
-/// <summary>A model ready to serve, with the data it depends on.</summary>
+/// <summary>
+/// A model ready to serve, with the data it depends on. Reference-counted: <see cref="LiveModel"/>
+/// holds one reference while the bundle is current, each request holds one through a
+/// <see cref="ServingLease"/>, and the model is disposed when the last is released, so a request
+/// never scores with a disposed model however long it takes.
+/// </summary>
 public sealed class ServingBundle(ModelScorer scorer, ServingData data) : IDisposable
 {
+    private int references = 1;
+
     public ModelScorer Scorer { get; } = scorer;
     public ModelManifest Manifest => Scorer.Model.Manifest;
     public ServingData Data { get; } = data;
 
-    public void Dispose()
+    /// <summary>True once the last reference was released and the model disposed.</summary>
+    public bool IsDisposed => Volatile.Read(ref references) == 0;
+
+    /// <summary>Takes a reference unless the bundle is already disposed.</summary>
+    internal bool TryAcquire()
     {
-        Scorer.Dispose();
-        Scorer.Model.Dispose();
+        var seen = Volatile.Read(ref references);
+        while (seen > 0)
+        {
+            var before = Interlocked.CompareExchange(ref references, seen + 1, seen);
+            if (before == seen)
+            {
+                return true;
+            }
+
+            seen = before;
+        }
+
+        return false;
     }
+
+    /// <summary>Releases one reference; the last one disposes the model.</summary>
+    internal void Release()
+    {
+        if (Interlocked.Decrement(ref references) == 0)
+        {
+            Scorer.Dispose();
+            Scorer.Model.Dispose();
+        }
+    }
+
+    /// <summary>Releases the owner's reference (the model goes once no request holds it).</summary>
+    public void Dispose() => Release();
+}
+
+/// <summary>A request's hold on the current model (or on none); dispose it when the request is done.</summary>
+public readonly struct ServingLease(ServingBundle? bundle) : IDisposable
+{
+    public ServingBundle? Bundle { get; } = bundle;
+
+    public void Dispose() => Bundle?.Release();
 }
 
 /// <summary>A refused model: when, which, and the Sentinel's report.</summary>
@@ -30,10 +73,13 @@ public sealed record ModelAlert(DateTimeOffset At, string Version, SentinelRepor
 /// replaces the one in memory after the online Sentinel passes: the artifact loads, its feature
 /// names and config hash are the serving encoder's, the fact snapshot it depends on is available,
 /// and a probe batch scores finite values in [0,1]. Otherwise the current model stays and an alert
-/// is recorded. The swap is one reference exchange: requests in flight finish on the model they took.
+/// is recorded. The swap is one reference exchange: requests in flight finish on the model they took
+/// (their lease keeps it), and it is disposed when the last of them is done. A storage error while
+/// loading is not a verdict: the version is tried again on the next refresh.
 /// </summary>
 public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnapshotStore snapshots, FeatureEncoder encoder, TimeProvider time, ILogger<LiveModel> logger) : IDisposable
 {
+    public const string DependentDataAvailable = "dependent-data-available";
     private const int MaxAlerts = 50;
     private readonly SemaphoreSlim refreshing = new(1, 1);
     private readonly List<ModelAlert> alerts = [];
@@ -41,6 +87,22 @@ public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnap
     private string? lastRefused;
 
     public ServingBundle? Current => Volatile.Read(ref current);
+
+    /// <summary>The current model, held until the lease is disposed (a lease of no model when none is live).</summary>
+    public ServingLease Acquire()
+    {
+        while (Current is { } bundle)
+        {
+            if (bundle.TryAcquire())
+            {
+                return new ServingLease(bundle);
+            }
+
+            // It was swapped out and released in between: the next read sees its successor.
+        }
+
+        return default;
+    }
 
     public IReadOnlyList<ModelAlert> Alerts
     {
@@ -59,7 +121,14 @@ public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnap
                 return null;
             }
 
-            var (report, bundle) = await TryLoadAsync(live.Version, cancellationToken);
+            var (report, bundle, transient) = await TryLoadAsync(live.Version, cancellationToken);
+            if (transient)
+            {
+                logger.LogWarning("Could not read model {Version} from storage ({Reason}); keeping {Current}, trying again on the next refresh",
+                    live.Version, report.Failures.FirstOrDefault()?.Measured, Current?.Manifest.Version ?? "(none)");
+                return report;
+            }
+
             if (bundle is null)
             {
                 lastRefused = live.Version;
@@ -76,11 +145,8 @@ public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnap
 
             var previous = Interlocked.Exchange(ref current, bundle);
             logger.LogInformation("Serving model {Version} (was {Previous})", live.Version, previous?.Manifest.Version ?? "(none)");
-            if (previous is not null)
-            {
-                // Requests in flight may still hold the previous bundle: release it later, not now.
-                _ = Task.Delay(TimeSpan.FromSeconds(30), CancellationToken.None).ContinueWith(_ => previous.Dispose(), TaskScheduler.Default);
-            }
+            // Requests in flight hold leases on the previous bundle: it is disposed when the last ends.
+            previous?.Dispose();
 
             return report;
         }
@@ -90,21 +156,29 @@ public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnap
         }
     }
 
-    private async Task<(SentinelReport Report, ServingBundle? Bundle)> TryLoadAsync(string version, CancellationToken cancellationToken)
+    /// <summary>A storage failure that says nothing about the model (throttling, a server error, a dropped connection).</summary>
+    private static bool IsTransient(Exception ex) =>
+        ex is Azure.RequestFailedException { Status: not 404 } or IOException or HttpRequestException;
+
+    private async Task<(SentinelReport Report, ServingBundle? Bundle, bool Transient)> TryLoadAsync(string version, CancellationToken cancellationToken)
     {
         StoredModel? stored;
         try
         {
             stored = await store.DownloadAsync(version, cancellationToken);
         }
+        catch (Exception ex) when (IsTransient(ex))
+        {
+            return (Failed(version, ModelSentinel.ArtifactLoads, $"storage error, will retry: {ex.Message}"), null, true);
+        }
         catch (Exception ex) when (ex is InvalidDataException or Azure.RequestFailedException)
         {
-            return (Failed(version, ModelSentinel.ArtifactLoads, ex.Message), null);
+            return (Failed(version, ModelSentinel.ArtifactLoads, ex.Message), null, false);
         }
 
         if (stored is null)
         {
-            return (Failed(version, ModelSentinel.ArtifactLoads, "artifact missing from the model store"), null);
+            return (Failed(version, ModelSentinel.ArtifactLoads, "artifact missing from the model store"), null, false);
         }
 
         var snapshot = TrainingJob.SnapshotOf(stored.Manifest);
@@ -115,22 +189,26 @@ public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnap
             facts = snapshot is not null && await snapshots.ExistsAsync(snapshot, cancellationToken) ? await snapshots.LoadAsync(snapshot, cancellationToken) : null;
             dependency = facts is null ? $"snapshot '{snapshot ?? "(none named)"}' not found" : $"{facts.Count} facts";
         }
-        catch (Exception ex) when (ex is InvalidDataException or Azure.RequestFailedException or System.Text.Json.JsonException or IOException)
+        catch (Exception ex) when (IsTransient(ex))
+        {
+            return (new SentinelReport(version, [new SentinelCheck(DependentDataAvailable, $"storage error, will retry: {ex.Message}", "the fact snapshot named in the manifest loads", false)]), null, true);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or Azure.RequestFailedException or System.Text.Json.JsonException)
         {
             dependency = $"snapshot unreadable: {ex.Message}";
         }
 
-        var dependencyCheck = new SentinelCheck("dependent-data-available", dependency, "the fact snapshot named in the manifest loads", facts is not null);
+        var dependencyCheck = new SentinelCheck(DependentDataAvailable, dependency, "the fact snapshot named in the manifest loads", facts is not null);
         if (facts is null)
         {
-            return (new SentinelReport(version, [dependencyCheck]), null);
+            return (new SentinelReport(version, [dependencyCheck]), null, false);
         }
 
         var data = ServingData.Build(facts, TrainingJob.WatermarkOf(snapshot!), encoder.Config, snapshot!);
         var probe = Probe(data, facts);
         var report = ModelSentinel.Check(stored.Load, encoder.ConfigHash, encoder.Names, probe, SentinelOptions.Default, out var accepted);
         report = report with { Checks = [.. report.Checks, dependencyCheck] };
-        return accepted is null ? (report, null) : (report, new ServingBundle(new ModelScorer(accepted), data));
+        return accepted is null ? (report, null, false) : (report, new ServingBundle(new ModelScorer(accepted), data), false);
     }
 
     /// <summary>A probe batch: a few members' profiles at the watermark against the most popular titles.</summary>

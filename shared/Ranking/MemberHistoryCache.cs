@@ -5,14 +5,21 @@ using Serverless.Archive;
 namespace Serverless.Ranking;
 
 /// <summary>
-/// A read-through cache of members' histories from the archive's live interface. An entry fetched
-/// at F holds everything known at F, so it serves requests as of T >= F within the TTL; older
-/// requests read the archive. What a request used is visible in its logged watermark (the newest
-/// ingest time among the facts it read), which is how offline jobs reproduce it exactly.
+/// A member's history as served: the facts, and the moment the archive was read as of. Reading the
+/// archive's live interface as of <see cref="ReadAt"/> gives exactly these facts again (the
+/// archive is bitemporal), which is why it is the watermark logged with every scored vector.
+/// </summary>
+public sealed record MemberHistoryRead(IReadOnlyList<ArchivedFact> Facts, DateTimeOffset ReadAt);
+
+/// <summary>
+/// A read-through cache of members' histories from the archive's live interface. An entry read as
+/// of F holds everything known at F, so it serves requests as of T >= F within the TTL; older
+/// requests read the archive. A request as of a moment after now reads as of now (nothing later is
+/// known yet). What a request used is its read time (<see cref="MemberHistoryRead.ReadAt"/>).
 /// </summary>
 public sealed class MemberHistoryCache(ArchiveReader archive, IOptions<ServingOptions> options, TimeProvider time)
 {
-    private sealed record Entry(IReadOnlyList<ArchivedFact> History, DateTimeOffset FetchedAt, int Limit);
+    private sealed record Entry(MemberHistoryRead Read, int Limit);
 
     private readonly ConcurrentDictionary<string, Entry> entries = new(StringComparer.Ordinal);
     private long hits;
@@ -21,35 +28,36 @@ public sealed class MemberHistoryCache(ArchiveReader archive, IOptions<ServingOp
     public long Hits => Interlocked.Read(ref hits);
     public long Misses => Interlocked.Read(ref misses);
 
-    public async Task<IReadOnlyList<ArchivedFact>> HistoryAsync(string member, int limit, DateTimeOffset asOf, CancellationToken cancellationToken)
+    public async Task<MemberHistoryRead> HistoryAsync(string member, int limit, DateTimeOffset asOf, CancellationToken cancellationToken)
     {
         var o = options.Value;
         var now = time.GetUtcNow();
         if (o.HistoryCacheTtl > TimeSpan.Zero && entries.TryGetValue(member, out var entry)
-            && entry.Limit >= limit && asOf >= entry.FetchedAt && now - entry.FetchedAt <= o.HistoryCacheTtl)
+            && entry.Limit >= limit && asOf >= entry.Read.ReadAt && now - entry.Read.ReadAt <= o.HistoryCacheTtl)
         {
             Interlocked.Increment(ref hits);
-            return entry.History;
+            return entry.Read;
         }
 
         Interlocked.Increment(ref misses);
-        var history = await archive.HistoryAsync(member, limit, asOf, cancellationToken);
-        if (o.HistoryCacheTtl > TimeSpan.Zero && asOf >= now - TimeSpan.FromSeconds(1))
+        var at = asOf < now ? asOf : now;
+        var read = new MemberHistoryRead(await archive.HistoryAsync(member, limit, at, cancellationToken), at);
+        if (o.HistoryCacheTtl > TimeSpan.Zero && at >= now - TimeSpan.FromSeconds(1))
         {
             if (entries.Count >= o.HistoryCacheSize)
             {
                 // Bounded: drop expired entries, and if that is not enough, start over.
                 foreach (var (key, value) in entries)
                 {
-                    if (now - value.FetchedAt > o.HistoryCacheTtl) { entries.TryRemove(key, out _); }
+                    if (now - value.Read.ReadAt > o.HistoryCacheTtl) { entries.TryRemove(key, out _); }
                 }
 
                 if (entries.Count >= o.HistoryCacheSize) { entries.Clear(); }
             }
 
-            entries[member] = new Entry(history, asOf, limit);
+            entries[member] = new Entry(read, limit);
         }
 
-        return history;
+        return read;
     }
 }

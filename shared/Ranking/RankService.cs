@@ -45,6 +45,9 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
     public const int MaxCandidates = 1000;
     public const int DefaultPool = 100;
 
+    /// <summary>How far after now a request's asOf may lie (clock skew between client and server).</summary>
+    public static readonly TimeSpan MaxAsOfAhead = TimeSpan.FromMinutes(1);
+
     /// <summary>Checks a request; throws <see cref="RankRefusedException"/> with a clear message.</summary>
     public static (string Member, string[]? Candidates, int Count) Validate(RankRequest? request)
     {
@@ -88,9 +91,18 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
     public async Task<RankResponse> RankAsync(RankRequest? request, CancellationToken cancellationToken = default)
     {
         var (member, requested, count) = Validate(request);
-        var asOf = request!.AsOf ?? time.GetUtcNow();
+        var now = time.GetUtcNow();
+        var asOf = request!.AsOf ?? now;
+        if (asOf > now + MaxAsOfAhead)
+        {
+            throw new RankRefusedException(400, $"asOf {asOf:O} is in the future (now is {now:O}): nothing is known about it yet");
+        }
+
         var logId = Guid.NewGuid().ToString("N");
-        var bundle = live.Current;
+
+        // The lease keeps this model usable until the request is done, even if a new one is swapped in meanwhile.
+        using var lease = live.Acquire();
+        var bundle = lease.Bundle;
         if (bundle is not null && asOf < bundle.Data.Watermark)
         {
             throw new RankRefusedException(400,
@@ -99,10 +111,10 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(serving.Value.Deadline);
-        IReadOnlyList<ArchivedFact> history;
+        MemberHistoryRead read;
         try
         {
-            history = await histories.HistoryAsync(member, encoder.Config.HistoryLimit, asOf, deadline.Token);
+            read = await histories.HistoryAsync(member, encoder.Config.HistoryLimit, asOf, deadline.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -114,7 +126,14 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
             return Substitute(member, logId, asOf, requested, count, null, "no valid model is live");
         }
 
+        var history = read.Facts;
         var candidates = requested ?? DefaultCandidates(bundle.Data, history);
+        if (candidates.Length == 0)
+        {
+            // A member who has rated every title of the default pool: nothing left to rank (and nothing to log).
+            return new RankResponse(member, logId, asOf, bundle.Manifest.Version, encoder.ConfigHash, bundle.Data.Watermark, false, null, false, []);
+        }
+
         var profile = encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).Where(f => f.Kind == FactKind.Rating).ToList()), asOf, bundle.Data.Catalog, bundle.Data.Stats);
         var n = candidates.Length;
         var width = encoder.Count;
@@ -135,9 +154,9 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
             bundle.Scorer.ScoreBatch(rows.AsSpan(0, n * width), scores.AsSpan(0, n));
             order.AsSpan(0, n).Sort(new BestFirst(scores, candidates));
 
-            // The watermark of what was read: the newest ingest time among the history facts (or the data
-            // watermark for an empty history); the history as of it, with the model's snapshot, reproduces the vectors.
-            var watermark = history.Count == 0 ? bundle.Data.Watermark : history.Max(h => h.Fact.IngestTime);
+            // The watermark of what was read: the moment the archive was read as of (a cached read's
+            // own time). The archive as of it, with the model's snapshot, reproduces the vectors exactly.
+            var watermark = read.ReadAt;
             var logged = FeatureLogSampler.IsSampled(member, logging.Value.SampleRate)
                 && log.TryLog(LoggedRequest.Capture(logId, asOf, member, bundle.Manifest.Version, encoder.ConfigHash, watermark, false,
                     candidates, rows.AsSpan(0, n * width), width, scores.AsSpan(0, n), order.AsSpan(0, n)));

@@ -97,6 +97,7 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
     [InlineData("{\"member\":\"1\",\"candidates\":[\"a/b\"]}", "character outside")]
     [InlineData("{\"member\":", "malformed JSON")]
     [InlineData("{\"member\":\"1\",\"asOf\":\"1997-01-01T00:00:00Z\"}", "before the live model's data watermark")]
+    [InlineData("{\"member\":\"1\",\"asOf\":\"9999-01-01T00:00:00Z\"}", "is in the future")]
     public async Task Bad_rank_requests_get_400_problem_details(string json, string detail)
     {
         var response = await Http.PostAsync("api/rank", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
@@ -212,9 +213,22 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
             }
         })).ToList();
         while (answers.Count < 20) { await Task.Delay(10); }
+
+        // A request that took the old model before the swap (a lease) may take as long as it likes.
+        var live = services.GetRequiredService<LiveModel>();
+        var held = live.Acquire();
         var refresh = await (await Http.PostAsync("api/models/refresh", null)).Content.ReadFromJsonAsync<JsonObject>();
         Volatile.Write(ref swapped, 1);
         await Task.WhenAll(clients);
+
+        Assert.Equal("swap-2", live.Current!.Manifest.Version);
+        Assert.Equal(good.Version, held.Bundle!.Manifest.Version);
+        var probe = SyntheticProbe(held.Bundle.Scorer.FeatureCount);
+        held.Bundle.Scorer.ScoreBatch(probe, new float[probe.Count]);
+        Assert.False(held.Bundle.IsDisposed);
+        held.Dispose();
+        Assert.True(held.Bundle.IsDisposed);
+        Assert.Throws<ObjectDisposedException>(() => held.Bundle.Scorer.ScoreBatch(probe, new float[probe.Count]));
 
         Assert.Equal("swap-2", (string?)refresh!["model"]);
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.Status));
@@ -227,6 +241,9 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
         await registry.PublishAsync(good.Version, (await registry.GetLiveAsync())!.Version, "restore");
         await Http.PostAsync("api/models/refresh", null);
     }
+
+    private static List<float[]> SyntheticProbe(int width) =>
+        Enumerable.Range(0, 10).Select(i => Enumerable.Range(0, width).Select(j => (float)((i + j) % 5)).ToArray()).ToList();
 
     private static async Task PublishAsync(ModelRegistry registry, ModelManifest manifest)
     {
