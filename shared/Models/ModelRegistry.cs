@@ -221,7 +221,8 @@ public sealed class ModelRegistry
     /// <summary>
     /// Points "live" back at the version the current one replaced when it was published, and marks
     /// the current one Rejected (re-approve it to publish it again). Throws
-    /// <see cref="InvalidOperationException"/> when there is nothing to go back to and
+    /// <see cref="InvalidOperationException"/> when there is nothing to go back to (none, or it was
+    /// rejected since) and
     /// <see cref="ModelAliasConflictException"/> when live moved on (or is not <paramref name="expectedCurrentLive"/>, if given).
     /// </summary>
     public async Task<AliasChange> RollbackAsync(string? reason = null, string? expectedCurrentLive = null, CancellationToken cancellationToken = default)
@@ -240,6 +241,13 @@ public sealed class ModelRegistry
 
         var target = await FindAsync(VersionPrefix + live.Previous, cancellationToken)
             ?? throw new ModelNotFoundException($"Previous live version '{live.Previous}' is not registered.");
+        if (Status(target) is not (ModelStatus.Retired or ModelStatus.Approved))
+        {
+            // Rejected since it was replaced (by an operator, or by an earlier rollback): never back to live by rollback.
+            throw new InvalidOperationException(
+                $"Previous live version '{live.Previous}' is {Status(target)}; it cannot go live again by rollback. Publish an Approved version instead.");
+        }
+
         var currentRow = await FindAsync(VersionPrefix + live.Version, cancellationToken);
         return await SwapAsync(alias, AliasChangeKind.Rollback, target, currentRow, newPrevious: Optional(target, Columns.PublishedOver), publishedOver: null, ModelStatus.Rejected, reason, cancellationToken);
     }

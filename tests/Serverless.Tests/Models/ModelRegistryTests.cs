@@ -157,6 +157,32 @@ public sealed class ModelRegistryTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Rollback_never_brings_back_a_version_rejected_since_it_was_replaced()
+    {
+        var registry = await NewRegistryAsync();
+        await RegisterApprovedAsync(registry, "a", "b");
+        await registry.PublishAsync("a", null);
+        await registry.PublishAsync("b", "a");
+
+        // An operator rejects the retired "a" (say, its data turned out bad): rollback may not revive it.
+        await registry.SetStatusAsync("a", ModelStatus.Rejected, "trained on a corrupt day");
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => registry.RollbackAsync());
+        Assert.Contains("is Rejected", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("b", (await registry.GetLiveAsync())!.Version);
+
+        // The chain a -> b, a (re-published) -> b by rollback -> a again by rollback, as the review found it.
+        var chain = await NewRegistryAsync();
+        await RegisterApprovedAsync(chain, "a", "b");
+        await chain.PublishAsync("a", null);
+        await chain.PublishAsync("b", "a");
+        await chain.PublishAsync("a", "b");       // a was Retired, comes back
+        await chain.RollbackAsync();              // back to b; a is Rejected, and b's previous is a
+        Assert.Equal(ModelStatus.Rejected, (await chain.GetAsync("a"))!.Status);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => chain.RollbackAsync());
+        Assert.Equal("b", (await chain.GetLiveAsync())!.Version);
+    }
+
+    [Fact]
     public async Task Version_ids_that_could_inject_into_a_filter_are_rejected_before_any_query()
     {
         var registry = await NewRegistryAsync();
