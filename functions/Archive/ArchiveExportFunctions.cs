@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
@@ -23,26 +22,14 @@ public sealed class ArchiveExportFunctions(ArchiveOptions options, TimeProvider 
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "archive/exports")] HttpRequest req,
         [DurableClient] DurableTaskClient client)
     {
-        ExportBody? body;
-        try
+        // No body: export everything known now, with the default page size.
+        var (read, problem) = await JsonBody.ReadAsync(req, 16 * 1024, new ExportBody(null, null, null, null, null));
+        if (problem is not null)
         {
-            using var reader = new StreamReader(req.Body);
-            var text = await reader.ReadToEndAsync(req.HttpContext.RequestAborted);
-            if (text.Length > 16 * 1024)
-            {
-                return Problems.BadRequest("the body may hold at most 16 KiB", req);
-            }
-
-            // No body: export everything known now, with the default page size.
-            body = string.IsNullOrWhiteSpace(text)
-                ? new ExportBody(null, null, null, null, null)
-                : JsonSerializer.Deserialize<ExportBody>(text, FactJson.Options) ?? new ExportBody(null, null, null, null, null);
-        }
-        catch (JsonException ex)
-        {
-            return Problems.BadRequest($"malformed JSON: {ex.Message}", req);
+            return problem;
         }
 
+        var body = read!;
         if (body.Member is { } member && FactValidator.KeyError("member", member, FactValidator.MaxKeyLength, true) is { } memberError)
         {
             return Problems.BadRequest(memberError, req);

@@ -1,8 +1,6 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
-using Serverless.Facts;
 using Serverless.Functions.Http;
 using Serverless.Lumberjack;
 using Serverless.Ranking;
@@ -18,19 +16,10 @@ public sealed class RankApi(RankService ranking, LiveModel live, FeatureLogBuffe
     public async Task<IActionResult> Rank(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "rank")] HttpRequest req)
     {
-        if (req.ContentLength is > MaxBodyBytes)
+        var (body, problem) = await JsonBody.ReadAsync<RankRequest>(req, MaxBodyBytes);
+        if (problem is not null)
         {
-            return Problems.Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"the body may hold at most {MaxBodyBytes} bytes", req);
-        }
-
-        RankRequest? body;
-        try
-        {
-            body = await JsonSerializer.DeserializeAsync<RankRequest>(req.Body, FactJson.Options, req.HttpContext.RequestAborted);
-        }
-        catch (JsonException ex)
-        {
-            return Problems.BadRequest($"malformed JSON: {ex.Message}", req);
+            return problem;
         }
 
         try

@@ -106,6 +106,24 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
         Assert.Contains(detail, (string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"], StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_body_over_64_KiB_is_413_with_or_without_a_content_length(bool chunked)
+    {
+        var json = "{\"member\":\"1\",\"candidates\":[" + string.Join(",", Enumerable.Range(0, 12000).Select(i => $"\"{i}\"")) + "]}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, "api/rank") { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.TransferEncodingChunked = chunked;
+        if (chunked)
+        {
+            request.Content.Headers.ContentLength = null;
+        }
+
+        var response = await Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("at most 65536 bytes", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Logged_feature_vectors_are_reproduced_exactly_offline_from_the_archive_and_the_snapshot()
     {
