@@ -31,11 +31,18 @@ public sealed class FeatureLogStore
     {
         this.time = time;
         Table = service.GetTableClient(archive.Value.TablePrefix + "featurelog");
+        Partitions = new PartitionIndex(Table);
         DeadLetters = tables.DeadLetters;
         Parallelism = archive.Value.IngestParallelism;
     }
 
     public TableClient Table { get; }
+
+    /// <summary>
+    /// The members with logged impressions (rows of partition "index" in the same table), so the
+    /// label joiner reaches members the archive has no facts for (cold starts: all their impressions are negatives).
+    /// </summary>
+    public PartitionIndex Partitions { get; }
 
     private DeadLetterStore DeadLetters { get; }
 
@@ -61,6 +68,7 @@ public sealed class FeatureLogStore
         }
 
         var unique = rows.DistinctBy(r => (r.PartitionKey, r.RowKey)).ToList();
+        await Partitions.RegisterAsync(unique.Select(r => r.PartitionKey), cancellationToken);
         var stored = await IdempotentInserts.InsertAllAsync(Table, unique, Parallelism, cancellationToken);
         if (rejected.Count > 0)
         {

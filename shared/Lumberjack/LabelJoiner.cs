@@ -20,7 +20,7 @@ public sealed record LabelRunResult(int Members, int Labelled, int Liked, int Ch
 /// the archive knows it now. Impressions whose horizon is open stay unlabelled. Labels are recomputed
 /// for impressions whose horizon closed within the late window, so late or corrected facts update them.
 /// </summary>
-public sealed class LabelJoiner(FeatureLogStore log, ArchiveTables archive, ArchiveReader reader, IOptions<LumberjackOptions> options, TimeProvider time)
+public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOptions<LumberjackOptions> options, TimeProvider time)
 {
     public async Task<LabelRunResult> RunAsync(CancellationToken cancellationToken = default)
     {
@@ -31,7 +31,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveTables archive, Arch
         string? after = null;
         while (true)
         {
-            var partitions = await archive.Partitions.ListAsync(after, 500, cancellationToken);
+            var partitions = await log.Partitions.ListAsync(after, 500, cancellationToken);
             if (partitions.Count == 0)
             {
                 break;

@@ -127,7 +127,7 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
         var options = Options.Create(new LumberjackOptions { LabelHorizon = TimeSpan.FromDays(30), LateWindow = TimeSpan.FromDays(120) });
         var store = new FeatureLogStore(azurite.Tables(), Options.Create(h.Options), h.Tables, h.Clock);
         await store.EnsureCreatedAsync();
-        var joiner = new LabelJoiner(store, h.Tables, h.Reader, options, h.Clock);
+        var joiner = new LabelJoiner(store, h.Reader, options, h.Clock);
 
         // Impressions at T0 of titles 10 (liked 5 days later), 11 (disliked), 12 (never rated), 13 (rated after the horizon),
         // and one at Start - 2 days whose horizon is still open.
@@ -135,6 +135,7 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
         [
             Event(Json(ImpressionTitles.Select((t, i) => Record("5", $"{t}", T0, position: i)).ToArray()), 1),
             Event(Json(Record("5", "14", ArchiveHarness.Start.AddDays(-2), logId: "log2")), 9),
+            Event(Json(Record("77", "10", T0, logId: "log3")), 10),    // a cold-start member the archive knows nothing about
         ]);
         await h.Archive.IngestAsync(
         [
@@ -144,8 +145,9 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
         ]);
 
         var run = await joiner.RunAsync();
-        Assert.Equal(4, run.Labelled);
+        Assert.Equal(5, run.Labelled);
         Assert.Equal(1, run.StillOpen);
+        Assert.False(Assert.Single((await store.ForMemberAsync("77", T0.AddDays(-1), ArchiveHarness.Start, default)).Select(FeatureLogStore.FromEntity)).Label);
 
         var labels = (await store.ForMemberAsync("5", T0.AddDays(-1), ArchiveHarness.Start, default)).Select(FeatureLogStore.FromEntity).ToDictionary(i => i.Record.Title, i => i.Label);
         Assert.True(labels["10"]);
@@ -172,7 +174,7 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
         var options = Options.Create(new LumberjackOptions { LabelHorizon = TimeSpan.FromDays(30), LateWindow = TimeSpan.FromDays(120) });
         var store = new FeatureLogStore(azurite.Tables(), Options.Create(h.Options), h.Tables, h.Clock);
         await store.EnsureCreatedAsync();
-        var joiners = Enumerable.Range(0, 4).Select(_ => new LabelJoiner(store, h.Tables, h.Reader, options, h.Clock)).ToList();
+        var joiners = Enumerable.Range(0, 4).Select(_ => new LabelJoiner(store, h.Reader, options, h.Clock)).ToList();
         await store.IngestAsync(Enumerable.Range(0, 3).Select(m =>
             Event(Json(Enumerable.Range(0, 60).Select(t => Record($"{m}", $"{t}", T0, position: t, logId: $"log{m}")).ToArray()), m)).ToList());
         await h.Archive.IngestAsync(Enumerable.Range(0, 3).SelectMany(m =>
