@@ -11,7 +11,8 @@ namespace Serverless.Events;
 /// events with the same partition key share a batch (so a key's events stay ordered), and events
 /// without a key go to a batch the service places on any partition. Each send is awaited, so the
 /// bodies are no longer read when the publish completes (the <see cref="IEventPublisher"/> contract);
-/// the client retries sends by its own policy, and a failure surfaces to the caller.
+/// the client retries sends by its own policy, and a failure surfaces to the caller (as an
+/// <see cref="EventPublishException"/> saying how many went out when some did).
 /// </summary>
 public sealed class EventHubsPublisher(string fullyQualifiedNamespace, TokenCredential credential) : IEventPublisher, IAsyncDisposable
 {
@@ -37,7 +38,15 @@ public sealed class EventHubsPublisher(string fullyQualifiedNamespace, TokenCred
                 throw new InvalidOperationException($"an event of {events[start].Body.Length} bytes exceeds the hub's largest batch ({batch.MaximumSizeInBytes} bytes)");
             }
 
-            await producer.SendAsync(batch, cancellationToken);
+            try
+            {
+                await producer.SendAsync(batch, cancellationToken);
+            }
+            catch (Exception ex) when (start > 0 && ex is not OperationCanceledException)
+            {
+                throw new EventPublishException(start, $"sending to {hub} failed after {start} of {events.Count} events: {ex.Message}", ex);
+            }
+
             start = next;
         }
     }

@@ -22,3 +22,9 @@ public interface IEventPublisher
     /// <summary>Waits until everything published so far has been sent.</summary>
     Task FlushAsync(CancellationToken cancellationToken = default);
 }
+
+/// <summary>A publish failed after its first <see cref="Sent"/> events had gone out (in order).</summary>
+public sealed class EventPublishException(int sent, string message, Exception inner) : Exception(message, inner)
+{
+    public int Sent { get; } = sent;
+}

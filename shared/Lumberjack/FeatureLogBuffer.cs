@@ -157,8 +157,11 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
-            Interlocked.Add(ref dropped, requests.Count);
-            logger.LogError(ex, "Dropped {Count} feature-log requests: publishing failed", requests.Count);
+            // Events go out in order, one per request: the first Sent were published.
+            var sent = ex is EventPublishException partial ? Math.Clamp(partial.Sent, 0, requests.Count) : 0;
+            Interlocked.Add(ref published, sent);
+            Interlocked.Add(ref dropped, requests.Count - sent);
+            logger.LogError(ex, "Dropped {Count} feature-log requests: publishing failed ({Sent} went out)", requests.Count - sent, sent);
         }
         finally
         {

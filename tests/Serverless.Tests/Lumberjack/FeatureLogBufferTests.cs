@@ -18,11 +18,24 @@ public sealed class FeatureLogBufferTests
 
         public bool Fail { get; set; }
 
+        /// <summary>When set, a publish sends this many events and then fails.</summary>
+        public int? FailAfter { get; set; }
+
         public ValueTask PublishAsync(string hub, IReadOnlyList<OutgoingEvent> events, CancellationToken cancellationToken = default)
         {
             if (Fail)
             {
                 throw new InvalidOperationException("hub unavailable");
+            }
+
+            if (FailAfter is { } sent)
+            {
+                lock (Events)
+                {
+                    Events.AddRange(events.Take(sent).Select(e => (hub, e with { Body = e.Body.ToArray() })));
+                }
+
+                throw new EventPublishException(sent, "connection lost", new IOException("reset"));
             }
 
             lock (Events)
@@ -153,6 +166,24 @@ public sealed class FeatureLogBufferTests
         await buffer.DrainAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(1, buffer.Published);
         Assert.Equal("log2", FeatureLogEvent.Parse(publisher.Events.Single().Event.Body.Span).Records![0].LogId);
+        await buffer.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task A_publish_that_fails_part_way_counts_what_went_out_as_published()
+    {
+        var publisher = new RecordingPublisher { FailAfter = 3 };
+        using var buffer = Buffer(publisher, TimeSpan.FromMilliseconds(200));
+        await buffer.StartAsync(CancellationToken.None);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(buffer.TryLog(Request(i)));
+        }
+
+        await buffer.DrainAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(3, buffer.Published);
+        Assert.Equal(7, buffer.Dropped);
+        Assert.Equal(3, publisher.Events.Count);
         await buffer.StopAsync(CancellationToken.None);
     }
 }
