@@ -90,11 +90,15 @@ public static class RankBenchmark
         var members = facts.Where(f => f.Kind == "rating").Select(f => f.Member!).Distinct().Take(200).ToArray();
         RankRequest Request(int i) => new(members[i % members.Length], null, 10, null);
 
-        // Warm-up: JIT, engine pool, every member's history cached.
+        // Warm-up: JIT, engine pool, every member's history cached, and the logging path's pooled
+        // arrays and event buffers (otherwise the first logged round pays for creating them).
         for (var i = 0; i < 1000; i++)
         {
             await unlogged.RankAsync(Request(i));
+            await logged.RankAsync(Request(i));
         }
+
+        await remoteBuffer.DrainAsync(TimeSpan.FromMinutes(1));
 
         // Raw ML.NET scoring of exactly the vectors a request scores.
         var vectors = new List<float[][]>();
