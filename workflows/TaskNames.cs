@@ -1,4 +1,5 @@
 using Serverless.Workflows.ArchiveExport;
+using Serverless.Workflows.TrainPipeline;
 
 namespace Serverless.Workflows;
 
@@ -10,4 +11,8 @@ public static class TaskNames
 {
     public const string ArchiveExport = nameof(ArchiveExportOrchestrator);
     public const string ExportArchivePage = nameof(ExportArchivePageActivity);
+    public const string TrainPipeline = nameof(TrainPipelineOrchestrator);
+    public const string TrainCandidate = nameof(TrainCandidateActivity);
+    public const string PublishModel = nameof(PublishModelActivity);
+    public const string RejectModel = nameof(RejectModelActivity);
 }

@@ -31,7 +31,13 @@ public sealed class TrainedHostFixture : IAsyncLifetime
     {
         await azurite.InitializeAsync();
         var facts = MovieLensFacts.Load(Repo.Path("data", "movielens"), maxRatings: 12_000);
-        Host = await LocalHostFixture.StartAsync(azurite, facts[0].EventTime!.Value, new Dictionary<string, string?> { ["Archive:BatchPagesPerSecond"] = "2000" });
+        Host = await LocalHostFixture.StartAsync(azurite, facts[0].EventTime!.Value, new Dictionary<string, string?>
+        {
+            ["Archive:BatchPagesPerSecond"] = "2000",
+
+            // Tests share two cores: a generous history deadline keeps the Substitute out of tests that are not about it.
+            ["Serving:Deadline"] = "00:00:05",
+        });
         var replay = new Serverless.LocalHost.Replay.MovieLensReplay(Host.Hub, Host.Clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<Serverless.LocalHost.Replay.MovieLensReplay>.Instance);
         await replay.PublishAsync(facts, null, null, CancellationToken.None);
         await Host.Hub.WaitForIdleAsync(TimeSpan.FromMinutes(2));
@@ -257,6 +263,68 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
 
         await registry.SetStatusAsync(good.Version, ModelStatus.Approved, "restore");
         await registry.PublishAsync(good.Version, (await registry.GetLiveAsync())!.Version, "restore");
+        await Http.PostAsync("api/models/refresh", null);
+    }
+
+    [Fact]
+    public async Task The_training_pipeline_trains_waits_for_a_person_and_publishes_over_HTTP()
+    {
+        var services = fixture.Host.App.Services;
+        var registry = services.GetRequiredService<ModelRegistry>();
+        var good = fixture.Trained.Manifest;
+        fixture.Host.Clock.AdvanceTo(fixture.Host.Clock.GetUtcNow().AddMinutes(1));   // a new version id
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.PostAsJsonAsync("api/pipelines/train", new { approvalTimeout = "90.00:00:00" })).StatusCode);
+        var started = await Http.PostAsJsonAsync("api/pipelines/train", new { trainer = "LightGbm", approvalTimeout = "01:00:00", requestedBy = "ci" });
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var id = (string?)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"];
+
+        // Deciding too early (still training) is a conflict; unknown pipelines are 404; a decision needs "by".
+        var early = await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = false, by = "too-early" });
+        Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("api/pipelines/train/nope")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = true })).StatusCode);
+
+        JsonObject status;
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
+        {
+            do
+            {
+                await Task.Delay(200, timeout.Token);
+                status = (await Http.GetFromJsonAsync<JsonObject>($"api/pipelines/train/{id}", timeout.Token))!;
+            }
+            while ((string?)status["progress"]?["stage"] != "awaiting-approval" && (string?)status["status"] == "Running");
+        }
+
+        if ((string?)status["status"] == "Running")
+        {
+            var version = (string?)status["progress"]!["candidate"]!["version"];
+            Assert.Equal(ModelStatus.Candidate, (await registry.GetAsync(version!))!.Status);
+            var decided = await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = true, by = "alice", reason = "metrics fine" });
+            Assert.Equal(HttpStatusCode.Accepted, decided.StatusCode);
+        }
+
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
+        {
+            do
+            {
+                await Task.Delay(200, timeout.Token);
+                status = (await Http.GetFromJsonAsync<JsonObject>($"api/pipelines/train/{id}", timeout.Token))!;
+            }
+            while ((string?)status["status"] == "Running");
+        }
+
+        Assert.Equal("Completed", (string?)status["status"]);
+        Assert.Equal("Published", (string?)status["result"]!["outcome"]);
+        var published = (string?)status["result"]!["version"];
+        Assert.NotEqual(good.Version, published);
+        Assert.Equal(published, (await registry.GetLiveAsync())!.Version);
+        Assert.Equal(HttpStatusCode.Conflict, (await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = false, by = "bob" })).StatusCode);
+
+        await Http.PostAsync("api/models/refresh", null);
+        Assert.Equal(published, (string?)(await Http.GetFromJsonAsync<JsonObject>("api/health"))!["model"]);
+
+        await registry.PublishAsync(good.Version, published, "restore");
         await Http.PostAsync("api/models/refresh", null);
     }
 
