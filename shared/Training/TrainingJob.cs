@@ -17,8 +17,8 @@ public sealed record TrainingJobResult(ModelManifest Manifest, SentinelReport Se
 /// <summary>
 /// Train from the archive: snapshot every fact known at W (the Time Machine), cut a training set
 /// with the serving encoder, train, check with the Sentinel, store and register the model and,
-/// when asked, publish it as live. (This is the plain-command form; the durable pipeline with an
-/// approval gate is the pipeline issue.)
+/// when asked, publish it as live. The main job calls it directly; the durable training pipeline
+/// (workflows/TrainPipeline) calls it without publishing and puts an approval gate before publishing.
 /// </summary>
 public sealed class TrainingJob(
     ArchiveReader reader,
