@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Serverless.Features;
@@ -11,6 +12,8 @@ using Serverless.Models;
 using Serverless.MovieLens;
 using Serverless.Ranking;
 using Serverless.Training;
+using Serverless.Workflows;
+using Serverless.Workflows.TrainPipeline;
 
 // Usage: Serverless.LocalHost [--port 7071] [--storage <connection string>] [--replay <movielens folder>]
 //                             [--train-at 0.8|never] [--trainer lightgbm|fasttree|logisticregression] [--traffic 0.05]
@@ -72,11 +75,22 @@ if (options.Replay is { } replayFolder)
             traffic.Requests, traffic.Fallbacks, traffic.Logged, labelled.Count, liked, labels.StillOpen);
         if (liked > 0 && labelled.Count - liked > 0)
         {
-            // The Lumberjack's payoff: a challenger trained on the features exactly as served (registered, not published).
-            var challenger = await app.Services.GetRequiredService<TrainingJob>().RunAsync(
-                new TrainingJobRequest(options.Trainer, null, Publish: false, FromLoggedFeatures: true), app.Lifetime.ApplicationStopping);
-            log.LogInformation("Challenger {Version} trained on logged features: AUC {Auc:F3} on the latest impressions; registered as a candidate",
-                challenger.Manifest.Version, challenger.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc));
+            // The Lumberjack's payoff, through the training pipeline: a challenger trained on the features
+            // exactly as served, checked by the Sentinel, then left at the approval gate for a person.
+            var durable = app.Services.GetRequiredService<DurableTaskClient>();
+            var pipeline = await durable.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline,
+                new TrainPipelineRequest(options.Trainer, FromLoggedFeatures: true, TimeSpan.FromDays(3), "main job"), app.Lifetime.ApplicationStopping);
+            var waiting = await WaitForApprovalGateAsync(durable, pipeline, app.Lifetime.ApplicationStopping);
+            if (waiting.Status?.Candidate is { } candidate)
+            {
+                log.LogInformation(
+                    "Challenger {Version} trained on logged features: AUC {Auc:F3} on the latest impressions; pipeline {Pipeline} awaits approval: POST {Url}api/pipelines/train/{Pipeline}/approval {{\"approve\": true, \"by\": \"you\"}}",
+                    candidate.Version, candidate.Metrics.GetValueOrDefault(ModelMetricNames.Auc), pipeline, LocalFunctionHost.BaseAddress(app), pipeline);
+            }
+            else
+            {
+                log.LogWarning("Challenger pipeline {Pipeline} ended without waiting for approval: {Status} {Result}", pipeline, waiting.RuntimeStatus, waiting.Output);
+            }
         }
     }
 
@@ -90,6 +104,22 @@ if (options.Replay is { } replayFolder)
 }
 
 await app.WaitForShutdownAsync();
+
+// Polls a training pipeline until it waits for approval or ends.
+static async Task<(OrchestrationRuntimeStatus RuntimeStatus, TrainPipelineStatus? Status, string? Output)> WaitForApprovalGateAsync(DurableTaskClient client, string id, CancellationToken cancellationToken)
+{
+    while (true)
+    {
+        var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken);
+        var status = state?.SerializedCustomStatus is null ? null : state.ReadCustomStatusAs<TrainPipelineStatus>();
+        if (state is null || state.IsCompleted || status?.Stage == TrainPipelineOrchestrator.StageAwaitingApproval)
+        {
+            return (state?.RuntimeStatus ?? OrchestrationRuntimeStatus.Failed, state?.IsCompleted == true ? null : status, state?.SerializedOutput);
+        }
+
+        await Task.Delay(200, cancellationToken);
+    }
+}
 
 internal sealed record CommandLine(int Port, string? Storage, string? Replay, double? Speed, int? MaxRatings, bool ExitAfterReplay, double? TrainAt, TrainerKind Trainer, double TrafficRate)
 {
