@@ -57,21 +57,19 @@ public sealed class ArchiveExportFunctions(ArchiveOptions options, TimeProvider 
         string id,
         [DurableClient] DurableTaskClient client)
     {
-        if (FactValidator.KeyError("id", id, FactValidator.MaxIdLength, true) is { } error)
+        var (state, problem) = await DurableInstances.FindAsync(client, req, id, TaskNames.ArchiveExport, "export");
+        if (state is null)
         {
-            return Problems.BadRequest(error, req);
+            return problem!;
         }
 
-        var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, req.HttpContext.RequestAborted);
-        return state is null
-            ? Problems.NotFound($"no export '{id}'", req)
-            : new OkObjectResult(new
-            {
-                id,
-                status = state.RuntimeStatus.ToString(),
-                result = state.IsCompleted && state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<ArchiveExportResult>() : null,
-                failure = state.FailureDetails?.ErrorMessage,
-            });
+        return new OkObjectResult(new
+        {
+            id,
+            status = state.RuntimeStatus.ToString(),
+            result = state.IsCompleted && state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<ArchiveExportResult>() : null,
+            failure = state.FailureDetails?.ErrorMessage,
+        });
     }
 
     [Function(TaskNames.ArchiveExport)]

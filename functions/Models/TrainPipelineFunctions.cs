@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
-using Serverless.Facts;
 using Serverless.Functions.Http;
 using Serverless.Models;
 using Serverless.Workflows;
@@ -64,15 +63,10 @@ public sealed class TrainPipelineFunctions
         string id,
         [DurableClient] DurableTaskClient client)
     {
-        if (FactValidator.KeyError("id", id, FactValidator.MaxIdLength, true) is { } error)
+        var (state, problem) = await DurableInstances.FindAsync(client, req, id, TaskNames.TrainPipeline, "training pipeline");
+        if (state is null)
         {
-            return Problems.BadRequest(error, req);
-        }
-
-        var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, req.HttpContext.RequestAborted);
-        if (state is null || state.Name != TaskNames.TrainPipeline)
-        {
-            return Problems.NotFound($"no training pipeline '{id}'", req);
+            return problem!;
         }
 
         return new OkObjectResult(new
@@ -91,11 +85,6 @@ public sealed class TrainPipelineFunctions
         string id,
         [DurableClient] DurableTaskClient client)
     {
-        if (FactValidator.KeyError("id", id, FactValidator.MaxIdLength, true) is { } error)
-        {
-            return Problems.BadRequest(error, req);
-        }
-
         var (body, problem) = await JsonBody.ReadAsync<ApprovalBody>(req, 4 * 1024);
         if (problem is not null)
         {
@@ -107,11 +96,11 @@ public sealed class TrainPipelineFunctions
             return Problems.BadRequest("a body {\"approve\": true|false, \"by\": \"who decides\" (1..200 characters), \"reason\"?: (at most 1000)} is required", req);
         }
 
-        // Inputs and outputs include the custom status, which says whether it awaits a decision.
-        var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, req.HttpContext.RequestAborted);
-        if (state is null || state.Name != TaskNames.TrainPipeline)
+        // Found with its custom status, which says whether it awaits a decision.
+        var (state, missing) = await DurableInstances.FindAsync(client, req, id, TaskNames.TrainPipeline, "training pipeline");
+        if (state is null)
         {
-            return Problems.NotFound($"no training pipeline '{id}'", req);
+            return missing!;
         }
 
         var stage = state.SerializedCustomStatus is null ? null : state.ReadCustomStatusAs<TrainPipelineStatus>()?.Stage;
