@@ -393,6 +393,36 @@ public sealed class FallbackOverHttpTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Rollback_over_HTTP_goes_back_along_the_publish_chain_and_refuses_what_it_cannot_do()
+    {
+        await using var host = await LocalHostFixture.StartAsync(azurite, new DateTimeOffset(2010, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var registry = host.App.Services.GetRequiredService<ModelRegistry>();
+        foreach (var version in new[] { "roll-a", "roll-b" })
+        {
+            await registry.RegisterAsync(Serverless.Tests.Models.SharedModels.Get(TrainerKind.LogisticRegression).Manifest with { Version = version });
+            await registry.SetStatusAsync(version, ModelStatus.Approved, "test");
+        }
+
+        await registry.PublishAsync("roll-a", null, "test");
+        await registry.PublishAsync("roll-b", "roll-a", "test");
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await host.Http.PostAsJsonAsync("api/models/rollback", new { reason = "no name" })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await host.Http.PostAsJsonAsync("api/models/rollback", new { by = "ops", expectedLive = "a/b" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await host.Http.PostAsJsonAsync("api/models/rollback", new { by = "ops", expectedLive = "roll-a" })).StatusCode);
+
+        var back = await host.Http.PostAsJsonAsync("api/models/rollback", new { by = "ops", reason = "click-through fell", expectedLive = "roll-b" });
+        Assert.Equal(HttpStatusCode.OK, back.StatusCode);
+        var change = (await back.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.Equal(("roll-b", "roll-a"), ((string?)change["from"], (string?)change["to"]));
+        Assert.Contains("rolled back by ops: click-through fell", (string?)change["reason"], StringComparison.Ordinal);
+        Assert.Equal(ModelStatus.Rejected, (await registry.GetAsync("roll-b"))!.Status);
+
+        var nothing = await host.Http.PostAsJsonAsync("api/models/rollback", new { by = "ops" });
+        Assert.Equal(HttpStatusCode.Conflict, nothing.StatusCode);
+        Assert.Contains("no previous version", await nothing.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task When_the_history_read_misses_the_deadline_the_Substitute_answers_and_says_why()
     {
         await using var host = await LocalHostFixture.StartAsync(azurite, new DateTimeOffset(2010, 1, 1, 0, 0, 0, TimeSpan.Zero),
