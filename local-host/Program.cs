@@ -80,8 +80,8 @@ if (options.Replay is { } replayFolder)
             var durable = app.Services.GetRequiredService<DurableTaskClient>();
             var pipeline = await durable.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline,
                 new TrainPipelineRequest(options.Trainer, FromLoggedFeatures: true, TimeSpan.FromDays(3), "main job"), app.Lifetime.ApplicationStopping);
-            var waiting = await WaitForApprovalGateAsync(durable, pipeline, app.Lifetime.ApplicationStopping);
-            if (waiting.Status?.Candidate is { } candidate)
+            var waiting = await TrainPipelineInstances.WaitForApprovalGateAsync(durable, pipeline, app.Lifetime.ApplicationStopping);
+            if (waiting is { IsCompleted: false } && TrainPipelineInstances.Progress(waiting)?.Candidate is { } candidate)
             {
                 log.LogInformation(
                     "Challenger {Version} trained on logged features: AUC {Auc:F3} on the latest impressions; pipeline {Pipeline} awaits approval: POST {Url}api/pipelines/train/{Pipeline}/approval {{\"approve\": true, \"by\": \"you\"}}",
@@ -89,7 +89,7 @@ if (options.Replay is { } replayFolder)
             }
             else
             {
-                log.LogWarning("Challenger pipeline {Pipeline} ended without waiting for approval: {Status} {Result}", pipeline, waiting.RuntimeStatus, waiting.Output);
+                log.LogWarning("Challenger pipeline {Pipeline} ended without waiting for approval: {Status} {Result}", pipeline, waiting?.RuntimeStatus, waiting?.SerializedOutput);
             }
         }
     }
@@ -104,22 +104,6 @@ if (options.Replay is { } replayFolder)
 }
 
 await app.WaitForShutdownAsync();
-
-// Polls a training pipeline until it waits for approval or ends.
-static async Task<(OrchestrationRuntimeStatus RuntimeStatus, TrainPipelineStatus? Status, string? Output)> WaitForApprovalGateAsync(DurableTaskClient client, string id, CancellationToken cancellationToken)
-{
-    while (true)
-    {
-        var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken);
-        var status = state?.SerializedCustomStatus is null ? null : state.ReadCustomStatusAs<TrainPipelineStatus>();
-        if (state is null || state.IsCompleted || status?.Stage == TrainPipelineOrchestrator.StageAwaitingApproval)
-        {
-            return (state?.RuntimeStatus ?? OrchestrationRuntimeStatus.Failed, state?.IsCompleted == true ? null : status, state?.SerializedOutput);
-        }
-
-        await Task.Delay(200, cancellationToken);
-    }
-}
 
 internal sealed record CommandLine(int Port, string? Storage, string? Replay, double? Speed, int? MaxRatings, bool ExitAfterReplay, double? TrainAt, TrainerKind Trainer, double TrafficRate)
 {

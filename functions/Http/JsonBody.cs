@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -21,16 +22,23 @@ public static class JsonBody
         }
 
         using var buffer = new MemoryStream();
-        var chunk = new byte[Math.Min(maxBytes + 1, 16 * 1024)];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+        var chunk = ArrayPool<byte>.Shared.Rent(Math.Min(maxBytes + 1, 16 * 1024));
+        try
         {
-            if (buffer.Length + read > maxBytes)
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
             {
-                return (default, TooLarge(request, maxBytes));
-            }
+                if (buffer.Length + read > maxBytes)
+                {
+                    return (default, TooLarge(request, maxBytes));
+                }
 
-            buffer.Write(chunk, 0, read);
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
         }
 
         var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);

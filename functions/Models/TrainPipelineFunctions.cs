@@ -73,7 +73,7 @@ public sealed class TrainPipelineFunctions
         {
             id,
             status = state.RuntimeStatus.ToString(),
-            progress = state.SerializedCustomStatus is null ? null : state.ReadCustomStatusAs<TrainPipelineStatus>(),
+            progress = TrainPipelineInstances.Progress(state),
             result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<TrainPipelineResult>() : null,
             failure = state.FailureDetails?.ErrorMessage,
         });
@@ -103,7 +103,7 @@ public sealed class TrainPipelineFunctions
             return missing!;
         }
 
-        var stage = state.SerializedCustomStatus is null ? null : state.ReadCustomStatusAs<TrainPipelineStatus>()?.Stage;
+        var stage = TrainPipelineInstances.Progress(state)?.Stage;
         if (state.RuntimeStatus != OrchestrationRuntimeStatus.Running || stage != TrainPipelineOrchestrator.StageAwaitingApproval)
         {
             return Problems.Create(StatusCodes.Status409Conflict, "Conflict",

@@ -20,13 +20,12 @@ public static class ApprovalDeadlines
         var timedOut = new List<string>();
         await foreach (var instance in client.GetAllInstancesAsync(query).WithCancellation(cancellationToken))
         {
-            if (instance.Name != TaskNames.TrainPipeline || instance.SerializedCustomStatus is null)
+            if (instance.Name != TaskNames.TrainPipeline)
             {
                 continue;
             }
 
-            var status = instance.ReadCustomStatusAs<TrainPipelineStatus>();
-            if (status is { Stage: TrainPipelineOrchestrator.StageAwaitingApproval, ApprovalDeadline: { } deadline } && deadline <= now)
+            if (TrainPipelineInstances.Progress(instance) is { Stage: TrainPipelineOrchestrator.StageAwaitingApproval, ApprovalDeadline: { } deadline } && deadline <= now)
             {
                 await client.RaiseEventAsync(instance.InstanceId, TrainPipelineOrchestrator.ApprovalEvent,
                     new ApprovalDecision(false, "approval deadline", null, TimedOut: true), cancellationToken);

@@ -56,20 +56,10 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         return (host, registry);
     }
 
-    private static async Task<TrainPipelineStatus?> WaitForStageAsync(DurableTaskClient client, string id, string stage)
+    private static async Task<TrainPipelineStatus?> WaitForApprovalGateAsync(DurableTaskClient client, string id)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (true)
-        {
-            var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, timeout.Token);
-            var status = state?.SerializedCustomStatus is null ? null : state.ReadCustomStatusAs<TrainPipelineStatus>();
-            if (status?.Stage == stage || state?.IsCompleted == true)
-            {
-                return status;
-            }
-
-            await Task.Delay(50, timeout.Token);
-        }
+        return TrainPipelineInstances.Progress(await TrainPipelineInstances.WaitForApprovalGateAsync(client, id, timeout.Token));
     }
 
     private static async Task<TrainPipelineResult> ResultAsync(DurableTaskClient client, string id)
@@ -87,7 +77,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         await using var _ = host;
         var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request);
 
-        var waiting = await WaitForStageAsync(host.Client, id, TrainPipelineOrchestrator.StageAwaitingApproval);
+        var waiting = await WaitForApprovalGateAsync(host.Client, id);
         Assert.Equal("cand-1", waiting!.Candidate!.Version);
         Assert.NotNull(waiting.ApprovalDeadline);
         Assert.Equal(ModelStatus.Candidate, (await registry.GetAsync("cand-1"))!.Status);
@@ -109,7 +99,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         var (host, registry) = await StartAsync("cand-2", sentinelPassed: true, liveBefore: "old-2");
         await using var _ = host;
         var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request);
-        await WaitForStageAsync(host.Client, id, TrainPipelineOrchestrator.StageAwaitingApproval);
+        await WaitForApprovalGateAsync(host.Client, id);
 
         await host.Client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(false, "bob", "calibration drifted"));
         var result = await ResultAsync(host.Client, id);
@@ -127,7 +117,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         var (host, registry) = await StartAsync("cand-3", sentinelPassed: true);
         await using var _ = host;
         var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request);
-        var waiting = await WaitForStageAsync(host.Client, id, TrainPipelineOrchestrator.StageAwaitingApproval);
+        var waiting = await WaitForApprovalGateAsync(host.Client, id);
 
         // Before the deadline the enforcer leaves it alone; after it, it times the pipeline out.
         Assert.Empty(await ApprovalDeadlines.EnforceAsync(host.Client, waiting!.ApprovalDeadline!.Value.AddSeconds(-1)));
@@ -146,7 +136,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         var (host, registry) = await StartAsync("cand-5", sentinelPassed: true, liveBefore: "old-5");
         await using var _ = host;
         var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request with { ApprovalTimeout = TimeSpan.FromSeconds(1) });
-        await WaitForStageAsync(host.Client, id, TrainPipelineOrchestrator.StageAwaitingApproval);
+        await WaitForApprovalGateAsync(host.Client, id);
         await Task.Delay(1500);
 
         await host.Client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(true, "late-larry", null));
