@@ -95,21 +95,37 @@ public sealed record FeatureLogEvent(
     /// </summary>
     public static (IReadOnlyList<FeatureLogRecord>? Records, string? Error) Parse(ReadOnlySpan<byte> payload)
     {
+        var (_, records, error) = Read(payload, collect: true);
+        return (records, error);
+    }
+
+    /// <summary>
+    /// Validates one feature-log event exactly as <see cref="Parse"/> does without building its rows
+    /// (the landing keeps the event's bytes): its header, or the reason it is refused.
+    /// </summary>
+    public static (FeatureLogHeader? Header, string? Error) Check(ReadOnlySpan<byte> payload)
+    {
+        var (header, _, error) = Read(payload, collect: false);
+        return (header, error);
+    }
+
+    private static (FeatureLogHeader? Header, IReadOnlyList<FeatureLogRecord>? Records, string? Error) Read(ReadOnlySpan<byte> payload, bool collect)
+    {
         try
         {
-            return ParseCore(payload);
+            return ReadCore(payload, collect);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            return (null, $"unreadable event ({ex.GetType().Name}: {ex.Message})");
+            return (null, null, $"unreadable event ({ex.GetType().Name}: {ex.Message})");
         }
     }
 
-    private static (IReadOnlyList<FeatureLogRecord>? Records, string? Error) ParseCore(ReadOnlySpan<byte> payload)
+    private static (FeatureLogHeader? Header, IReadOnlyList<FeatureLogRecord>? Records, string? Error) ReadCore(ReadOnlySpan<byte> payload, bool collect)
     {
         if (payload.Length is 0 or > MaxBytes)
         {
-            return (null, $"payload size {payload.Length} outside 1..{MaxBytes} bytes");
+            return (null, null, $"payload size {payload.Length} outside 1..{MaxBytes} bytes");
         }
 
         FeatureLogEvent? e;
@@ -119,12 +135,12 @@ public sealed record FeatureLogEvent(
         }
         catch (JsonException ex)
         {
-            return (null, $"malformed JSON: {ex.Message}");
+            return (null, null, $"malformed JSON: {ex.Message}");
         }
 
         if (e is null || e.SchemaVersion != CurrentSchemaVersion)
         {
-            return (null, $"expected schemaVersion {CurrentSchemaVersion}");
+            return (null, null, $"expected schemaVersion {CurrentSchemaVersion}");
         }
 
         var error =
@@ -137,40 +153,56 @@ public sealed record FeatureLogEvent(
             ?? (e.Items is null || e.Items.Count is 0 or > MaxItems ? $"items must hold 1..{MaxItems} candidates" : null);
         if (error is not null)
         {
-            return (null, error);
+            return (null, null, error);
         }
 
-        var records = new List<FeatureLogRecord>(e.Items!.Count);
-        foreach (var item in e.Items)
+        var records = collect ? new List<FeatureLogRecord>(e.Items!.Count) : null;
+        foreach (var item in e.Items!)
         {
             if (item is null)
             {
-                return (null, "items must not hold null");
+                return (null, null, "items must not hold null");
             }
 
             if (FactValidator.KeyError("title", item.Title, FactValidator.MaxKeyLength, required: true) is { } titleError)
             {
-                return (null, titleError);
+                return (null, null, titleError);
             }
 
             if (item.Position is < 0 or > MaxItems || item.Features is null || item.Features.Length % 4 != 0
                 || item.Features.Length / 4 is 0 or > FeatureLogRecord.MaxFeatures)
             {
-                return (null, $"item '{item.Title}': position 0..{MaxItems} and 1..{FeatureLogRecord.MaxFeatures} float32 features are required");
+                return (null, null, $"item '{item.Title}': position 0..{MaxItems} and 1..{FeatureLogRecord.MaxFeatures} float32 features are required");
             }
 
-            var features = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(item.Features).ToArray();
-            if (!float.IsFinite(item.Score) || features.Any(f => !float.IsFinite(f)))
+            var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(item.Features);
+            if (!float.IsFinite(item.Score) || !AllFinite(values))
             {
-                return (null, $"item '{item.Title}': features and score must be finite");
+                return (null, null, $"item '{item.Title}': features and score must be finite");
             }
 
-            records.Add(new FeatureLogRecord(e.LogId, e.RequestTime, e.Member, item.Title, item.Position, e.ModelVersion, e.ConfigHash, features, item.Score, e.Watermark, e.Fallback));
+            records?.Add(new FeatureLogRecord(e.LogId, e.RequestTime, e.Member, item.Title, item.Position, e.ModelVersion, e.ConfigHash, values.ToArray(), item.Score, e.Watermark, e.Fallback));
         }
 
-        return (records, null);
+        return (new FeatureLogHeader(e.LogId, e.Member, e.RequestTime, e.ConfigHash, e.Items.Count), records, null);
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (var v in values)
+        {
+            if (!float.IsFinite(v))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }
+
+/// <summary>What a valid feature-log event says of itself: enough to land and index it.</summary>
+public sealed record FeatureLogHeader(string LogId, string Member, DateTimeOffset RequestTime, string ConfigHash, int Items);
 
 /// <summary>Chooses the members whose requests are logged: a stable hash per member, so a member's whole session is in or out.</summary>
 public static class FeatureLogSampler

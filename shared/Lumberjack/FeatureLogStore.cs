@@ -1,156 +1,423 @@
+using System.Buffers;
 using System.Globalization;
-using System.Runtime.InteropServices;
+using System.IO.Compression;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Azure;
 using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Options;
 using Serverless.Archive;
 using Serverless.Events;
 using Serverless.Facts;
-using Serverless.Storage;
 
 namespace Serverless.Lumberjack;
 
-/// <summary>What one feature-log batch did.</summary>
-/// <summary>What one feature-log batch did: rows stored or already there, events dead-lettered.</summary>
-public sealed record FeatureLogIngestResult(int Stored, int Duplicates, int DeadLettered);
+/// <summary>What one feature-log batch did: requests and impressions landed, files written, events dead-lettered.</summary>
+public sealed record FeatureLogIngestResult(int Requests, int Impressions, int Files, int AlreadyLanded, int DeadLettered);
 
-/// <summary>A logged impression with its label, as stored.</summary>
+/// <summary>A logged impression with its label, as landed (label null while its horizon is open or it was not labelled yet).</summary>
 public sealed record LoggedImpression(FeatureLogRecord Record, bool? Label, string? LabelFactId);
 
 /// <summary>
-/// The FeatureLog table: one row per scored candidate in the member's partition, keyed by request
-/// time, log id and position, so a redelivered record lands on its own row (insert, never overwrite).
-/// Labels are added later by <see cref="LabelJoiner"/>.
+/// One landed file: the requests of one delivered batch whose request time falls in one hour. Open
+/// files may still get (or change) labels; final ones left the late window with their labels fixed.
+/// </summary>
+public sealed record LandedFile(
+    string Id,
+    int Requests,
+    int Impressions,
+    DateTimeOffset MinRequestTime,
+    DateTimeOffset MaxRequestTime,
+    DateTimeOffset LandedAt,
+    DateTimeOffset? LabelledAt,
+    bool Final)
+{
+    /// <summary>The hour folder of the file's requests: yyyy/MM/dd/HH.</summary>
+    public string HourPath => $"{Id[..4]}/{Id[4..6]}/{Id[6..8]}/{Id[8..10]}";
+
+    public string RequestsBlob => $"{FeatureLogStore.RequestsFolder}/{HourPath}/{Id}.jsonl.gz";
+
+    public string LabelsBlob => $"{FeatureLogStore.LabelsFolder}/{HourPath}/{Id}.jsonl.gz";
+}
+
+/// <summary>One landed request: its impressions (one record per scored candidate, in position order).</summary>
+public sealed record LandedRequest(string LogId, string Member, DateTimeOffset RequestTime, IReadOnlyList<FeatureLogRecord> Records);
+
+/// <summary>The labels of one landed request, aligned with its records.</summary>
+public sealed record RequestLabels(string LogId, bool[] Labels, string[] FactIds);
+
+/// <summary>
+/// The Lumberjack's landing: logged requests land in bulk, one gzip'd JSON-lines blob per delivered
+/// batch and hour of request time (each line one feature-log event exactly as published, so any
+/// reader parses it with <see cref="FeatureLogEvent.Parse"/>), plus one index row per file. Landing
+/// cost follows requests, not impressions: a batch of 500 requests of 100 candidates is one blob
+/// write and one row, where a row per impression was 50,000 rows.
+/// Landing is at-least-once: a redelivered batch lands on the same blob name (derived from its
+/// content) and is kept as it is; a batch that arrives again with other boundaries may repeat a
+/// request in two files, and every reader keeps one copy per log id (the first file in name order).
+/// Labels are written beside each file by <see cref="LabelJoiner"/>.
 /// </summary>
 public sealed class FeatureLogStore
 {
     public const string DeadLetterSource = "feature-log";
+    public const string RequestsFolder = "requests";
+    public const string LabelsFolder = "labels";
+    public const string OpenPartition = "open";
+    public const string FinalPartition = "final";
+
+    /// <summary>Files read at once by offline readers.</summary>
+    public const int ReadParallelism = 8;
 
     private readonly TimeProvider time;
+    private readonly DeadLetterStore deadLetters;
 
-    public FeatureLogStore(TableServiceClient service, IOptions<ArchiveOptions> archive, ArchiveTables tables, TimeProvider time)
+    public FeatureLogStore(TableServiceClient tables, BlobServiceClient blobs, IOptions<ArchiveOptions> archive, ArchiveTables archiveTables, TimeProvider time)
     {
         this.time = time;
-        Table = service.GetTableClient(archive.Value.TablePrefix + "featurelog");
-        Partitions = new PartitionIndex(Table);
-        DeadLetters = tables.DeadLetters;
-        Parallelism = archive.Value.IngestParallelism;
+        Files = tables.GetTableClient(archive.Value.TablePrefix + "featurelogfiles");
+        Container = blobs.GetBlobContainerClient((archive.Value.TablePrefix + "featurelog").ToLowerInvariant());
+        deadLetters = archiveTables.DeadLetters;
     }
 
-    public TableClient Table { get; }
+    /// <summary>The index: one row per landed file (partition "open" until its labels are final, then "final").</summary>
+    public TableClient Files { get; }
+
+    /// <summary>The landed files and their labels.</summary>
+    public BlobContainerClient Container { get; }
+
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
+    {
+        await Files.CreateIfNotExistsAsync(cancellationToken);
+        await Container.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+    }
 
     /// <summary>
-    /// The members with logged impressions (rows of partition "index" in the same table), so the
-    /// label joiner reaches members the archive has no facts for (cold starts: all their impressions are negatives).
+    /// Lands one delivered batch: valid events grouped by the hour of their request time, one file per
+    /// group; malformed events go to the dead-letter table with their reason, the rest is kept.
     /// </summary>
-    public PartitionIndex Partitions { get; }
-
-    private DeadLetterStore DeadLetters { get; }
-
-    private int Parallelism { get; }
-
-    public Task EnsureCreatedAsync(CancellationToken cancellationToken = default) => Table.CreateIfNotExistsAsync(cancellationToken);
-
     public async Task<FeatureLogIngestResult> IngestAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken = default)
     {
-        var rows = new List<TableEntity>(events.Count);
         var rejected = new List<(DeadLetter, string)>();
+        var valid = new List<(IncomingEvent Event, FeatureLogHeader Header)>(events.Count);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var e in events)
         {
-            var (records, error) = FeatureLogEvent.Parse(e.Body.Span);
-            if (records is null)
+            var (header, error) = FeatureLogEvent.Check(e.Body.Span);
+            if (header is null)
             {
                 rejected.Add(DeadLetterStore.Letter(DeadLetterSource, e, error!, time.GetUtcNow()));
             }
-            else
+            else if (seen.Add(header.LogId))
             {
-                rows.AddRange(records.Select(ToEntity));
+                valid.Add((e, header));
             }
         }
 
-        var unique = rows.DistinctBy(r => (r.PartitionKey, r.RowKey)).ToList();
-        await Partitions.RegisterAsync(unique.Select(r => r.PartitionKey), cancellationToken);
-        var stored = await IdempotentInserts.InsertAllAsync(Table, unique, Parallelism, cancellationToken);
+        int requests = 0, impressions = 0, files = 0, already = 0;
+        foreach (var hour in valid.GroupBy(v => HourOf(v.Header.RequestTime)))
+        {
+            var group = hour.ToList();
+            var landed = await LandAsync(hour.Key, group, cancellationToken);
+            files++;
+            if (!landed)
+            {
+                already++;
+            }
+
+            requests += group.Count;
+            impressions += group.Sum(g => g.Header.Items);
+        }
+
         if (rejected.Count > 0)
         {
-            await DeadLetters.WriteAsync(rejected, cancellationToken);
+            await deadLetters.WriteAsync(rejected, cancellationToken);
         }
 
-        return new FeatureLogIngestResult(stored, rows.Count - stored, rejected.Count);
+        return new FeatureLogIngestResult(requests, impressions, files, already, rejected.Count);
     }
 
-    public static string RowKey(FeatureLogRecord r) =>
-        string.Create(CultureInfo.InvariantCulture, $"{r.RequestTime.UtcTicks:D19}_{r.LogId}_{r.Position:D4}");
+    private static DateTimeOffset HourOf(DateTimeOffset t) => new(t.UtcTicks - t.UtcTicks % TimeSpan.TicksPerHour, TimeSpan.Zero);
 
-    public static TableEntity ToEntity(FeatureLogRecord r) => new(FactPartition.ForMember(r.Member), RowKey(r))
+    /// <summary>Writes one file and its index row; false when the same file had landed before (a redelivery).</summary>
+    private async Task<bool> LandAsync(DateTimeOffset hour, List<(IncomingEvent Event, FeatureLogHeader Header)> group, CancellationToken cancellationToken)
     {
-        [nameof(FeatureLogRecord.LogId)] = r.LogId,
-        [nameof(FeatureLogRecord.RequestTime)] = r.RequestTime,
-        [nameof(FeatureLogRecord.Member)] = r.Member,
-        [nameof(FeatureLogRecord.Title)] = r.Title,
-        [nameof(FeatureLogRecord.Position)] = r.Position,
-        [nameof(FeatureLogRecord.ModelVersion)] = r.ModelVersion,
-        [nameof(FeatureLogRecord.ConfigHash)] = r.ConfigHash,
-        [nameof(FeatureLogRecord.Features)] = MemoryMarshal.AsBytes(r.Features.AsSpan()).ToArray(),
-        [nameof(FeatureLogRecord.Score)] = (double)r.Score,
-        [nameof(FeatureLogRecord.Watermark)] = r.Watermark,
-        [nameof(FeatureLogRecord.Fallback)] = r.Fallback,
-        ["Labelled"] = false,
+        var min = group.Min(g => g.Header.RequestTime);
+        var max = group.Max(g => g.Header.RequestTime);
+
+        // The name follows the content: the same batch delivered again lands on the same blob.
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (_, header) in group)
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes(header.LogId));
+            sha.AppendData("\n"u8);
+        }
+
+        var id = string.Create(CultureInfo.InvariantCulture, $"{hour:yyyyMMddHH}_{min.UtcTicks:D19}_{Convert.ToHexStringLower(sha.GetHashAndReset().AsSpan(0, 8))}");
+        var file = new LandedFile(id, group.Count, group.Sum(g => g.Header.Items), min, max, time.GetUtcNow(), null, false);
+
+        using var content = new MemoryStream();
+        using (var gzip = new GZipStream(content, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            foreach (var (e, _) in group)
+            {
+                WriteLine(gzip, e.Body.Span);
+            }
+        }
+
+        content.Position = 0;
+        var landed = true;
+        try
+        {
+            await Container.GetBlobClient(file.RequestsBlob).UploadAsync(content, new BlobUploadOptions
+            {
+                Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
+                HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson", ContentEncoding = "gzip" },
+            }, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)
+        {
+            landed = false;
+        }
+
+        // A redelivery after the file's labels became final must not reopen it.
+        if (landed || !(await Files.GetEntityIfExistsAsync<TableEntity>(FinalPartition, id, cancellationToken: cancellationToken)).HasValue)
+        {
+            await Files.UpsertEntityAsync(ToEntity(file), TableUpdateMode.Merge, cancellationToken);
+        }
+
+        return landed;
+    }
+
+    /// <summary>One event as one line: valid JSON holds CR/LF only as whitespace between tokens, so they become spaces.</summary>
+    private static void WriteLine(Stream output, ReadOnlySpan<byte> body)
+    {
+        if (body.IndexOfAny((byte)'\n', (byte)'\r') < 0)
+        {
+            output.Write(body);
+        }
+        else
+        {
+            var copy = ArrayPool<byte>.Shared.Rent(body.Length);
+            body.CopyTo(copy);
+            copy.AsSpan(0, body.Length).Replace((byte)'\n', (byte)' ');
+            copy.AsSpan(0, body.Length).Replace((byte)'\r', (byte)' ');
+            output.Write(copy, 0, body.Length);
+            ArrayPool<byte>.Shared.Return(copy);
+        }
+
+        output.WriteByte((byte)'\n');
+    }
+
+    private static TableEntity ToEntity(LandedFile f) => new(f.Final ? FinalPartition : OpenPartition, f.Id)
+    {
+        [nameof(LandedFile.Requests)] = f.Requests,
+        [nameof(LandedFile.Impressions)] = f.Impressions,
+        [nameof(LandedFile.MinRequestTime)] = f.MinRequestTime,
+        [nameof(LandedFile.MaxRequestTime)] = f.MaxRequestTime,
+        [nameof(LandedFile.LandedAt)] = f.LandedAt,
+        [nameof(LandedFile.LabelledAt)] = f.LabelledAt,
     };
 
-    public static LoggedImpression FromEntity(TableEntity e)
-    {
-        var bytes = e.GetBinary(nameof(FeatureLogRecord.Features));
-        var record = new FeatureLogRecord(
-            e.GetString(nameof(FeatureLogRecord.LogId)),
-            e.GetDateTimeOffset(nameof(FeatureLogRecord.RequestTime))!.Value,
-            e.GetString(nameof(FeatureLogRecord.Member)),
-            e.GetString(nameof(FeatureLogRecord.Title)),
-            e.GetInt32(nameof(FeatureLogRecord.Position)) ?? 0,
-            e.GetString(nameof(FeatureLogRecord.ModelVersion)),
-            e.GetString(nameof(FeatureLogRecord.ConfigHash)),
-            MemoryMarshal.Cast<byte, float>(bytes).ToArray(),
-            (float)(e.GetDouble(nameof(FeatureLogRecord.Score)) ?? 0),
-            e.GetDateTimeOffset(nameof(FeatureLogRecord.Watermark))!.Value,
-            e.GetBoolean(nameof(FeatureLogRecord.Fallback)) ?? false);
-        return new LoggedImpression(record, e.GetBoolean("Labelled") == true ? e.GetBoolean("Label") : null, e.GetString("LabelFactId"));
-    }
+    private static LandedFile FromEntity(TableEntity e) => new(
+        e.RowKey,
+        e.GetInt32(nameof(LandedFile.Requests)) ?? 0,
+        e.GetInt32(nameof(LandedFile.Impressions)) ?? 0,
+        e.GetDateTimeOffset(nameof(LandedFile.MinRequestTime)) ?? default,
+        e.GetDateTimeOffset(nameof(LandedFile.MaxRequestTime)) ?? default,
+        e.GetDateTimeOffset(nameof(LandedFile.LandedAt)) ?? default,
+        e.GetDateTimeOffset(nameof(LandedFile.LabelledAt)),
+        e.PartitionKey == FinalPartition);
 
-    /// <summary>A member's logged impressions with request time in [from, to].</summary>
-    public async Task<List<TableEntity>> ForMemberAsync(string member, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    /// <summary>Landed files: the open ones only, or all; in name order (hour, then first request time).</summary>
+    public async Task<List<LandedFile>> ListAsync(bool openOnly, CancellationToken cancellationToken)
     {
-        var rows = new List<TableEntity>();
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {FactPartition.ForMember(member)} and RequestTime ge {from} and RequestTime le {to}");
-        await foreach (var row in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        var filter = openOnly
+            ? TableClient.CreateQueryFilter($"PartitionKey eq {OpenPartition}")
+            : TableClient.CreateQueryFilter($"PartitionKey eq {OpenPartition} or PartitionKey eq {FinalPartition}");
+        var files = new List<LandedFile>();
+        await foreach (var row in Files.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
         {
-            rows.Add(row);
+            files.Add(FromEntity(row));
         }
 
-        return rows;
+        // A file caught between "open" and "final" by a concurrent label run appears once.
+        return files.GroupBy(f => f.Id).Select(g => g.OrderByDescending(f => f.Final).First())
+            .OrderBy(f => f.Id, StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>A member's impressions up to <paramref name="now"/> that are unlabelled or were requested after <paramref name="relabelFrom"/>.</summary>
-    public async Task<List<TableEntity>> DueForLabelsAsync(string member, DateTimeOffset relabelFrom, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>The requests of one landed file, in landing order. A line that no longer parses is an error (files are written only from validated events).</summary>
+    public async Task<List<LandedRequest>> ReadRequestsAsync(LandedFile file, CancellationToken cancellationToken)
     {
-        var rows = new List<TableEntity>();
-        var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {FactPartition.ForMember(member)} and RequestTime le {now} and (Labelled eq {false} or RequestTime ge {relabelFrom})");
-        await foreach (var row in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        var requests = new List<LandedRequest>(file.Requests);
+        foreach (var line in await ReadLinesAsync(file.RequestsBlob, cancellationToken) ?? throw new InvalidDataException($"landed file {file.RequestsBlob} is missing"))
         {
-            rows.Add(row);
+            var (records, error) = FeatureLogEvent.Parse(line.Span);
+            if (records is null)
+            {
+                throw new InvalidDataException($"landed file {file.RequestsBlob} holds an unreadable request: {error}");
+            }
+
+            requests.Add(new LandedRequest(records[0].LogId, records[0].Member, records[0].RequestTime, records));
         }
 
-        return rows;
+        return requests;
+    }
+
+    /// <summary>The labels written for a file (with the blob's ETag, for a guarded rewrite), or null when it has none yet.</summary>
+    public async Task<(Dictionary<string, RequestLabels> Labels, ETag ETag)?> ReadLabelsAsync(LandedFile file, CancellationToken cancellationToken)
+    {
+        var blob = Container.GetBlobClient(file.LabelsBlob);
+        BlobDownloadResult content;
+        try
+        {
+            content = (await blob.DownloadContentAsync(cancellationToken)).Value;
+        }
+        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        var labels = new Dictionary<string, RequestLabels>(StringComparer.Ordinal);
+        foreach (var line in Lines(content.Content))
+        {
+            var parsed = JsonSerializer.Deserialize<RequestLabels>(line.Span, FactJson.Options)
+                ?? throw new InvalidDataException($"labels file {file.LabelsBlob} holds an empty line");
+            labels[parsed.LogId] = parsed;
+        }
+
+        return (labels, content.Details.ETag);
+    }
+
+    /// <summary>
+    /// Writes a file's labels, guarded: only over the version read (<paramref name="previous"/>), or
+    /// only if none exists. False when another run wrote them meanwhile (its labels stand).
+    /// </summary>
+    public async Task<bool> WriteLabelsAsync(LandedFile file, IEnumerable<RequestLabels> labels, ETag? previous, CancellationToken cancellationToken)
+    {
+        using var content = new MemoryStream();
+        using (var gzip = new GZipStream(content, CompressionLevel.Fastest, leaveOpen: true))
+        using (var writer = new Utf8JsonWriter(gzip))
+        {
+            foreach (var request in labels)
+            {
+                JsonSerializer.Serialize(writer, request, FactJson.Options);
+                writer.Flush();
+                writer.Reset();
+                gzip.WriteByte((byte)'\n');
+            }
+        }
+
+        content.Position = 0;
+        try
+        {
+            await Container.GetBlobClient(file.LabelsBlob).UploadAsync(content, new BlobUploadOptions
+            {
+                Conditions = previous is { } etag ? new BlobRequestConditions { IfMatch = etag } : new BlobRequestConditions { IfNoneMatch = ETag.All },
+                HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson", ContentEncoding = "gzip" },
+            }, cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Records that a file was labelled at <paramref name="at"/>; a final file moves to the final partition (written there first, then removed from open).</summary>
+    public async Task MarkLabelledAsync(LandedFile file, DateTimeOffset at, bool final, CancellationToken cancellationToken)
+    {
+        var labelled = file with { LabelledAt = at, Final = final };
+        await Files.UpsertEntityAsync(ToEntity(labelled), TableUpdateMode.Merge, cancellationToken);
+        if (final)
+        {
+            try
+            {
+                await Files.DeleteEntityAsync(OpenPartition, file.Id, ETag.All, cancellationToken);
+            }
+            catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
+            {
+            }
+        }
+    }
+
+    /// <summary>
+    /// Every landed impression with its label (null where not labelled yet), one copy per log id
+    /// (the first file in name order keeps it).
+    /// </summary>
+    public async Task<List<LoggedImpression>> ReadAsync(Func<LandedFile, bool>? files = null, CancellationToken cancellationToken = default)
+    {
+        var chosen = (await ListAsync(openOnly: false, cancellationToken)).Where(f => files is null || files(f)).ToList();
+        var read = new (List<LandedRequest> Requests, Dictionary<string, RequestLabels>? Labels)[chosen.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, chosen.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken }, async (i, ct) =>
+        {
+            var file = chosen[i];
+            read[i] = (await ReadRequestsAsync(file, ct), file.LabelledAt is null ? null : (await ReadLabelsAsync(file, ct))?.Labels);
+        });
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var impressions = new List<LoggedImpression>();
+        foreach (var (requests, labels) in read)
+        {
+            foreach (var request in requests)
+            {
+                if (!seen.Add(request.LogId))
+                {
+                    continue;
+                }
+
+                var label = labels?.GetValueOrDefault(request.LogId);
+                for (var i = 0; i < request.Records.Count; i++)
+                {
+                    impressions.Add(label is null || label.Labels.Length != request.Records.Count
+                        ? new LoggedImpression(request.Records[i], null, null)
+                        : new LoggedImpression(request.Records[i], label.Labels[i], label.FactIds[i] is { Length: > 0 } id ? id : null));
+                }
+            }
+        }
+
+        return impressions;
     }
 
     /// <summary>Every labelled impression logged with <paramref name="configHash"/> (a training set of what was served).</summary>
-    public async Task<List<LoggedImpression>> LabelledAsync(string configHash, CancellationToken cancellationToken)
+    public async Task<List<LoggedImpression>> LabelledAsync(string configHash, CancellationToken cancellationToken) =>
+        (await ReadAsync(f => f.LabelledAt is not null, cancellationToken)).Where(i => i.Label is not null && i.Record.ConfigHash == configHash).ToList();
+
+    private async Task<List<ReadOnlyMemory<byte>>?> ReadLinesAsync(string blobName, CancellationToken cancellationToken)
     {
-        var rows = new List<LoggedImpression>();
-        await foreach (var row in Table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"Labelled eq {true} and ConfigHash eq {configHash}"), cancellationToken: cancellationToken))
+        try
         {
-            rows.Add(FromEntity(row));
+            var content = (await Container.GetBlobClient(blobName).DownloadContentAsync(cancellationToken)).Value.Content;
+            return Lines(content);
+        }
+        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    private static List<ReadOnlyMemory<byte>> Lines(BinaryData gzipped)
+    {
+        using var gzip = new GZipStream(gzipped.ToStream(), CompressionMode.Decompress);
+        using var plain = new MemoryStream();
+        gzip.CopyTo(plain);
+        var all = plain.GetBuffer().AsMemory(0, (int)plain.Length);
+        var lines = new List<ReadOnlyMemory<byte>>();
+        while (all.Length > 0)
+        {
+            var end = all.Span.IndexOf((byte)'\n');
+            var line = end < 0 ? all : all[..end];
+            if (line.Length > 0)
+            {
+                lines.Add(line);
+            }
+
+            all = end < 0 ? Memory<byte>.Empty : all[(end + 1)..];
         }
 
-        return rows;
+        return lines;
     }
 }

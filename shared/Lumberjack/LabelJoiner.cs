@@ -1,6 +1,3 @@
-using System.Net;
-using Azure;
-using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
 using Serverless.Archive;
 using Serverless.Facts;
@@ -8,17 +5,20 @@ using Serverless.Facts;
 namespace Serverless.Lumberjack;
 
 /// <summary>
-/// What one label run did. Conflicts: rows another run (the hourly timer and an operator's request,
-/// say) updated between this run's read and its write; that run's label stands, and the next run
-/// inside the late window checks it again.
+/// What one label run did. Files: landed files labelled by this run. Conflicts: files whose labels
+/// another run (the hourly timer and an operator's request, say) wrote between this run's read and
+/// its write; that run's labels stand, and the next run inside the late window checks them again.
 /// </summary>
-public sealed record LabelRunResult(int Members, int Labelled, int Liked, int Changed, int StillOpen, int Conflicts);
+public sealed record LabelRunResult(int Files, int Members, int Labelled, int Liked, int Changed, int StillOpen, int Conflicts);
 
 /// <summary>
 /// Joins labels to logged impressions: an impression of title X for member M at time t is labelled,
 /// once its horizon (t, t + LabelHorizon] has closed, with whether M rated X >= 4 in that horizon, as
-/// the archive knows it now. Impressions whose horizon is open stay unlabelled. Labels are recomputed
-/// for impressions whose horizon closed within the late window, so late or corrected facts update them.
+/// the archive knows it now. The unit is a landed file: it is labelled once the horizon of its last
+/// request has closed (until then its impressions stay open), and labelled again on every run until
+/// that horizon is more than the late window ago, so late or corrected facts update its labels;
+/// then its labels are final. Each member's ratings are read once per run (the archive's batch
+/// interface), however many files hold the member's requests.
 /// </summary>
 public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOptions<LumberjackOptions> options, TimeProvider time)
 {
@@ -27,67 +27,84 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOpti
         var o = options.Value;
         var now = time.GetUtcNow();
         var closedBefore = now - o.LabelHorizon;
-        int members = 0, labelled = 0, liked = 0, changed = 0, open = 0, conflicts = 0;
-        string? after = null;
-        while (true)
-        {
-            var partitions = await log.Partitions.ListAsync(after, 500, cancellationToken);
-            if (partitions.Count == 0)
-            {
-                break;
-            }
+        var open = await log.ListAsync(openOnly: true, cancellationToken);
+        var due = open.Where(f => f.MaxRequestTime <= closedBefore).ToList();
+        var stillOpen = open.Where(f => f.MaxRequestTime > closedBefore).Sum(f => f.Impressions);
 
-            after = partitions[^1];
-            foreach (var partition in partitions.Where(p => p.StartsWith(FactPartition.MemberPrefix, StringComparison.Ordinal)))
+        var requests = new List<LandedRequest>[due.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, due.Count), new ParallelOptions { MaxDegreeOfParallelism = FeatureLogStore.ReadParallelism, CancellationToken = cancellationToken },
+            async (i, ct) => requests[i] = await log.ReadRequestsAsync(due[i], ct));
+
+        // One read of each member's ratings, from their earliest due request on.
+        var members = requests.SelectMany(r => r).GroupBy(r => r.Member, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Min(r => r.RequestTime), StringComparer.Ordinal);
+        var ratings = new Dictionary<string, List<Fact>>(StringComparer.Ordinal);
+        foreach (var (member, from) in members)
+        {
+            ratings[member] = await RatingsAsync(member, from, now, cancellationToken);
+        }
+
+        int labelled = 0, liked = 0, changed = 0, conflicts = 0;
+        for (var i = 0; i < due.Count; i++)
+        {
+            var file = due[i];
+            var labels = requests[i].Select(r => Label(r, ratings[r.Member], o.LabelHorizon)).ToList();
+            labelled += labels.Sum(l => l.Labels.Length);
+            liked += labels.Sum(l => l.Labels.Count(x => x));
+
+            var previous = await log.ReadLabelsAsync(file, cancellationToken);
+            var differing = labels.Sum(l => Differences(l, previous?.Labels.GetValueOrDefault(l.LogId)));
+            if (differing > 0 || previous is null)
             {
-                var member = partition[FactPartition.MemberPrefix.Length..];
-                var due = await log.DueForLabelsAsync(member, closedBefore - o.LateWindow, now, cancellationToken);
-                if (due.Count == 0)
+                if (!await log.WriteLabelsAsync(file, labels, previous?.ETag, cancellationToken))
                 {
+                    conflicts++;
                     continue;
                 }
 
-                members++;
-                var ratings = await RatingsAsync(member, due.Min(r => r.GetDateTimeOffset("RequestTime")!.Value), now, cancellationToken);
-                foreach (var row in due)
-                {
-                    var at = row.GetDateTimeOffset("RequestTime")!.Value;
-                    if (at > closedBefore)
-                    {
-                        open++;
-                        continue;
-                    }
+                changed += differing;
+            }
 
-                    var title = row.GetString("Title");
-                    var hit = ratings.FirstOrDefault(f => f.Title == title && f.EventTime > at && f.EventTime <= at + o.LabelHorizon);
-                    var label = hit is not null && hit.IsLike;
-                    labelled++;
-                    if (label) { liked++; }
-                    if (row.GetBoolean("Labelled") == true && row.GetBoolean("Label") == label && (row.GetString("LabelFactId") ?? "") == (hit?.Id ?? ""))
-                    {
-                        continue;
-                    }
+            await log.MarkLabelledAsync(file, now, final: file.MaxRequestTime + o.LabelHorizon + o.LateWindow <= now, cancellationToken);
+        }
 
-                    try
-                    {
-                        await log.Table.UpdateEntityAsync(new TableEntity(row.PartitionKey, row.RowKey)
-                        {
-                            ["Labelled"] = true,
-                            ["Label"] = label,
-                            ["LabelFactId"] = hit?.Id ?? "",
-                            ["LabelledAt"] = now,
-                        }, row.ETag, TableUpdateMode.Merge, cancellationToken);
-                        changed++;
-                    }
-                    catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed)
-                    {
-                        conflicts++;
-                    }
-                }
+        return new LabelRunResult(due.Count, members.Count, labelled, liked, changed, stillOpen, conflicts);
+    }
+
+    /// <summary>A request's labels: for each impression, the first rating of its title within the horizon after the request.</summary>
+    private static RequestLabels Label(LandedRequest request, List<Fact> ratings, TimeSpan horizon)
+    {
+        var labels = new bool[request.Records.Count];
+        var facts = new string[request.Records.Count];
+        var at = request.RequestTime;
+        for (var i = 0; i < labels.Length; i++)
+        {
+            var title = request.Records[i].Title;
+            var hit = ratings.FirstOrDefault(f => f.Title == title && f.EventTime > at && f.EventTime <= at + horizon);
+            labels[i] = hit is not null && hit.IsLike;
+            facts[i] = hit?.Id ?? "";
+        }
+
+        return new RequestLabels(request.LogId, labels, facts);
+    }
+
+    private static int Differences(RequestLabels now, RequestLabels? before)
+    {
+        if (before is null || before.Labels.Length != now.Labels.Length)
+        {
+            return now.Labels.Length;
+        }
+
+        var n = 0;
+        for (var i = 0; i < now.Labels.Length; i++)
+        {
+            if (now.Labels[i] != before.Labels[i] || now.FactIds[i] != before.FactIds[i])
+            {
+                n++;
             }
         }
 
-        return new LabelRunResult(members, labelled, liked, changed, open, conflicts);
+        return n;
     }
 
     /// <summary>The member's current ratings with event time after <paramref name="from"/>, oldest first.</summary>
