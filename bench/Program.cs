@@ -2,8 +2,9 @@ using System.Globalization;
 using Serverless.Benchmarks;
 using Serverless.LocalHost.Azurite;
 
-// dotnet run -c Release --project bench -- archive [--rounds 3] [--live-requests 2000]
-// dotnet run -c Release --project bench -- rank [--requests 3000] [--rounds 5]
+// dotnet run -c Release --project bench -- archive [--rounds 3] [--live-requests 2000] [--max-ratings N]
+// dotnet run -c Release --project bench -- rank [--requests 3000] [--rounds 5] [--max-ratings 30000] [--landing-requests 5000]
+// (the tests run both at a tiny size: tests/Serverless.Tests/Infrastructure/BenchmarkCommandTests.cs)
 var what = args.FirstOrDefault() ?? "archive";
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 var root = Serverless.LocalHost.RepositoryRoot.Path;
@@ -12,10 +13,10 @@ await using var azurite = await AzuriteProcess.StartAsync(root);
 switch (what)
 {
     case "archive":
-        await ArchiveBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--rounds", 3), Arg("--live-requests", 2000));
+        await ArchiveBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--rounds", 3), Arg("--live-requests", 2000), args.Contains("--max-ratings") ? Arg("--max-ratings", 0) : null);
         break;
     case "rank":
-        await RankBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--requests", 3000), Arg("--rounds", 5));
+        await RankBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--requests", 3000), Arg("--rounds", 5), Arg("--max-ratings", 30_000), Arg("--landing-requests", 5_000));
         break;
     default:
         Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank)");

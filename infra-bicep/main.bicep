@@ -314,7 +314,7 @@ var appSettings = {
   // Telemetry: the connection string identifies the component; ingestion uses an Entra token.
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
-  // Connection "Storage": app tables (archive, feature log, registry) and blobs (models, snapshots).
+  // Connection "Storage": app tables (archive, feature-log file index, registry) and blobs (models, snapshots, landed feature logs).
   Storage__tableServiceUri: storage.outputs.tableEndpoint
   Storage__blobServiceUri: storage.outputs.blobEndpoint
   Storage__credential: 'managedidentity'

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+using Serverless.Tests.Fixtures;
+
+namespace Serverless.Tests.Infrastructure;
+
+/// <summary>
+/// The benchmark commands (bench/, `dotnet run -c Release --project bench -- archive|rank`) run here at a
+/// tiny size, so they cannot rot: each must finish and print every figure row with a finite
+/// measurement, its same-run baseline and a ratio. The figures themselves are not judged here.
+/// </summary>
+public sealed partial class BenchmarkCommandTests
+{
+    [Theory]
+    [InlineData("rank", "--requests 60 --rounds 1 --max-ratings 4000 --landing-requests 100",
+        new[] { "rank p50 (warm history cache, logging off)", "rank throughput, 2 workers, logging off", "feature logging at 100% (median of 1 rounds)", "feature-log-ingest trigger landing files" })]
+    [InlineData("archive", "--rounds 1 --live-requests 20 --max-ratings 3000",
+        new[] { "facts-ingest trigger path, facts/s (mean of rounds)", "live p99, idle (HTTP)", "live p99 under batch export (HTTP)" })]
+    public async Task A_benchmark_command_runs_at_a_tiny_size_and_prints_each_figure_with_its_baseline(string benchmark, string arguments, string[] figures)
+    {
+        var (exitCode, output) = await RunAsync(benchmark + " " + arguments);
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("machine: ", output, StringComparison.Ordinal);
+        foreach (var figure in figures)
+        {
+            var row = output.Split('\n').FirstOrDefault(l => l.Contains(figure, StringComparison.Ordinal));
+            Assert.True(row is not null, $"no row '{figure}' in:\n{output}");
+            var match = RowPattern().Match(row!);
+            Assert.True(match.Success, $"row without measured | baseline | ratio: {row}");
+        }
+    }
+
+    /// <summary>| figure | 1.23 unit | 4.56 unit (baseline) | 0.27 | target |</summary>
+    [GeneratedRegex(@"^\| [^|]+ \| [0-9]+\.[0-9]+ [^|]+ \| [0-9]+\.[0-9]+ [^|]+ \| [0-9]+\.[0-9]+ \| [^|]+ \|")]
+    private static partial Regex RowPattern();
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string arguments)
+    {
+        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
+        var dll = Repo.Path("bench", "bin", configuration, "net10.0", "Serverless.Benchmarks.dll");
+        Assert.True(File.Exists(dll), $"{dll} is not built (dotnet test Serverless.sln builds it)");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Repo.Root };
+        start.ArgumentList.Add(dll);
+        foreach (var argument in arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = new StringBuilder();
+        var stdout = Task.Run(async () => output.Append(await process.StandardOutput.ReadToEndAsync()));
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        await stdout;
+        return (process.ExitCode, output + await stderr);
+    }
+}
