@@ -218,6 +218,39 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_training_set_of_logged_features_comes_from_the_landed_files_and_their_labels()
+    {
+        using var h = new ArchiveHarness(azurite);
+        var options = Options.Create(new LumberjackOptions { LabelHorizon = TimeSpan.FromDays(30), LateWindow = TimeSpan.FromDays(7) });
+        var store = Store(h);
+        await store.EnsureCreatedAsync();
+
+        // 12 requests of member 5, one a day, three candidates each; the member likes title 1 two days after every request.
+        // Two batches, and one request delivered in both (a redelivery with other boundaries).
+        var requests = Enumerable.Range(0, 12).Select(d => Event(Json(Enumerable.Range(0, 3).Select(t =>
+            Record("5", $"{t}", T0.AddDays(d), position: t, logId: $"log{d}") with { Features = [d, t, d * 10 + t] }).ToArray()), d)).ToList();
+        await store.IngestAsync(requests.Take(7).ToList());
+        await store.IngestAsync(requests.Skip(6).ToList());
+        await h.Archive.IngestAsync(Enumerable.Range(0, 12).Select(d => h.Event(ArchiveHarness.Rating(5, 1, 4, T0.AddDays(d + 2), id: $"like:{d}"))).ToList());
+        await new LabelJoiner(store, h.Reader, options, h.Clock).RunAsync();
+
+        var set = Serverless.Training.TrainingSetBuilder.FromLogs(await store.LabelledAsync("hash1", default), "hash1", featureCount: 3, validationShare: 0.25);
+
+        Assert.Equal(27, set.Train.Count);
+        Assert.Equal(9, set.Validation.Count);
+        var all = set.Train.Concat(set.Validation).ToList();
+        Assert.Equal(Enumerable.Range(0, 12).SelectMany(d => Enumerable.Range(0, 3).Select(t => new[] { (float)d, t, d * 10 + t })), all.Select(e => e.Features), new FloatsComparer());
+        Assert.All(all, e => Assert.Equal(e.Features[1] == 1f, e.Label));
+    }
+
+    private sealed class FloatsComparer : IEqualityComparer<float[]>
+    {
+        public bool Equals(float[]? x, float[]? y) => x is not null && y is not null && x.SequenceEqual(y);
+
+        public int GetHashCode(float[] obj) => obj.Length;
+    }
+
+    [Fact]
     public async Task A_redelivered_batch_does_not_reopen_a_file_whose_labels_are_final()
     {
         using var h = new ArchiveHarness(azurite);
