@@ -59,10 +59,14 @@ public static class LocalFunctionHost
         builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(5));
 
         builder.Services.AddSingleton(settings.Time);
-        builder.Services.AddServerlessPlatform(builder.Configuration);
+
+        // The hub is registered as a hosted service before the platform's, so it stops after them:
+        // the feature-log buffer publishes what it holds, then the hub drains and reports what is left.
         builder.Services.AddSingleton(settings.Hub);
         builder.Services.AddSingleton<LocalEventHub>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LocalEventHub>());
         builder.Services.AddSingleton<IEventPublisher>(sp => sp.GetRequiredService<LocalEventHub>());
+        builder.Services.AddServerlessPlatform(builder.Configuration);
         builder.Services.AddMvcCore();
 
         var functions = FunctionCatalog.Discover(typeof(FactsIngestion).Assembly);
