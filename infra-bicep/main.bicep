@@ -138,6 +138,17 @@ param servingDeadline string = '00:00:00.2500000'
 @description('Optional. Lumberjack__LateWindow: how long after the horizon late facts may still change a label (TimeSpan, c format).')
 param lumberjackLateWindow string = '7.00:00:00'
 
+@description('Optional. Lumberjack__PublishAttempts: attempts to publish one batch of logged requests (the first included) before the rest is dropped and counted.')
+@minValue(1)
+@maxValue(100)
+param lumberjackPublishAttempts int = 5
+
+@description('Optional. Lumberjack__PublishRetryDelay: pause before the first retry of a failed feature-log publish, doubling after each (TimeSpan, c format).')
+param lumberjackPublishRetryDelay string = '00:00:00.1000000'
+
+@description('Optional. Lumberjack__PublishRetryTimeout: longest time one feature-log batch may spend in retries before it is dropped and counted (TimeSpan, c format).')
+param lumberjackPublishRetryTimeout string = '00:00:10'
+
 // ---------------------------------------------------------------------------------------------
 // Parameters: the deploying principal
 // ---------------------------------------------------------------------------------------------
@@ -336,6 +347,9 @@ var appSettings = {
   Lumberjack__PublishInterval: lumberjackPublishInterval
   Lumberjack__LabelHorizon: lumberjackLabelHorizon
   Lumberjack__LateWindow: lumberjackLateWindow
+  Lumberjack__PublishAttempts: string(lumberjackPublishAttempts)
+  Lumberjack__PublishRetryDelay: lumberjackPublishRetryDelay
+  Lumberjack__PublishRetryTimeout: lumberjackPublishRetryTimeout
   Serving__HistoryCacheTtl: servingHistoryCacheTtl
   Serving__HistoryCacheSize: string(servingHistoryCacheSize)
   Serving__Deadline: servingDeadline

@@ -27,6 +27,10 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(lumberjack.BufferCapacity, int.Parse(Get("Lumberjack__BufferCapacity"), CultureInfo.InvariantCulture));
         Assert.Equal(lumberjack.LabelHorizon, TimeSpan.Parse(Get("Lumberjack__LabelHorizon"), CultureInfo.InvariantCulture));
         Assert.Equal(lumberjack.LateWindow, TimeSpan.Parse(Get("Lumberjack__LateWindow"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.PublishInterval, TimeSpan.Parse(Get("Lumberjack__PublishInterval"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.PublishAttempts, int.Parse(Get("Lumberjack__PublishAttempts"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.PublishRetryDelay, TimeSpan.Parse(Get("Lumberjack__PublishRetryDelay"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.PublishRetryTimeout, TimeSpan.Parse(Get("Lumberjack__PublishRetryTimeout"), CultureInfo.InvariantCulture));
 
         var serving = new Serverless.Ranking.ServingOptions();
         Assert.Equal(serving.HistoryCacheTtl, TimeSpan.Parse(Get("Serving__HistoryCacheTtl"), CultureInfo.InvariantCulture));

@@ -32,6 +32,9 @@ public sealed class SettingsValidationTests
     [InlineData("Lumberjack:PublishInterval", "00:01:00", "PublishInterval")]
     [InlineData("Lumberjack:LabelHorizon", "00:00:00", "LabelHorizon")]
     [InlineData("Lumberjack:LateWindow", "-1.00:00:00", "LateWindow")]
+    [InlineData("Lumberjack:PublishAttempts", "0", "PublishAttempts")]
+    [InlineData("Lumberjack:PublishRetryDelay", "00:00:00", "PublishRetryDelay")]
+    [InlineData("Lumberjack:PublishRetryTimeout", "00:20:00", "PublishRetryTimeout")]
     public void Out_of_range_lumberjack_settings_are_refused_by_name(string key, string value, string name)
     {
         using var services = Services((key, value));
