@@ -149,6 +149,23 @@ param lumberjackPublishRetryDelay string = '00:00:00.1000000'
 @description('Optional. Lumberjack__PublishRetryTimeout: longest time one feature-log batch may spend in retries before it is dropped and counted (TimeSpan, c format).')
 param lumberjackPublishRetryTimeout string = '00:00:10'
 
+@description('Optional. Health__MaxSubstituteShare: largest share (0..1, decimal string) of requests the popularity Substitute may answer over the last minute before /api/health answers 503.')
+param healthMaxSubstituteShare string = '0.01'
+
+@description('Optional. Health__MaxFeatureLogLagEvents: most feature-log events the consumer may be behind before /api/health answers 503 (where the lag is measured).')
+@minValue(0)
+param healthMaxFeatureLogLagEvents int = 50000
+
+@description('Optional. Health__MaxFeatureLogLagAge: oldest age of an unacknowledged feature-log event before /api/health answers 503 (TimeSpan, c format; where the lag is measured).')
+param healthMaxFeatureLogLagAge string = '00:00:30'
+
+@description('Optional. Health__MaxDropsPerMinute: feature-log requests that may be dropped per minute before /api/health answers 503.')
+@minValue(0)
+param healthMaxDropsPerMinute int = 0
+
+@description('Optional. Health__MaxHistoryReadP99: largest p99 of member-history reads over the last minute before /api/health answers 503 (TimeSpan, c format).')
+param healthMaxHistoryReadP99 string = '00:00:00.1000000'
+
 // ---------------------------------------------------------------------------------------------
 // Parameters: the deploying principal
 // ---------------------------------------------------------------------------------------------
@@ -353,6 +370,11 @@ var appSettings = {
   Serving__HistoryCacheTtl: servingHistoryCacheTtl
   Serving__HistoryCacheSize: string(servingHistoryCacheSize)
   Serving__Deadline: servingDeadline
+  Health__MaxSubstituteShare: healthMaxSubstituteShare
+  Health__MaxFeatureLogLagEvents: string(healthMaxFeatureLogLagEvents)
+  Health__MaxFeatureLogLagAge: healthMaxFeatureLogLagAge
+  Health__MaxDropsPerMinute: string(healthMaxDropsPerMinute)
+  Health__MaxHistoryReadP99: healthMaxHistoryReadP99
 }
 
 module functionApp 'modules/function-app.bicep' = {

@@ -13,6 +13,7 @@ using Serverless.Functions.Archive;
 using Serverless.Hosting;
 using Serverless.LocalHost.Functions;
 using Serverless.LocalHost.Hub;
+using Serverless.Lumberjack;
 
 namespace Serverless.LocalHost;
 
@@ -66,6 +67,7 @@ public static class LocalFunctionHost
         builder.Services.AddSingleton<LocalEventHub>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LocalEventHub>());
         builder.Services.AddSingleton<IEventPublisher>(sp => sp.GetRequiredService<LocalEventHub>());
+        builder.Services.AddSingleton<IFeatureLogLag, LocalFeatureLogLag>();
         builder.Services.AddServerlessPlatform(builder.Configuration);
         builder.Services.AddMvcCore();
 

@@ -55,5 +55,10 @@ public static class AppSettings
         new("Serving__HistoryCacheTtl", SettingKind.Plain, []),
         new("Serving__HistoryCacheSize", SettingKind.Plain, []),
         new("Serving__Deadline", SettingKind.Plain, []),
+        new("Health__MaxSubstituteShare", SettingKind.Plain, []),
+        new("Health__MaxFeatureLogLagEvents", SettingKind.Plain, []),
+        new("Health__MaxFeatureLogLagAge", SettingKind.Plain, []),
+        new("Health__MaxDropsPerMinute", SettingKind.Plain, []),
+        new("Health__MaxHistoryReadP99", SettingKind.Plain, []),
     ];
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Serverless.Events;
+using Serverless.Ranking;
 
 namespace Serverless.Lumberjack;
 
@@ -20,7 +21,7 @@ namespace Serverless.Lumberjack;
 /// did not go out is sent again. What still fails is dropped and counted, as is what the host's
 /// shutdown time cuts off. Stopping the host publishes what is queued.
 /// </summary>
-public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServiceProvider services, ILogger<FeatureLogBuffer> logger) : BackgroundService
+public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServiceProvider services, ILogger<FeatureLogBuffer> logger, ServingMonitor? monitor = null) : BackgroundService
 {
     private readonly Channel<LoggedRequest> channel = Channel.CreateBounded<LoggedRequest>(
         new BoundedChannelOptions(options.Value.BufferCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
@@ -56,7 +57,7 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
         }
 
         Interlocked.Decrement(ref pending);
-        Interlocked.Increment(ref dropped);
+        Drop(1);
         request.Dispose();
         return false;
     }
@@ -123,7 +124,7 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
             if (lost > 0)
             {
                 Interlocked.Add(ref pending, -lost);
-                Interlocked.Add(ref dropped, lost);
+                Drop(lost);
                 logger.LogWarning("Dropped {Count} queued feature-log requests: the host stopped before they were published", lost);
             }
         }
@@ -221,7 +222,7 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
                     var elapsed = Stopwatch.GetElapsedTime(started);
                     if (attempt >= o.PublishAttempts || elapsed + delay > o.PublishRetryTimeout)
                     {
-                        Interlocked.Add(ref dropped, batch.Count);
+                        Drop(batch.Count);
                         logger.LogError(ex, "Dropped {Count} feature-log requests: publishing failed {Attempts} times in {Elapsed} ({Sent} went out)",
                             batch.Count, attempt, elapsed, sent);
                         return;
@@ -238,13 +239,13 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
         catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
             // Not a publish failure (no publisher, a request that cannot be written): retrying would not help.
-            Interlocked.Add(ref dropped, requests.Count - sent);
+            Drop(requests.Count - sent);
             logger.LogError(ex, "Dropped {Count} feature-log requests: they could not be published ({Sent} went out)", requests.Count - sent, sent);
         }
         catch (OperationCanceledException)
         {
             // The host's shutdown time ran out during a publish or a retry's pause.
-            Interlocked.Add(ref dropped, requests.Count - sent);
+            Drop(requests.Count - sent);
             logger.LogWarning("Dropped {Count} feature-log requests: the host stopped while they were being published ({Sent} went out)", requests.Count - sent, sent);
             throw;
         }
@@ -259,6 +260,13 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
             requests.Clear();
             batch.Clear();
         }
+    }
+
+    /// <summary>Counts dropped requests, here and in the serving monitor's last minute.</summary>
+    private void Drop(long count)
+    {
+        Interlocked.Add(ref dropped, count);
+        monitor?.RecordFeatureLogDrops(count);
     }
 
     public override void Dispose()

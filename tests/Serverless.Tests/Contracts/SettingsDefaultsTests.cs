@@ -36,5 +36,12 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(serving.HistoryCacheTtl, TimeSpan.Parse(Get("Serving__HistoryCacheTtl"), CultureInfo.InvariantCulture));
         Assert.Equal(serving.HistoryCacheSize, int.Parse(Get("Serving__HistoryCacheSize"), CultureInfo.InvariantCulture));
         Assert.Equal(serving.Deadline, TimeSpan.Parse(Get("Serving__Deadline"), CultureInfo.InvariantCulture));
+
+        var health = new Serverless.Ranking.HealthOptions();
+        Assert.Equal(health.MaxSubstituteShare, double.Parse(Get("Health__MaxSubstituteShare"), CultureInfo.InvariantCulture));
+        Assert.Equal(health.MaxFeatureLogLagEvents, int.Parse(Get("Health__MaxFeatureLogLagEvents"), CultureInfo.InvariantCulture));
+        Assert.Equal(health.MaxFeatureLogLagAge, TimeSpan.Parse(Get("Health__MaxFeatureLogLagAge"), CultureInfo.InvariantCulture));
+        Assert.Equal(health.MaxDropsPerMinute, int.Parse(Get("Health__MaxDropsPerMinute"), CultureInfo.InvariantCulture));
+        Assert.Equal(health.MaxHistoryReadP99, TimeSpan.Parse(Get("Health__MaxHistoryReadP99"), CultureInfo.InvariantCulture));
     }
 }

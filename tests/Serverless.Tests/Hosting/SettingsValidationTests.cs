@@ -53,4 +53,17 @@ public sealed class SettingsValidationTests
         var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<ServingOptions>>().Value);
         Assert.Contains(name, error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("Health:MaxSubstituteShare", "1.5", "MaxSubstituteShare")]
+    [InlineData("Health:MaxFeatureLogLagEvents", "-1", "MaxFeatureLogLagEvents")]
+    [InlineData("Health:MaxFeatureLogLagAge", "-00:00:01", "MaxFeatureLogLagAge")]
+    [InlineData("Health:MaxDropsPerMinute", "-1", "MaxDropsPerMinute")]
+    [InlineData("Health:MaxHistoryReadP99", "00:05:00", "MaxHistoryReadP99")]
+    public void Out_of_range_health_settings_are_refused_by_name(string key, string value, string name)
+    {
+        using var services = Services((key, value));
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<HealthOptions>>().Value);
+        Assert.Contains(name, error.Message, StringComparison.Ordinal);
+    }
 }
