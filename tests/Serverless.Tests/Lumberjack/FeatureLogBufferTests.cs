@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Serverless.Events;
 using Serverless.Lumberjack;
+using Serverless.Ranking;
 
 namespace Serverless.Tests.Lumberjack;
 
@@ -252,6 +254,28 @@ public sealed class FeatureLogBufferTests
         Assert.Equal(3, buffer.Published);
         Assert.Equal(7, buffer.Dropped);
         Assert.Equal(3, publisher.Events.Count);
+        await buffer.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Every_drop_reaches_the_serving_monitor_for_health()
+    {
+        var clock = new FakeTimeProvider(T0);
+        var monitor = new ServingMonitor(clock);
+        var publisher = new RecordingPublisher { Fail = true };
+        using var buffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions { PublishInterval = TimeSpan.Zero, BufferCapacity = 2, PublishAttempts = 1 }),
+            publisher, NullLogger<FeatureLogBuffer>.Instance, monitor);
+
+        // Two fill the buffer and fail to publish; the third finds it full.
+        var accepted = Enumerable.Range(0, 3).Count(i => buffer.TryLog(Request(i)));
+        Assert.Equal(2, accepted);
+        await buffer.StartAsync(CancellationToken.None);
+        await buffer.DrainAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(3, buffer.Dropped);
+        Assert.Equal(3, monitor.Window().FeatureLogDrops);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(0, monitor.Window().FeatureLogDrops);
         await buffer.StopAsync(CancellationToken.None);
     }
 }
