@@ -80,12 +80,12 @@ public static class RankBenchmark
         using var remoteBuffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions()), new SingleService(new DiscardingPublisher()), NullLogger<FeatureLogBuffer>.Instance);
         await remoteBuffer.StartAsync(CancellationToken.None);
         var logged = new RankService(histories, services.GetRequiredService<LiveModel>(), encoder, remoteBuffer,
-            Options.Create(new LumberjackOptions { SampleRate = 1 }), services.GetRequiredService<IOptions<ServingOptions>>(), time);
+            Options.Create(new LumberjackOptions { SampleRate = 1 }), services.GetRequiredService<IOptions<ServingOptions>>(), time, services.GetRequiredService<ServingMonitor>());
         var unlogged = new RankService(histories, services.GetRequiredService<LiveModel>(), encoder, buffer,
-            Options.Create(new LumberjackOptions { SampleRate = 0 }), services.GetRequiredService<IOptions<ServingOptions>>(), time);
+            Options.Create(new LumberjackOptions { SampleRate = 0 }), services.GetRequiredService<IOptions<ServingOptions>>(), time, services.GetRequiredService<ServingMonitor>());
         var uncached = new RankService(
             new MemberHistoryCache(services.GetRequiredService<ArchiveReader>(), Options.Create(new ServingOptions { HistoryCacheTtl = TimeSpan.Zero }), time),
-            services.GetRequiredService<LiveModel>(), encoder, buffer, Options.Create(new LumberjackOptions { SampleRate = 0 }), services.GetRequiredService<IOptions<ServingOptions>>(), time);
+            services.GetRequiredService<LiveModel>(), encoder, buffer, Options.Create(new LumberjackOptions { SampleRate = 0 }), services.GetRequiredService<IOptions<ServingOptions>>(), time, services.GetRequiredService<ServingMonitor>());
 
         var members = facts.Where(f => f.Kind == "rating").Select(f => f.Member!).Distinct().Take(200).ToArray();
         RankRequest Request(int i) => new(members[i % members.Length], null, 10, null);

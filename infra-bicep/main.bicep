@@ -138,6 +138,34 @@ param servingDeadline string = '00:00:00.2500000'
 @description('Optional. Lumberjack__LateWindow: how long after the horizon late facts may still change a label (TimeSpan, c format).')
 param lumberjackLateWindow string = '7.00:00:00'
 
+@description('Optional. Lumberjack__PublishAttempts: attempts to publish one batch of logged requests (the first included) before the rest is dropped and counted.')
+@minValue(1)
+@maxValue(100)
+param lumberjackPublishAttempts int = 5
+
+@description('Optional. Lumberjack__PublishRetryDelay: pause before the first retry of a failed feature-log publish, doubling after each (TimeSpan, c format).')
+param lumberjackPublishRetryDelay string = '00:00:00.1000000'
+
+@description('Optional. Lumberjack__PublishRetryTimeout: longest time one feature-log batch may spend in retries before it is dropped and counted (TimeSpan, c format).')
+param lumberjackPublishRetryTimeout string = '00:00:10'
+
+@description('Optional. Health__MaxSubstituteShare: largest share (0..1, decimal string) of requests the popularity Substitute may answer over the last minute before /api/health answers 503.')
+param healthMaxSubstituteShare string = '0.01'
+
+@description('Optional. Health__MaxFeatureLogLagEvents: most feature-log events the consumer may be behind before /api/health answers 503 (where the lag is measured).')
+@minValue(0)
+param healthMaxFeatureLogLagEvents int = 50000
+
+@description('Optional. Health__MaxFeatureLogLagAge: oldest age of an unacknowledged feature-log event before /api/health answers 503 (TimeSpan, c format; where the lag is measured).')
+param healthMaxFeatureLogLagAge string = '00:00:30'
+
+@description('Optional. Health__MaxDropsPerMinute: feature-log requests that may be dropped per minute before /api/health answers 503.')
+@minValue(0)
+param healthMaxDropsPerMinute int = 0
+
+@description('Optional. Health__MaxHistoryReadP99: largest p99 of member-history reads over the last minute before /api/health answers 503 (TimeSpan, c format).')
+param healthMaxHistoryReadP99 string = '00:00:00.1000000'
+
 // ---------------------------------------------------------------------------------------------
 // Parameters: the deploying principal
 // ---------------------------------------------------------------------------------------------
@@ -336,9 +364,17 @@ var appSettings = {
   Lumberjack__PublishInterval: lumberjackPublishInterval
   Lumberjack__LabelHorizon: lumberjackLabelHorizon
   Lumberjack__LateWindow: lumberjackLateWindow
+  Lumberjack__PublishAttempts: string(lumberjackPublishAttempts)
+  Lumberjack__PublishRetryDelay: lumberjackPublishRetryDelay
+  Lumberjack__PublishRetryTimeout: lumberjackPublishRetryTimeout
   Serving__HistoryCacheTtl: servingHistoryCacheTtl
   Serving__HistoryCacheSize: string(servingHistoryCacheSize)
   Serving__Deadline: servingDeadline
+  Health__MaxSubstituteShare: healthMaxSubstituteShare
+  Health__MaxFeatureLogLagEvents: string(healthMaxFeatureLogLagEvents)
+  Health__MaxFeatureLogLagAge: healthMaxFeatureLogLagAge
+  Health__MaxDropsPerMinute: string(healthMaxDropsPerMinute)
+  Health__MaxHistoryReadP99: healthMaxHistoryReadP99
 }
 
 module functionApp 'modules/function-app.bicep' = {

@@ -13,6 +13,7 @@ using Serverless.Functions.Archive;
 using Serverless.Hosting;
 using Serverless.LocalHost.Functions;
 using Serverless.LocalHost.Hub;
+using Serverless.Lumberjack;
 
 namespace Serverless.LocalHost;
 
@@ -59,10 +60,15 @@ public static class LocalFunctionHost
         builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(5));
 
         builder.Services.AddSingleton(settings.Time);
-        builder.Services.AddServerlessPlatform(builder.Configuration);
+
+        // The hub is registered as a hosted service before the platform's, so it stops after them:
+        // the feature-log buffer publishes what it holds, then the hub drains and reports what is left.
         builder.Services.AddSingleton(settings.Hub);
         builder.Services.AddSingleton<LocalEventHub>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LocalEventHub>());
         builder.Services.AddSingleton<IEventPublisher>(sp => sp.GetRequiredService<LocalEventHub>());
+        builder.Services.AddSingleton<IFeatureLogLag, LocalFeatureLogLag>();
+        builder.Services.AddServerlessPlatform(builder.Configuration);
         builder.Services.AddMvcCore();
 
         var functions = FunctionCatalog.Discover(typeof(FactsIngestion).Assembly);

@@ -2,13 +2,12 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Serverless.Functions.Http;
-using Serverless.Lumberjack;
 using Serverless.Ranking;
 
 namespace Serverless.Functions.Ranking;
 
 /// <summary>Serving: rank titles for a member, and report what this instance serves.</summary>
-public sealed class RankApi(RankService ranking, LiveModel live, FeatureLogBuffer log)
+public sealed class RankApi(RankService ranking, LiveModel live, ServingHealth health)
 {
     private const int MaxBodyBytes = 64 * 1024;
 
@@ -32,20 +31,12 @@ public sealed class RankApi(RankService ranking, LiveModel live, FeatureLogBuffe
         }
     }
 
+    /// <summary>200 when the instance serves as it should, 503 with the reasons when not (the body is the same report either way).</summary>
     [Function("health")]
     public IActionResult Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest req)
     {
-        var current = live.Current;
-        return new OkObjectResult(new
-        {
-            status = current is null ? "degraded: no model loaded, answering with the popularity fallback" : "serving",
-            model = current?.Manifest.Version,
-            configHash = current?.Manifest.FeatureConfigHash,
-            dataWatermark = current?.Data.Watermark,
-            snapshot = current?.Data.Snapshot,
-            alerts = live.Alerts,
-            featureLog = new { published = log.Published, dropped = log.Dropped },
-        });
+        var report = health.Check();
+        return new ObjectResult(report) { StatusCode = report.Healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable };
     }
 
     /// <summary>Operators: check the registry's live alias now instead of at the next poll.</summary>

@@ -5,7 +5,11 @@ using Serverless.LocalHost.Hub;
 
 namespace Serverless.LocalHost.Functions;
 
-/// <summary>Subscribes every Event Hub-triggered function to the in-process hub with its hub and consumer group.</summary>
+/// <summary>
+/// Subscribes every Event Hub-triggered function to the in-process hub with its hub and consumer
+/// group. Stopping is the hub's own (it is a hosted service that stops after every other one, so
+/// it drains what the feature-log buffer publishes on its way out).
+/// </summary>
 public sealed class EventHubFunctionConsumers(HostedFunctions hosted, LocalEventHub hub, IServiceProvider services) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
@@ -24,7 +28,7 @@ public sealed class EventHubFunctionConsumers(HostedFunctions hosted, LocalEvent
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => hub.DisposeAsync().AsTask();
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>The functions this local host serves.</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Serverless.Events;
 
@@ -19,42 +20,136 @@ public sealed class LocalHubOptions
     /// <summary>First and longest pause before a failed batch is delivered again.</summary>
     public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromMilliseconds(50);
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Most events one partition keeps that some consumer group has not acknowledged yet (the hub's
+    /// retention); a publisher waits for room beyond it.
+    /// </summary>
+    public int MaxRetainedEvents { get; init; } = 50_000;
+
+    /// <summary>Most bytes of event bodies one partition keeps unacknowledged (one larger event still fits into an empty partition).</summary>
+    public long MaxRetainedBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>How long stopping lets consumers catch up before it reports what is left unacknowledged.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(3);
 }
 
-/// <summary>Counters of one consumer group on one hub.</summary>
-public sealed record HubConsumerStats(string Hub, string ConsumerGroup, long Published, long Checkpointed, long Batches, long FailedBatches);
+/// <summary>
+/// Counters of one consumer group on one hub. <see cref="LagEvents"/> is what the group has not
+/// acknowledged yet, <see cref="OldestUnacknowledgedAge"/> how long ago (on the hub's clock) the
+/// oldest of those was enqueued (null when there is none). <see cref="RetainedEvents"/> and
+/// <see cref="RetainedBytes"/> are what the hub holds in memory (for every group of the hub), and
+/// <see cref="PublisherWaits"/> how often a publisher found a partition full and waited.
+/// </summary>
+public sealed record HubConsumerStats(
+    string Hub,
+    string ConsumerGroup,
+    long Published,
+    long Checkpointed,
+    long Batches,
+    long FailedBatches,
+    long LagEvents,
+    TimeSpan? OldestUnacknowledgedAge,
+    long RetainedEvents,
+    long RetainedBytes,
+    long PublisherWaits);
+
+/// <summary>What one consumer group had not acknowledged when the hub stopped.</summary>
+public sealed record HubLeftover(string Hub, string ConsumerGroup, long Events);
 
 /// <summary>
 /// The local stand-in for Event Hubs: named hubs of N partitions; an event goes to the partition of
 /// its key's stable hash, so one key's events stay ordered (events without a key go round-robin).
-/// Each subscribed consumer group reads every partition from the start in batches, checkpoints
-/// after a batch succeeds, and delivers the same batch again after a failure (at-least-once), like
-/// the Functions Event Hubs trigger.
-/// Events stay in memory for the life of the process.
+/// Each subscribed consumer group reads every partition from its earliest retained event in
+/// batches, checkpoints after a batch succeeds, and delivers the same batch again after a failure
+/// (at-least-once), like the Functions Event Hubs trigger.
+/// <para>
+/// Memory is bounded like a real hub's retention: an event is released as soon as every consumer
+/// group subscribed to its hub has checkpointed past it (a group that subscribes later starts at
+/// the earliest event still retained, as a new group on Event Hubs starts at the retention
+/// window), and a partition keeps at most <see cref="LocalHubOptions.MaxRetainedEvents"/> events
+/// and <see cref="LocalHubOptions.MaxRetainedBytes"/> bytes unacknowledged. When a partition is
+/// full, <b>publishers wait</b> until consumers catch up (back-pressure) instead of the hub
+/// dropping or overwriting events: the local hub is what tests and the replay measure against, so
+/// it never loses an event silently; a slow consumer shows as a slow publisher and as lag in
+/// <see cref="Stats"/>. A wait honours the publisher's cancellation token; a publish cancelled part
+/// way throws <see cref="EventPublishException"/> saying how many of its events went in. A hub
+/// without any subscribed group keeps its events up to the bound, then its publishers wait.
+/// </para>
+/// <para>
+/// Stopping (the host stops it after every other service, so the feature-log buffer's last publish
+/// still reaches it) gives consumers <see cref="LocalHubOptions.DrainTimeout"/> to catch up, then
+/// ends delivery and logs a warning with the number of events each hub/group leaves
+/// unacknowledged (<see cref="LeftAtStop"/>); publishing after that throws.
+/// </para>
 /// </summary>
-public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, ILogger<LocalEventHub> logger) : IEventPublisher, IAsyncDisposable
+public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, ILogger<LocalEventHub> logger) : IEventPublisher, IHostedService, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, HubLog> hubs = new(StringComparer.Ordinal);
     private readonly List<Consumer> consumers = [];
     private readonly CancellationTokenSource stopping = new();
-    private int disposed;
+    private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IReadOnlyList<HubLeftover>? leftAtStop;
+    private int stopRequested;
 
     public LocalHubOptions Options => options;
 
+    /// <summary>What each consumer group had not acknowledged when the hub stopped; null while it runs.</summary>
+    public IReadOnlyList<HubLeftover>? LeftAtStop => Volatile.Read(ref leftAtStop);
+
     public ValueTask PublishAsync(string hub, IReadOnlyList<OutgoingEvent> events, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(events);
         var log = Hub(hub);
-        foreach (var e in events)
+        for (var i = 0; i < events.Count; i++)
         {
-            // The body is copied: the caller may reuse its memory once this returns.
-            var partition = e.PartitionKey is null
-                ? (int)((uint)Interlocked.Increment(ref log.NextUnkeyed) % (uint)options.PartitionCount)
-                : PartitionOf(e.PartitionKey, options.PartitionCount);
-            log.Partitions[partition].Append(e.Body.ToArray(), time.GetUtcNow());
+            var partition = PartitionFor(log, events[i]);
+
+            // The fast path: room in the partition, nothing to wait for. The body is copied: the
+            // caller may reuse its memory once this returns.
+            if (!log.Partitions[partition].TryAppend(events[i].Body, time))
+            {
+                return PublishWaitingAsync(hub, log, events, i, partition, cancellationToken);
+            }
         }
 
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>The rest of a publish that found a partition full: each event waits for room in turn, so order is kept.</summary>
+    private async ValueTask PublishWaitingAsync(string hub, HubLog log, IReadOnlyList<OutgoingEvent> events, int from, int partition, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref log.PublisherWaits);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping.Token);
+        for (var i = from; i < events.Count; i++)
+        {
+            var target = i == from ? partition : PartitionFor(log, events[i]);
+            try
+            {
+                await log.Partitions[target].AppendAsync(events[i].Body, time, cancel.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                var cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
+                var error = cancelled ? ex : new ObjectDisposedException(nameof(LocalEventHub), $"the local hub stopped while a publish to '{hub}' waited for room");
+                if (i == 0)
+                {
+                    if (cancelled)
+                    {
+                        throw;
+                    }
+
+                    throw error;
+                }
+
+                throw new EventPublishException(i, $"publishing to '{hub}' stopped after {i} of {events.Count} events, waiting for room: {error.Message}", error);
+            }
+        }
+    }
+
+    private int PartitionFor(HubLog log, in OutgoingEvent e) => e.PartitionKey is null
+        ? (int)((uint)Interlocked.Increment(ref log.NextUnkeyed) % (uint)options.PartitionCount)
+        : PartitionOf(e.PartitionKey, options.PartitionCount);
 
     public Task FlushAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
 
@@ -74,14 +169,16 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     public void Subscribe(string hub, string consumerGroup, Func<IReadOnlyList<IncomingEvent>, CancellationToken, Task> handler)
     {
         var log = Hub(hub);
-        var consumer = new Consumer(hub, consumerGroup, log, handler);
+        Consumer consumer;
         lock (consumers)
         {
+            ObjectDisposedException.ThrowIf(stopping.IsCancellationRequested, this);
             if (consumers.Any(c => c.Hub == hub && c.Group == consumerGroup))
             {
                 throw new InvalidOperationException($"consumer group '{consumerGroup}' already reads hub '{hub}'");
             }
 
+            consumer = new Consumer(hub, consumerGroup, log, handler, log.Partitions.Select(p => p.AddCursor()).ToArray());
             consumers.Add(consumer);
         }
 
@@ -94,10 +191,29 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
 
     public IReadOnlyList<HubConsumerStats> Stats()
     {
+        var now = time.GetUtcNow();
         lock (consumers)
         {
-            return consumers.Select(c => new HubConsumerStats(c.Hub, c.Group, c.Log.Partitions.Sum(p => p.Count),
-                Interlocked.Read(ref c.Checkpointed), Interlocked.Read(ref c.Batches), Interlocked.Read(ref c.FailedBatches))).ToList();
+            return consumers.Select(c =>
+            {
+                long published = 0, lag = 0, retained = 0, bytes = 0;
+                TimeSpan? oldest = null;
+                for (var p = 0; p < c.Log.Partitions.Length; p++)
+                {
+                    var s = c.Log.Partitions[p].Measure(c.Cursors[p], now);
+                    published += s.Published;
+                    lag += s.Lag;
+                    retained += s.Retained;
+                    bytes += s.Bytes;
+                    if (s.OldestAge is { } age && (oldest is null || age > oldest))
+                    {
+                        oldest = age;
+                    }
+                }
+
+                return new HubConsumerStats(c.Hub, c.Group, published, Interlocked.Read(ref c.Checkpointed), Interlocked.Read(ref c.Batches),
+                    Interlocked.Read(ref c.FailedBatches), lag, oldest, retained, bytes, Interlocked.Read(ref c.Log.PublisherWaits));
+            }).ToList();
         }
     }
 
@@ -106,7 +222,7 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
-        while (!Stats().All(s => s.Checkpointed >= s.Published))
+        while (Stats().Any(s => s.LagEvents > 0))
         {
             await Task.Delay(10, cts.Token);
         }
@@ -119,24 +235,26 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
             throw new ArgumentException("hub name must be 1..256 characters", nameof(name));
         }
 
-        return hubs.GetOrAdd(name, _ => new HubLog(options.PartitionCount));
+        ObjectDisposedException.ThrowIf(stopping.IsCancellationRequested, this);
+        return hubs.GetOrAdd(name, _ => new HubLog(options));
     }
 
     private async Task DeliverAsync(Consumer consumer, int partitionIndex, CancellationToken stop)
     {
         var partition = consumer.Log.Partitions[partitionIndex];
-        long checkpoint = 0;
+        var cursor = consumer.Cursors[partitionIndex];
         var delay = options.FirstRetryDelay;
         while (!stop.IsCancellationRequested)
         {
             try
             {
+                var checkpoint = cursor.Checkpoint;
                 if (!await partition.WaitForMoreThanAsync(checkpoint, stop))
                 {
                     continue;
                 }
 
-                if (partition.Count - checkpoint < options.MaxBatchSize)
+                if (partition.Next - checkpoint < options.MaxBatchSize)
                 {
                     await Task.Delay(options.MaxWait, stop);
                 }
@@ -156,7 +274,8 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
                     continue;
                 }
 
-                checkpoint += batch.Count;
+                // Acknowledged: events every group has passed leave memory, and waiting publishers get room.
+                partition.Checkpoint(cursor, checkpoint + batch.Count);
                 delay = options.FirstRetryDelay;
                 Interlocked.Increment(ref consumer.Batches);
                 Interlocked.Add(ref consumer.Checkpointed, batch.Count);
@@ -168,12 +287,29 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
         }
     }
 
-    /// <summary>Stops every delivery loop (idempotent); undelivered events stay unacknowledged.</summary>
-    public async ValueTask DisposeAsync()
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Lets consumers catch up for at most <see cref="LocalHubOptions.DrainTimeout"/> (or until
+    /// <paramref name="cancellationToken"/>, the host's shutdown time), then stops every delivery
+    /// loop, fails publishers still waiting, and reports and logs what each consumer group leaves
+    /// unacknowledged. Idempotent.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        if (Interlocked.Exchange(ref stopRequested, 1) == 1)
         {
+            await stopped.Task.WaitAsync(cancellationToken);
             return;
+        }
+
+        try
+        {
+            await WaitForIdleAsync(options.DrainTimeout, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Out of time: what is left is reported below.
         }
 
         await stopping.CancelAsync();
@@ -183,58 +319,190 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
             loops = consumers.SelectMany(c => c.Loops).ToArray();
         }
 
+        foreach (var log in hubs.Values)
+        {
+            foreach (var partition in log.Partitions)
+            {
+                partition.Stop();
+            }
+        }
+
         await Task.WhenAll(loops);
+        var left = Stats().Select(s => new HubLeftover(s.Hub, s.ConsumerGroup, s.LagEvents)).ToList();
+        foreach (var group in left)
+        {
+            if (group.Events > 0)
+            {
+                logger.LogWarning("Local hub stopped: {Hub}/{Group} left {Count} events unacknowledged (they are lost with this process)",
+                    group.Hub, group.ConsumerGroup, group.Events);
+            }
+        }
+
+        if (left.All(l => l.Events == 0))
+        {
+            logger.LogInformation("Local hub stopped with every event acknowledged by every consumer group");
+        }
+
+        Volatile.Write(ref leftAtStop, left);
+        stopped.TrySetResult();
     }
 
-    private sealed class Consumer(string hub, string group, HubLog log, Func<IReadOnlyList<IncomingEvent>, CancellationToken, Task> handler)
+    /// <summary>Stops the hub as <see cref="StopAsync"/> does, if the host did not already.</summary>
+    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None);
+
+    private sealed class Consumer(string hub, string group, HubLog log, Func<IReadOnlyList<IncomingEvent>, CancellationToken, Task> handler, Cursor[] cursors)
     {
         public string Hub { get; } = hub;
         public string Group { get; } = group;
         public HubLog Log { get; } = log;
         public Func<IReadOnlyList<IncomingEvent>, CancellationToken, Task> Handler { get; } = handler;
+
+        /// <summary>This group's checkpoint in each partition.</summary>
+        public Cursor[] Cursors { get; } = cursors;
         public List<Task> Loops { get; } = [];
         public long Checkpointed;
         public long Batches;
         public long FailedBatches;
     }
 
-    private sealed class HubLog(int partitionCount)
+    /// <summary>A consumer group's checkpoint in one partition: the sequence number of the first event it has not acknowledged.</summary>
+    private sealed class Cursor(long checkpoint)
     {
-        public PartitionLog[] Partitions { get; } = Enumerable.Range(0, partitionCount).Select(_ => new PartitionLog()).ToArray();
+        public long Checkpoint { get => Volatile.Read(ref checkpoint); set => Volatile.Write(ref checkpoint, value); }
+    }
+
+    private sealed class HubLog(LocalHubOptions options)
+    {
+        public PartitionLog[] Partitions { get; } = Enumerable.Range(0, options.PartitionCount).Select(_ => new PartitionLog(options)).ToArray();
 
         /// <summary>Round-robin counter for events without a partition key.</summary>
         public int NextUnkeyed;
+
+        /// <summary>How often a publish found a partition full and waited.</summary>
+        public long PublisherWaits;
     }
 
-    private sealed class PartitionLog
-    {
-        private readonly List<IncomingEvent> events = [];
-        private TaskCompletionSource more = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly record struct PartitionMeasure(long Published, long Lag, TimeSpan? OldestAge, long Retained, long Bytes);
 
-        public long Count
+    /// <summary>
+    /// One partition: the events from <c>first</c> (the oldest some group has not acknowledged) to
+    /// <c>next</c> (exclusive), in a list whose slots before <c>head</c> are already released.
+    /// </summary>
+    private sealed class PartitionLog(LocalHubOptions options)
+    {
+        private readonly object gate = new();
+        private readonly List<IncomingEvent> events = [];
+        private readonly List<Cursor> cursors = [];
+        private int head;
+        private long first;
+        private long next;
+        private long bytes;
+        private bool stopped;
+        private TaskCompletionSource more = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource room = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The sequence number the next event gets (= events ever published to the partition).</summary>
+        public long Next
         {
-            get { lock (events) { return events.Count; } }
+            get { lock (gate) { return next; } }
         }
 
-        public void Append(byte[] body, DateTimeOffset enqueued)
+        public Cursor AddCursor()
+        {
+            lock (gate)
+            {
+                var cursor = new Cursor(first);
+                cursors.Add(cursor);
+                return cursor;
+            }
+        }
+
+        /// <summary>Appends a copy of the body if the partition has room; false when it is full.</summary>
+        public bool TryAppend(ReadOnlyMemory<byte> body, TimeProvider time)
         {
             TaskCompletionSource signal;
-            lock (events)
+            lock (gate)
             {
-                events.Add(new IncomingEvent(body, enqueued, events.Count));
+                ObjectDisposedException.ThrowIf(stopped, typeof(LocalEventHub));
+                var retained = next - first;
+                if (retained > 0 && (retained >= options.MaxRetainedEvents || bytes + body.Length > options.MaxRetainedBytes))
+                {
+                    return false;
+                }
+
+                // Enqueued when the hub accepts it, as Event Hubs stamps it.
+                events.Add(new IncomingEvent(body.ToArray(), time.GetUtcNow(), next));
+                next++;
+                bytes += body.Length;
                 signal = more;
                 more = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
 
             signal.TrySetResult();
+            return true;
+        }
+
+        /// <summary>Appends once there is room (waiting for consumers to acknowledge events).</summary>
+        public async Task AppendAsync(ReadOnlyMemory<byte> body, TimeProvider time, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                Task wait;
+                lock (gate)
+                {
+                    wait = room.Task;
+                }
+
+                if (TryAppend(body, time))
+                {
+                    return;
+                }
+
+                await wait.WaitAsync(cancellationToken);
+            }
+        }
+
+        /// <summary>Moves a group's checkpoint; releases what every group has now passed and wakes waiting publishers.</summary>
+        public void Checkpoint(Cursor cursor, long to)
+        {
+            TaskCompletionSource? signal = null;
+            lock (gate)
+            {
+                cursor.Checkpoint = to;
+                var release = cursors.Min(c => c.Checkpoint);
+                if (release > first)
+                {
+                    var count = (int)(release - first);
+                    for (var i = head; i < head + count; i++)
+                    {
+                        bytes -= events[i].Body.Length;
+                        events[i] = default;
+                    }
+
+                    head += count;
+                    first = release;
+
+                    // Compact once most of the list is released slots (amortized O(1) per event).
+                    if (head >= 1024 && head * 2 >= events.Count)
+                    {
+                        events.RemoveRange(0, head);
+                        head = 0;
+                    }
+
+                    signal = room;
+                    room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+            }
+
+            signal?.TrySetResult();
         }
 
         public async Task<bool> WaitForMoreThanAsync(long offset, CancellationToken stop)
         {
             Task wait;
-            lock (events)
+            lock (gate)
             {
-                if (events.Count > offset)
+                if (next > offset)
                 {
                     return true;
                 }
@@ -248,11 +516,40 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
 
         public List<IncomingEvent> Read(long offset, int max)
         {
-            lock (events)
+            lock (gate)
             {
-                var count = (int)Math.Min(max, events.Count - offset);
-                return events.GetRange((int)offset, count);
+                var count = (int)Math.Min(max, next - offset);
+                return events.GetRange(head + (int)(offset - first), count);
             }
+        }
+
+        public PartitionMeasure Measure(Cursor cursor, DateTimeOffset now)
+        {
+            lock (gate)
+            {
+                var checkpoint = cursor.Checkpoint;
+                TimeSpan? age = null;
+                if (checkpoint < next)
+                {
+                    var enqueued = events[head + (int)(checkpoint - first)].EnqueuedTime;
+                    age = now > enqueued ? now - enqueued : TimeSpan.Zero;
+                }
+
+                return new PartitionMeasure(next, next - checkpoint, age, next - first, bytes);
+            }
+        }
+
+        /// <summary>No more events: publishers still waiting for room fail.</summary>
+        public void Stop()
+        {
+            TaskCompletionSource signal;
+            lock (gate)
+            {
+                stopped = true;
+                signal = room;
+            }
+
+            signal.TrySetResult();
         }
     }
 }

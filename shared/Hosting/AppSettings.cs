@@ -49,8 +49,16 @@ public static class AppSettings
         new("Lumberjack__PublishInterval", SettingKind.Plain, []),
         new("Lumberjack__LabelHorizon", SettingKind.Plain, []),
         new("Lumberjack__LateWindow", SettingKind.Plain, []),
+        new("Lumberjack__PublishAttempts", SettingKind.Plain, []),
+        new("Lumberjack__PublishRetryDelay", SettingKind.Plain, []),
+        new("Lumberjack__PublishRetryTimeout", SettingKind.Plain, []),
         new("Serving__HistoryCacheTtl", SettingKind.Plain, []),
         new("Serving__HistoryCacheSize", SettingKind.Plain, []),
         new("Serving__Deadline", SettingKind.Plain, []),
+        new("Health__MaxSubstituteShare", SettingKind.Plain, []),
+        new("Health__MaxFeatureLogLagEvents", SettingKind.Plain, []),
+        new("Health__MaxFeatureLogLagAge", SettingKind.Plain, []),
+        new("Health__MaxDropsPerMinute", SettingKind.Plain, []),
+        new("Health__MaxHistoryReadP99", SettingKind.Plain, []),
     ];
 }

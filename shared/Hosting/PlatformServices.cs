@@ -50,7 +50,10 @@ public static class PlatformServices
         services.AddHostedService<LiveModelRefresher>();
         services.AddOptions<ServingOptions>().BindConfiguration(ServingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<MemberHistoryCache>();
+        services.AddSingleton<ServingMonitor>();
         services.AddSingleton<RankService>();
+        services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<ServingHealth>();
         services.AddSingleton<TrainingJob>();
 
         var hubs = configuration.GetSection(AppSettings.EventHubs);

@@ -1,10 +1,12 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Serverless.Events;
+using Serverless.Ranking;
 
 namespace Serverless.Lumberjack;
 
@@ -12,10 +14,14 @@ namespace Serverless.Lumberjack;
 /// Hands logged requests to the feature-log hub off the request path: serving only tries to write
 /// into a bounded buffer (never waits, never wakes a thread); a full buffer drops the request and
 /// counts it. A background loop wakes once per publish interval, writes each request as one event
-/// into reused buffers and publishes up to <see cref="MaxRequestsPerPublish"/> at a time. Stopping
-/// the host publishes what is queued.
+/// into reused buffers and publishes up to <see cref="MaxRequestsPerPublish"/> at a time. A failed
+/// publish is retried with exponential backoff (<see cref="LumberjackOptions.PublishAttempts"/>,
+/// <see cref="LumberjackOptions.PublishRetryDelay"/>, at most
+/// <see cref="LumberjackOptions.PublishRetryTimeout"/> in all); after a partial failure only what
+/// did not go out is sent again. What still fails is dropped and counted, as is what the host's
+/// shutdown time cuts off. Stopping the host publishes what is queued.
 /// </summary>
-public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServiceProvider services, ILogger<FeatureLogBuffer> logger) : BackgroundService
+public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServiceProvider services, ILogger<FeatureLogBuffer> logger, ServingMonitor? monitor = null) : BackgroundService
 {
     private readonly Channel<LoggedRequest> channel = Channel.CreateBounded<LoggedRequest>(
         new BoundedChannelOptions(options.Value.BufferCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
@@ -23,11 +29,19 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
     private long dropped;
     private long published;
     private long pending;
+    private long retries;
 
+    /// <summary>Requests lost: the buffer was full, publishing failed after its retries, or the host stopped first.</summary>
     public long Dropped => Interlocked.Read(ref dropped);
 
     /// <summary>Requests handed to the hub (one event each).</summary>
     public long Published => Interlocked.Read(ref published);
+
+    /// <summary>Requests queued (or being published) and not yet handed to the hub.</summary>
+    public long Pending => Interlocked.Read(ref pending);
+
+    /// <summary>Publishes made again after a failure.</summary>
+    public long PublishRetries => Interlocked.Read(ref retries);
 
     /// <summary>
     /// Queues one request and takes ownership of it (it is disposed once published or dropped);
@@ -43,7 +57,7 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
         }
 
         Interlocked.Decrement(ref pending);
-        Interlocked.Increment(ref dropped);
+        Drop(1);
         request.Dispose();
         return false;
     }
@@ -92,6 +106,33 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
         var bodies = new List<ArrayBufferWriter<byte>>(MaxRequestsPerPublish);
         using var writer = new Utf8JsonWriter(Stream.Null);
         using var linger = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, closing.Token);
+        try
+        {
+            await PublishQueuedAsync(publisher, interval, requests, batch, bodies, writer, linger, stoppingToken);
+        }
+        finally
+        {
+            // Out of time (the host's shutdown): what is still queued will never go out. This loop is
+            // the channel's only reader, so nothing else takes requests from it meanwhile.
+            var lost = 0;
+            while (channel.Reader.TryRead(out var left))
+            {
+                left.Dispose();
+                lost++;
+            }
+
+            if (lost > 0)
+            {
+                Interlocked.Add(ref pending, -lost);
+                Drop(lost);
+                logger.LogWarning("Dropped {Count} queued feature-log requests: the host stopped before they were published", lost);
+            }
+        }
+    }
+
+    private async Task PublishQueuedAsync(IEventPublisher? publisher, TimeSpan interval, List<LoggedRequest> requests, List<OutgoingEvent> batch,
+        List<ArrayBufferWriter<byte>> bodies, Utf8JsonWriter writer, CancellationTokenSource linger, CancellationToken stoppingToken)
+    {
         while (await channel.Reader.WaitToReadAsync(stoppingToken))
         {
             // Let requests gather: waking this loop per request (a thread wake-up each) is what
@@ -127,6 +168,8 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
 
     private async Task PublishAsync(IEventPublisher? publisher, List<LoggedRequest> requests, List<OutgoingEvent> batch, List<ArrayBufferWriter<byte>> bodies, Utf8JsonWriter writer, CancellationToken stoppingToken)
     {
+        // Requests handed to the hub so far; events go out in order, one per request.
+        var sent = 0;
         try
         {
             if (publisher is null)
@@ -152,16 +195,59 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
                 batch.Add(new OutgoingEvent(null, body.WrittenMemory));
             }
 
-            await publisher.PublishAsync(Hubs.FeatureLog, batch, stoppingToken);
-            Interlocked.Add(ref published, requests.Count);
+            var o = options.Value;
+            var started = Stopwatch.GetTimestamp();
+            var delay = o.PublishRetryDelay;
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await publisher.PublishAsync(Hubs.FeatureLog, batch, stoppingToken);
+                    sent += batch.Count;
+                    Interlocked.Add(ref published, batch.Count);
+                    return;
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // The first Sent went out: they are published, and never sent again.
+                    var partial = ex is EventPublishException p ? Math.Clamp(p.Sent, 0, batch.Count) : 0;
+                    sent += partial;
+                    Interlocked.Add(ref published, partial);
+                    batch.RemoveRange(0, partial);
+                    if (batch.Count == 0)
+                    {
+                        return;
+                    }
+
+                    var elapsed = Stopwatch.GetElapsedTime(started);
+                    if (attempt >= o.PublishAttempts || elapsed + delay > o.PublishRetryTimeout)
+                    {
+                        Drop(batch.Count);
+                        logger.LogError(ex, "Dropped {Count} feature-log requests: publishing failed {Attempts} times in {Elapsed} ({Sent} went out)",
+                            batch.Count, attempt, elapsed, sent);
+                        return;
+                    }
+
+                    Interlocked.Increment(ref retries);
+                    logger.LogWarning(ex, "Publishing {Count} feature-log requests failed (attempt {Attempt} of {Attempts}, {Sent} went out); retrying in {Delay}",
+                        batch.Count, attempt, o.PublishAttempts, sent, delay);
+                    await Task.Delay(delay, stoppingToken);
+                    delay *= 2;
+                }
+            }
         }
-        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            // Events go out in order, one per request: the first Sent were published.
-            var sent = ex is EventPublishException partial ? Math.Clamp(partial.Sent, 0, requests.Count) : 0;
-            Interlocked.Add(ref published, sent);
-            Interlocked.Add(ref dropped, requests.Count - sent);
-            logger.LogError(ex, "Dropped {Count} feature-log requests: publishing failed ({Sent} went out)", requests.Count - sent, sent);
+            // Not a publish failure (no publisher, a request that cannot be written): retrying would not help.
+            Drop(requests.Count - sent);
+            logger.LogError(ex, "Dropped {Count} feature-log requests: they could not be published ({Sent} went out)", requests.Count - sent, sent);
+        }
+        catch (OperationCanceledException)
+        {
+            // The host's shutdown time ran out during a publish or a retry's pause.
+            Drop(requests.Count - sent);
+            logger.LogWarning("Dropped {Count} feature-log requests: the host stopped while they were being published ({Sent} went out)", requests.Count - sent, sent);
+            throw;
         }
         finally
         {
@@ -174,6 +260,13 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
             requests.Clear();
             batch.Clear();
         }
+    }
+
+    /// <summary>Counts dropped requests, here and in the serving monitor's last minute.</summary>
+    private void Drop(long count)
+    {
+        Interlocked.Add(ref dropped, count);
+        monitor?.RecordFeatureLogDrops(count);
     }
 
     public override void Dispose()

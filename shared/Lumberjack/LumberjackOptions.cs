@@ -23,6 +23,22 @@ public sealed class LumberjackOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
     public TimeSpan PublishInterval { get; set; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary>Attempts to publish one batch of logged requests (the first included) before what has not gone out is dropped and counted.</summary>
+    [Range(1, 100)]
+    public int PublishAttempts { get; set; } = 5;
+
+    /// <summary>Pause before the first retry of a failed publish; it doubles with each further retry.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan PublishRetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Longest time one batch may spend in retries: a retry whose pause would end later is not
+    /// made, and the batch's rest is dropped (meanwhile new requests queue in the buffer, and drop
+    /// once it is full, so the bound keeps an outage from stalling logging indefinitely).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan PublishRetryTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long after a request a rating of the title counts as its label.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
     public TimeSpan LabelHorizon { get; set; } = TimeSpan.FromDays(30);

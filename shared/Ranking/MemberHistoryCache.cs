@@ -11,6 +11,9 @@ namespace Serverless.Ranking;
 /// </summary>
 public sealed record MemberHistoryRead(IReadOnlyList<ArchivedFact> Facts, DateTimeOffset ReadAt);
 
+/// <summary>The history cache's counters, and the archive reads of the last minute (what health checks).</summary>
+public sealed record HistoryCacheStats(long Hits, long Misses, long StorageReads, int InFlight, int Entries, int ReadsLastMinute, double? ReadP99MsLastMinute);
+
 /// <summary>
 /// A read-through cache of members' histories from the archive's live interface. An entry read as
 /// of F holds everything known at F, so it serves requests as of T >= F within the TTL; older
@@ -27,6 +30,9 @@ public sealed class MemberHistoryCache(ArchiveReader archive, IOptions<ServingOp
 
     public long Hits => Interlocked.Read(ref hits);
     public long Misses => Interlocked.Read(ref misses);
+
+    /// <summary>What the cache measures: hits and misses (every miss reads the archive); read timings are not measured here.</summary>
+    public HistoryCacheStats Stats() => new(Hits, Misses, Misses, 0, 0, 0, null);
 
     public async Task<MemberHistoryRead> HistoryAsync(string member, int limit, DateTimeOffset asOf, CancellationToken cancellationToken)
     {

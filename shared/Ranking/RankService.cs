@@ -39,7 +39,7 @@ public sealed class RankRefusedException(int status, string message) : Exception
 /// answers by popularity as of the data watermark and says so. Sampled requests are logged (every
 /// scored candidate with its exact feature values) without adding to the request's latency.
 /// </summary>
-public sealed class RankService(MemberHistoryCache histories, LiveModel live, FeatureEncoder encoder, FeatureLogBuffer log, IOptions<LumberjackOptions> logging, IOptions<ServingOptions> serving, TimeProvider time)
+public sealed class RankService(MemberHistoryCache histories, LiveModel live, FeatureEncoder encoder, FeatureLogBuffer log, IOptions<LumberjackOptions> logging, IOptions<ServingOptions> serving, TimeProvider time, ServingMonitor monitor)
 {
     public const int MaxCount = 100;
     public const int MaxCandidates = 1000;
@@ -131,6 +131,7 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
         if (candidates.Length == 0)
         {
             // A member who has rated every title of the default pool: nothing left to rank (and nothing to log).
+            monitor.RecordModelAnswer();
             return new RankResponse(member, logId, asOf, bundle.Manifest.Version, encoder.ConfigHash, bundle.Data.Watermark, false, null, false, []);
         }
 
@@ -167,6 +168,7 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
                 items.Add(new RankedTitle(candidates[order[position]], scores[order[position]], position));
             }
 
+            monitor.RecordModelAnswer();
             return new RankResponse(member, logId, asOf, bundle.Manifest.Version, encoder.ConfigHash, bundle.Data.Watermark, false, null, logged, items);
         }
         finally
@@ -194,9 +196,13 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
         return data.Popular.Where(t => !rated.Contains(t)).Take(DefaultPool).ToArray();
     }
 
-    /// <summary>The Substitute: rank by popularity (rating count as of the data watermark), say so.</summary>
+    /// <summary>
+    /// The Substitute: rank by popularity (rating count as of the data watermark), say so. Every call
+    /// counts as a Substitute answer for health, including the 503 when it has nothing to rank.
+    /// </summary>
     private RankResponse Substitute(string member, string logId, DateTimeOffset asOf, string[]? requested, int count, ServingBundle? bundle, string reason)
     {
+        monitor.RecordSubstitute(reason);
         if (bundle is null && requested is null)
         {
             throw new RankRefusedException(503, $"{reason}, and no popularity data is loaded to fall back on: pass candidates, or publish a model");

@@ -27,10 +27,21 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(lumberjack.BufferCapacity, int.Parse(Get("Lumberjack__BufferCapacity"), CultureInfo.InvariantCulture));
         Assert.Equal(lumberjack.LabelHorizon, TimeSpan.Parse(Get("Lumberjack__LabelHorizon"), CultureInfo.InvariantCulture));
         Assert.Equal(lumberjack.LateWindow, TimeSpan.Parse(Get("Lumberjack__LateWindow"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.PublishInterval, TimeSpan.Parse(Get("Lumberjack__PublishInterval"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.PublishAttempts, int.Parse(Get("Lumberjack__PublishAttempts"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.PublishRetryDelay, TimeSpan.Parse(Get("Lumberjack__PublishRetryDelay"), CultureInfo.InvariantCulture));
+        Assert.Equal(lumberjack.PublishRetryTimeout, TimeSpan.Parse(Get("Lumberjack__PublishRetryTimeout"), CultureInfo.InvariantCulture));
 
         var serving = new Serverless.Ranking.ServingOptions();
         Assert.Equal(serving.HistoryCacheTtl, TimeSpan.Parse(Get("Serving__HistoryCacheTtl"), CultureInfo.InvariantCulture));
         Assert.Equal(serving.HistoryCacheSize, int.Parse(Get("Serving__HistoryCacheSize"), CultureInfo.InvariantCulture));
         Assert.Equal(serving.Deadline, TimeSpan.Parse(Get("Serving__Deadline"), CultureInfo.InvariantCulture));
+
+        var health = new Serverless.Ranking.HealthOptions();
+        Assert.Equal(health.MaxSubstituteShare, double.Parse(Get("Health__MaxSubstituteShare"), CultureInfo.InvariantCulture));
+        Assert.Equal(health.MaxFeatureLogLagEvents, int.Parse(Get("Health__MaxFeatureLogLagEvents"), CultureInfo.InvariantCulture));
+        Assert.Equal(health.MaxFeatureLogLagAge, TimeSpan.Parse(Get("Health__MaxFeatureLogLagAge"), CultureInfo.InvariantCulture));
+        Assert.Equal(health.MaxDropsPerMinute, int.Parse(Get("Health__MaxDropsPerMinute"), CultureInfo.InvariantCulture));
+        Assert.Equal(health.MaxHistoryReadP99, TimeSpan.Parse(Get("Health__MaxHistoryReadP99"), CultureInfo.InvariantCulture));
     }
 }

@@ -61,9 +61,23 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
     {
         Assert.True(fixture.Trained.Published);
         Assert.True(fixture.Trained.Sentinel.Passed);
-        var health = await Http.GetFromJsonAsync<JsonObject>("api/health");
-        Assert.Equal(fixture.Trained.Manifest.Version, (string?)health!["model"]);
+        var response = await Http.GetAsync("api/health");
+        var health = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.True(response.StatusCode == HttpStatusCode.OK, health.ToJsonString());
+        Assert.Equal(("serving", true), ((string?)health["status"], (bool)health["healthy"]!));
+        Assert.Empty(health["problems"]!.AsArray());
+        Assert.Equal(fixture.Trained.Manifest.Version, (string?)health["model"]);
         Assert.Equal(FeatureConfig.Default.Hash, (string?)health["configHash"]);
+        Assert.Equal("local hub", (string?)health["featureLog"]!["lagMeasured"]);
+        Assert.Equal(0.01, (double)health["thresholds"]!["maxSubstituteShare"]!);
+    }
+
+    /// <summary>The health report, whether the instance calls itself healthy (200) or not (503).</summary>
+    internal static async Task<JsonObject> HealthAsync(HttpClient http)
+    {
+        var response = await http.GetAsync("api/health");
+        Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"health answered {response.StatusCode}");
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!;
     }
 
     [Fact]
@@ -195,8 +209,8 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
         Assert.False((bool)probe["passed"]!);
         Assert.Contains("NaN", (string?)probe["measured"], StringComparison.Ordinal);
 
-        var health = await Http.GetFromJsonAsync<JsonObject>("api/health");
-        Assert.Equal(good.Version, (string?)health!["model"]);
+        var health = await HealthAsync(Http);
+        Assert.Equal(good.Version, (string?)health["model"]);
         var alerts = health["alerts"]!.AsArray().Select(a => (string?)a!["version"]).ToList();
         Assert.Contains("garbage-1", alerts);
         Assert.Contains("other-config-1", alerts);
@@ -321,7 +335,7 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
         Assert.Equal(HttpStatusCode.Conflict, (await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = false, by = "bob" })).StatusCode);
 
         await Http.PostAsync("api/models/refresh", null);
-        Assert.Equal(published, (string?)(await Http.GetFromJsonAsync<JsonObject>("api/health"))!["model"]);
+        Assert.Equal(published, (string?)(await HealthAsync(Http))["model"]);
 
         await registry.PublishAsync(good.Version, published, "restore");
         await Http.PostAsync("api/models/refresh", null);
@@ -387,8 +401,23 @@ public sealed class FallbackOverHttpTests(AzuriteFixture azurite)
 
         var nothing = await host.Http.PostAsJsonAsync("api/rank", new { member = "1" });
         Assert.Equal(HttpStatusCode.ServiceUnavailable, nothing.StatusCode);
-        var health = await host.Http.GetFromJsonAsync<JsonObject>("api/health");
-        Assert.StartsWith("degraded", (string?)health!["status"], StringComparison.Ordinal);
+
+        // Health tells the truth: no model, and every request of the last minute went to the Substitute.
+        var response = await host.Http.GetAsync("api/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var health = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.False((bool)health["healthy"]!);
+        var problems = health["problems"]!.AsArray().Select(p => (string)p!).ToList();
+        Assert.Equal(2, problems.Count);
+        Assert.StartsWith("no valid model is loaded", problems[0], StringComparison.Ordinal);
+        Assert.Equal("substitute share 1 over the last minute exceeds 0.01", problems[1]);
+        Assert.Equal("degraded: " + string.Join("; ", problems), (string?)health["status"]);
+        Assert.Null(health["model"]);
+        var serving = health["serving"]!;
+        Assert.Equal((60, 2L, 2L, 1.0), ((int)serving["windowSeconds"]!, (long)serving["requests"]!, (long)serving["substitute"]!, (double)serving["substituteShare"]!));
+        Assert.Equal(2, (long)serving["substituteReasons"]!["no valid model is live"]!);
+        var featureLog = health["featureLog"]!;
+        Assert.Equal(("local hub", 0L, 0L), ((string?)featureLog["lagMeasured"], (long)featureLog["lagEvents"]!, (long)featureLog["droppedLastMinute"]!));
     }
 
     [Fact]
@@ -424,13 +453,19 @@ public sealed class FallbackOverHttpTests(AzuriteFixture azurite)
     [Fact]
     public async Task When_the_history_read_misses_the_deadline_the_Substitute_answers_and_says_why()
     {
+        // A host that tolerates any Substitute share (a threshold through configuration): only the missing model counts against it.
         await using var host = await LocalHostFixture.StartAsync(azurite, new DateTimeOffset(2010, 1, 1, 0, 0, 0, TimeSpan.Zero),
-            new Dictionary<string, string?> { ["Serving:Deadline"] = "00:00:00.0000001", ["Serving:HistoryCacheTtl"] = "00:00:00" });
+            new Dictionary<string, string?> { ["Serving:Deadline"] = "00:00:00.0000001", ["Serving:HistoryCacheTtl"] = "00:00:00", ["Health:MaxSubstituteShare"] = "1" });
         var response = await host.Http.PostAsJsonAsync("api/rank", new { member = "1", candidates = new[] { "7", "8", "9" }, count = 2 });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var body = await response.Content.ReadFromJsonAsync<RankResponse>();
         Assert.True(body!.Fallback);
         Assert.Contains("deadline exceeded", body.FallbackReason, StringComparison.Ordinal);
         Assert.Equal(2, body.Items.Count);
+
+        var health = await RankingOverHttpTests.HealthAsync(host.Http);
+        Assert.StartsWith("no valid model is loaded", (string)Assert.Single(health["problems"]!.AsArray())!, StringComparison.Ordinal);
+        Assert.Equal(1, (double)health["thresholds"]!["maxSubstituteShare"]!);
+        Assert.Equal(1, (long)health["serving"]!["substituteReasons"]![body.FallbackReason!]!);
     }
 }

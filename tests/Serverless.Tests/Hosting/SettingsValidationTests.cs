@@ -32,6 +32,9 @@ public sealed class SettingsValidationTests
     [InlineData("Lumberjack:PublishInterval", "00:01:00", "PublishInterval")]
     [InlineData("Lumberjack:LabelHorizon", "00:00:00", "LabelHorizon")]
     [InlineData("Lumberjack:LateWindow", "-1.00:00:00", "LateWindow")]
+    [InlineData("Lumberjack:PublishAttempts", "0", "PublishAttempts")]
+    [InlineData("Lumberjack:PublishRetryDelay", "00:00:00", "PublishRetryDelay")]
+    [InlineData("Lumberjack:PublishRetryTimeout", "00:20:00", "PublishRetryTimeout")]
     public void Out_of_range_lumberjack_settings_are_refused_by_name(string key, string value, string name)
     {
         using var services = Services((key, value));
@@ -48,6 +51,19 @@ public sealed class SettingsValidationTests
     {
         using var services = Services((key, value));
         var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<ServingOptions>>().Value);
+        Assert.Contains(name, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Health:MaxSubstituteShare", "1.5", "MaxSubstituteShare")]
+    [InlineData("Health:MaxFeatureLogLagEvents", "-1", "MaxFeatureLogLagEvents")]
+    [InlineData("Health:MaxFeatureLogLagAge", "-00:00:01", "MaxFeatureLogLagAge")]
+    [InlineData("Health:MaxDropsPerMinute", "-1", "MaxDropsPerMinute")]
+    [InlineData("Health:MaxHistoryReadP99", "00:05:00", "MaxHistoryReadP99")]
+    public void Out_of_range_health_settings_are_refused_by_name(string key, string value, string name)
+    {
+        using var services = Services((key, value));
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<HealthOptions>>().Value);
         Assert.Contains(name, error.Message, StringComparison.Ordinal);
     }
 }

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Serverless.Events;
 using Serverless.LocalHost.Hub;
 
@@ -8,9 +10,38 @@ namespace Serverless.Tests.LocalHost;
 
 public sealed class LocalEventHubTests
 {
-    private static LocalEventHub NewHub(int partitions = 4, int maxBatch = 50) =>
-        new(new LocalHubOptions { PartitionCount = partitions, MaxBatchSize = maxBatch, MaxWait = TimeSpan.FromMilliseconds(5), FirstRetryDelay = TimeSpan.FromMilliseconds(5) },
-            TimeProvider.System, NullLogger<LocalEventHub>.Instance);
+    private static LocalEventHub NewHub(int partitions = 4, int maxBatch = 50, int maxRetained = 50_000, long maxBytes = 64L << 20, TimeSpan? drain = null, TimeProvider? time = null, ILogger<LocalEventHub>? logger = null) =>
+        new(new LocalHubOptions
+        {
+            PartitionCount = partitions, MaxBatchSize = maxBatch, MaxWait = TimeSpan.FromMilliseconds(5), FirstRetryDelay = TimeSpan.FromMilliseconds(5),
+            MaxRetainedEvents = maxRetained, MaxRetainedBytes = maxBytes, DrainTimeout = drain ?? TimeSpan.FromSeconds(3),
+        }, time ?? TimeProvider.System, logger ?? NullLogger<LocalEventHub>.Instance);
+
+    /// <summary>A consumer that takes batches only when the test lets it (one permit per batch).</summary>
+    private sealed class GatedConsumer
+    {
+        public SemaphoreSlim Gate { get; } = new(0);
+        public ConcurrentQueue<string> Received { get; } = new();
+
+        public async Task Handle(IReadOnlyList<IncomingEvent> batch, CancellationToken cancellationToken)
+        {
+            await Gate.WaitAsync(cancellationToken);
+            foreach (var e in batch) { Received.Enqueue(Encoding.UTF8.GetString(e.Body.Span)); }
+        }
+    }
+
+    /// <summary>Keeps every log entry (level and rendered message).</summary>
+    private sealed class ListLogger : ILogger<LocalEventHub>
+    {
+        public ConcurrentQueue<(LogLevel Level, string Message)> Entries { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Entries.Enqueue((logLevel, formatter(state, exception)));
+    }
 
     private static OutgoingEvent E(string key, int n) => new(key, Encoding.UTF8.GetBytes($"{key}:{n}"));
 
@@ -79,6 +110,128 @@ public sealed class LocalEventHubTests
         Assert.Equal(20, a);
         Assert.Equal(20, b);
         Assert.Throws<InvalidOperationException>(() => hub.Subscribe("h", "a", (_, _) => Task.CompletedTask));
+    }
+
+    [Fact]
+    public async Task Events_every_group_acknowledged_leave_memory_and_the_slowest_group_holds_the_rest()
+    {
+        await using var hub = NewHub(partitions: 2, maxBatch: 1000);
+        var fast = 0;
+        hub.Subscribe("h", "fast", (batch, _) => { Interlocked.Add(ref fast, batch.Count); return Task.CompletedTask; });
+        var slow = new GatedConsumer();
+        hub.Subscribe("h", "slow", slow.Handle);
+
+        await hub.PublishAsync("h", Enumerable.Range(0, 100).Select(n => E($"k{n}", n)).ToList());
+        var bytes = Enumerable.Range(0, 100).Sum(n => E($"k{n}", n).Body.Length);
+        while (Volatile.Read(ref fast) < 100) { await Task.Delay(5); }
+
+        // The fast group has acknowledged everything; the slow one nothing, so all of it stays.
+        var held = hub.Stats().Single(s => s.ConsumerGroup == "slow");
+        Assert.Equal((100, 100, 100, bytes), (held.Published, held.LagEvents, held.RetainedEvents, held.RetainedBytes));
+        Assert.Equal(0, hub.Stats().Single(s => s.ConsumerGroup == "fast").LagEvents);
+
+        slow.Gate.Release(1000);
+        await hub.WaitForIdleAsync(TimeSpan.FromSeconds(30));
+        var after = Assert.Single(hub.Stats(), s => s.ConsumerGroup == "slow");
+        Assert.Equal((100, 0, 0L, 0L), (after.Published, after.LagEvents, after.RetainedEvents, after.RetainedBytes));
+        Assert.Null(after.OldestUnacknowledgedAge);
+        Assert.Equal(100, slow.Received.Count);
+    }
+
+    [Fact]
+    public async Task A_full_partition_makes_publishers_wait_until_consumers_catch_up_and_loses_nothing()
+    {
+        await using var hub = NewHub(partitions: 1, maxBatch: 3, maxRetained: 5);
+        var consumer = new GatedConsumer();
+        hub.Subscribe("h", "g", consumer.Handle);
+        await hub.PublishAsync("h", Enumerable.Range(0, 5).Select(n => E("k", n)).ToList());
+
+        // Full: this publish cannot complete while the consumer acknowledges nothing.
+        var waiting = hub.PublishAsync("h", Enumerable.Range(5, 4).Select(n => E("k", n)).ToList()).AsTask();
+        Assert.False(waiting.IsCompleted);
+        var full = Assert.Single(hub.Stats());
+        Assert.Equal((5, 5L), (full.RetainedEvents, full.Published));
+        Assert.Equal(1, full.PublisherWaits);
+
+        consumer.Gate.Release(100);
+        await waiting;
+        await hub.WaitForIdleAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(Enumerable.Range(0, 9).Select(n => $"k:{n}"), consumer.Received);
+        Assert.Equal(9, Assert.Single(hub.Stats()).Checkpointed);
+    }
+
+    [Fact]
+    public async Task A_publisher_waiting_for_room_can_be_cancelled_and_is_told_how_many_events_went_in()
+    {
+        await using var hub = NewHub(partitions: 1, maxRetained: 3);
+        var consumer = new GatedConsumer();
+        hub.Subscribe("h", "g", consumer.Handle);
+        await hub.PublishAsync("h", [E("k", 0), E("k", 1)]);
+
+        using (var cancel = new CancellationTokenSource())
+        {
+            var partial = hub.PublishAsync("h", [E("k", 2), E("k", 3), E("k", 4)], cancel.Token).AsTask();
+            Assert.False(partial.IsCompleted);
+            await cancel.CancelAsync();
+            var error = await Assert.ThrowsAsync<EventPublishException>(() => partial);
+            Assert.Equal(1, error.Sent);
+        }
+
+        using (var cancel = new CancellationTokenSource())
+        {
+            var none = hub.PublishAsync("h", [E("k", 5)], cancel.Token).AsTask();
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => none);
+        }
+
+        Assert.Equal(3, Assert.Single(hub.Stats()).Published);
+        consumer.Gate.Release(100);
+        await hub.WaitForIdleAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(["k:0", "k:1", "k:2"], consumer.Received);
+    }
+
+    [Fact]
+    public async Task Stats_show_the_lag_and_the_age_of_the_oldest_unacknowledged_event_on_the_hub_clock()
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var hub = NewHub(partitions: 2, time: clock);
+        var consumer = new GatedConsumer();
+        hub.Subscribe("h", "g", consumer.Handle);
+        await hub.PublishAsync("h", [E("a", 0), E("b", 0)]);
+        clock.Advance(TimeSpan.FromSeconds(30));
+        await hub.PublishAsync("h", [E("a", 1)]);
+        clock.Advance(TimeSpan.FromSeconds(12));
+
+        var stats = Assert.Single(hub.Stats());
+        Assert.Equal(3, stats.LagEvents);
+        Assert.Equal(TimeSpan.FromSeconds(42), stats.OldestUnacknowledgedAge);
+
+        consumer.Gate.Release(100);
+        await hub.WaitForIdleAsync(TimeSpan.FromSeconds(30));
+        Assert.Null(Assert.Single(hub.Stats()).OldestUnacknowledgedAge);
+    }
+
+    [Fact]
+    public async Task Stopping_gives_consumers_time_to_drain_then_reports_and_logs_what_is_left()
+    {
+        var logger = new ListLogger();
+        var hub = NewHub(partitions: 2, drain: TimeSpan.FromMilliseconds(300), logger: logger);
+        var done = 0;
+        hub.Subscribe("h", "done", (batch, _) => { Interlocked.Add(ref done, batch.Count); return Task.CompletedTask; });
+        hub.Subscribe("h", "stuck", (_, _) => throw new InvalidOperationException("storage is down"));
+        await hub.PublishAsync("h", Enumerable.Range(0, 7).Select(n => E($"k{n}", n)).ToList());
+        while (Volatile.Read(ref done) < 7) { await Task.Delay(5); }
+        Assert.Null(hub.LeftAtStop);
+
+        await hub.StopAsync(CancellationToken.None);
+
+        Assert.Equal(
+            [new HubLeftover("h", "done", 0), new HubLeftover("h", "stuck", 7)],
+            hub.LeftAtStop!.OrderBy(l => l.ConsumerGroup, StringComparer.Ordinal));
+        var warning = Assert.Single(logger.Entries, e => e.Level == LogLevel.Warning && e.Message.StartsWith("Local hub stopped", StringComparison.Ordinal));
+        Assert.Contains("h/stuck left 7 events unacknowledged", warning.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => hub.PublishAsync("h", [E("k", 9)]).AsTask());
+        await hub.DisposeAsync();
     }
 
     [Fact]

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Serverless.Events;
 using Serverless.Lumberjack;
+using Serverless.Ranking;
 
 namespace Serverless.Tests.Lumberjack;
 
@@ -16,20 +18,31 @@ public sealed class FeatureLogBufferTests
 
         public int Publishes { get; private set; }
 
+        /// <summary>Calls of PublishAsync, failed ones included.</summary>
+        public int Attempts { get; private set; }
+
         public bool Fail { get; set; }
+
+        /// <summary>The next this many publishes fail (then they succeed again).</summary>
+        public int FailNext { get; set; }
 
         /// <summary>When set, a publish sends this many events and then fails.</summary>
         public int? FailAfter { get; set; }
 
+        /// <summary>When set, the next publish sends this many events and then fails (once).</summary>
+        public int? FailOnceAfter { get; set; }
+
         public ValueTask PublishAsync(string hub, IReadOnlyList<OutgoingEvent> events, CancellationToken cancellationToken = default)
         {
-            if (Fail)
+            Attempts++;
+            if (Fail || FailNext-- > 0)
             {
                 throw new InvalidOperationException("hub unavailable");
             }
 
-            if (FailAfter is { } sent)
+            if ((FailAfter ?? FailOnceAfter) is { } sent)
             {
+                FailOnceAfter = null;
                 lock (Events)
                 {
                     Events.AddRange(events.Take(sent).Select(e => (hub, e with { Body = e.Body.ToArray() })));
@@ -59,8 +72,15 @@ public sealed class FeatureLogBufferTests
         Enumerable.Range(0, candidates).Select(c => c / 10f).ToArray(),
         Enumerable.Range(0, candidates).Reverse().ToArray());
 
-    private static FeatureLogBuffer Buffer(RecordingPublisher publisher, TimeSpan interval, int capacity = 10_000) =>
-        new(Options.Create(new LumberjackOptions { PublishInterval = interval, BufferCapacity = capacity }), publisher, NullLogger<FeatureLogBuffer>.Instance);
+    private static FeatureLogBuffer Buffer(RecordingPublisher publisher, TimeSpan interval, int capacity = 10_000, int attempts = 5, TimeSpan? retryTimeout = null) =>
+        new(Options.Create(new LumberjackOptions
+        {
+            PublishInterval = interval, BufferCapacity = capacity,
+            PublishAttempts = attempts, PublishRetryDelay = TimeSpan.FromMilliseconds(1), PublishRetryTimeout = retryTimeout ?? TimeSpan.FromMinutes(1),
+        }), publisher, NullLogger<FeatureLogBuffer>.Instance);
+
+    private static List<string> LogIds(RecordingPublisher publisher) =>
+        publisher.Events.Select(e => FeatureLogEvent.Parse(e.Event.Body.Span).Records![0].LogId).ToList();
 
     [Fact]
     public void Capture_keeps_ranking_order_and_refuses_ragged_rows()
@@ -152,28 +172,78 @@ public sealed class FeatureLogBufferTests
     }
 
     [Fact]
-    public async Task A_failed_publish_drops_and_counts_the_requests_and_the_loop_goes_on()
+    public async Task A_failed_publish_is_retried_until_it_goes_out_and_nothing_is_lost_or_sent_twice()
+    {
+        var publisher = new RecordingPublisher { FailNext = 2 };
+        using var buffer = Buffer(publisher, TimeSpan.FromMilliseconds(200));
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(buffer.TryLog(Request(i)));
+        }
+
+        Assert.Equal(10, buffer.Pending);
+        await buffer.StartAsync(CancellationToken.None);
+        await buffer.DrainAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal((10L, 0L, 2L, 0L), (buffer.Published, buffer.Dropped, buffer.PublishRetries, buffer.Pending));
+        Assert.Equal(3, publisher.Attempts);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"log{i}"), LogIds(publisher));
+        await buffer.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task After_a_partial_failure_only_what_did_not_go_out_is_sent_again()
+    {
+        var publisher = new RecordingPublisher { FailOnceAfter = 3 };
+        using var buffer = Buffer(publisher, TimeSpan.FromMilliseconds(200));
+        await buffer.StartAsync(CancellationToken.None);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.True(buffer.TryLog(Request(i)));
+        }
+
+        await buffer.DrainAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal((10L, 0L, 1L), (buffer.Published, buffer.Dropped, buffer.PublishRetries));
+        Assert.Equal(2, publisher.Attempts);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"log{i}"), LogIds(publisher));
+        await buffer.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task A_publish_that_keeps_failing_is_dropped_and_counted_after_the_last_attempt_and_the_loop_goes_on()
     {
         var publisher = new RecordingPublisher { Fail = true };
-        using var buffer = Buffer(publisher, TimeSpan.Zero);
+        using var buffer = Buffer(publisher, TimeSpan.Zero, attempts: 3);
         await buffer.StartAsync(CancellationToken.None);
         Assert.True(buffer.TryLog(Request(1)));
         await buffer.DrainAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal(1, buffer.Dropped);
+        Assert.Equal((0L, 1L, 2L), (buffer.Published, buffer.Dropped, buffer.PublishRetries));
+        Assert.Equal(3, publisher.Attempts);
 
         publisher.Fail = false;
         Assert.True(buffer.TryLog(Request(2)));
         await buffer.DrainAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(1, buffer.Published);
-        Assert.Equal("log2", FeatureLogEvent.Parse(publisher.Events.Single().Event.Body.Span).Records![0].LogId);
+        Assert.Equal(["log2"], LogIds(publisher));
         await buffer.StopAsync(CancellationToken.None);
     }
 
     [Fact]
-    public async Task A_publish_that_fails_part_way_counts_what_went_out_as_published()
+    public async Task Retries_stop_at_the_total_time_bound_whatever_attempts_are_left()
+    {
+        var publisher = new RecordingPublisher { Fail = true };
+        using var buffer = Buffer(publisher, TimeSpan.Zero, attempts: 100, retryTimeout: TimeSpan.Zero);
+        await buffer.StartAsync(CancellationToken.None);
+        Assert.True(buffer.TryLog(Request(1)));
+        await buffer.DrainAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal((1L, 0L, 1), (buffer.Dropped, buffer.PublishRetries, publisher.Attempts));
+        await buffer.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Without_retries_a_publish_that_fails_part_way_counts_what_went_out_as_published()
     {
         var publisher = new RecordingPublisher { FailAfter = 3 };
-        using var buffer = Buffer(publisher, TimeSpan.FromMilliseconds(200));
+        using var buffer = Buffer(publisher, TimeSpan.FromMilliseconds(200), attempts: 1);
         await buffer.StartAsync(CancellationToken.None);
         for (var i = 0; i < 10; i++)
         {
@@ -184,6 +254,28 @@ public sealed class FeatureLogBufferTests
         Assert.Equal(3, buffer.Published);
         Assert.Equal(7, buffer.Dropped);
         Assert.Equal(3, publisher.Events.Count);
+        await buffer.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Every_drop_reaches_the_serving_monitor_for_health()
+    {
+        var clock = new FakeTimeProvider(T0);
+        var monitor = new ServingMonitor(clock);
+        var publisher = new RecordingPublisher { Fail = true };
+        using var buffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions { PublishInterval = TimeSpan.Zero, BufferCapacity = 2, PublishAttempts = 1 }),
+            publisher, NullLogger<FeatureLogBuffer>.Instance, monitor);
+
+        // Two fill the buffer and fail to publish; the third finds it full.
+        var accepted = Enumerable.Range(0, 3).Count(i => buffer.TryLog(Request(i)));
+        Assert.Equal(2, accepted);
+        await buffer.StartAsync(CancellationToken.None);
+        await buffer.DrainAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(3, buffer.Dropped);
+        Assert.Equal(3, monitor.Window().FeatureLogDrops);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(0, monitor.Window().FeatureLogDrops);
         await buffer.StopAsync(CancellationToken.None);
     }
 }
