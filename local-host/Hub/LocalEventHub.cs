@@ -39,6 +39,13 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     private readonly CancellationTokenSource stopping = new();
     private int disposed;
 
+    // Someone waits for the hub to be idle: partitions deliver what they have without waiting to fill a batch.
+    private int idleWaiters;
+    private TaskCompletionSource deliverNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Completed (and replaced) whenever a consumer group checkpoints, so idle waiters wake at once instead of polling.
+    private TaskCompletionSource checkpointed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public LocalHubOptions Options => options;
 
     public ValueTask PublishAsync(string hub, IReadOnlyList<OutgoingEvent> events, CancellationToken cancellationToken = default)
@@ -102,13 +109,59 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     }
 
     /// <summary>Waits until every consumer group has checkpointed everything published so far.</summary>
-    public async Task WaitForIdleAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    public Task WaitForIdleAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        WaitForIdleAsync(null, timeout, cancellationToken);
+
+    /// <summary>
+    /// Waits until every consumer group of <paramref name="hub"/> (null: of every hub) has checkpointed
+    /// everything published to it so far. While anyone waits, partitions deliver what they hold at once
+    /// instead of waiting <see cref="LocalHubOptions.MaxWait"/> to fill a batch.
+    /// </summary>
+    public Task WaitForIdleAsync(string? hub, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        WaitUntilAsync(() => Stats().All(s => (hub is not null && s.Hub != hub) || s.Checkpointed >= s.Published), timeout, cancellationToken);
+
+    /// <summary>
+    /// Waits until every consumer group of <paramref name="hub"/> has checkpointed everything published
+    /// so far to the partition of <paramref name="partitionKey"/> (so everything published with that key),
+    /// without waiting for the other partitions.
+    /// </summary>
+    public Task WaitForPartitionAsync(string hub, string partitionKey, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var log = Hub(hub);
+        var partition = PartitionOf(partitionKey, options.PartitionCount);
+        var published = log.Partitions[partition].Count;
+        Consumer[] readers;
+        lock (consumers)
+        {
+            readers = consumers.Where(c => c.Hub == hub).ToArray();
+        }
+
+        return WaitUntilAsync(() => readers.All(c => Volatile.Read(ref c.PartitionCheckpoints[partition]) >= published), timeout, cancellationToken);
+    }
+
+    private async Task WaitUntilAsync(Func<bool> done, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
-        while (!Stats().All(s => s.Checkpointed >= s.Published))
+        Interlocked.Increment(ref idleWaiters);
+        try
         {
-            await Task.Delay(10, cts.Token);
+            Interlocked.Exchange(ref deliverNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            while (true)
+            {
+                // Take the signal before looking, so a checkpoint between the look and the wait still wakes us.
+                var progressed = Volatile.Read(ref checkpointed).Task;
+                if (done())
+                {
+                    return;
+                }
+
+                await progressed.WaitAsync(cts.Token);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref idleWaiters);
         }
     }
 
@@ -136,9 +189,12 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
                     continue;
                 }
 
-                if (partition.Count - checkpoint < options.MaxBatchSize)
+                // Wait for a fuller batch, unless someone waits for the hub to be idle (now or during the wait).
+                var nudge = Volatile.Read(ref deliverNow).Task;
+                if (partition.Count - checkpoint < options.MaxBatchSize && Volatile.Read(ref idleWaiters) == 0)
                 {
-                    await Task.Delay(options.MaxWait, stop);
+                    await Task.WhenAny(Task.Delay(options.MaxWait, stop), nudge);
+                    stop.ThrowIfCancellationRequested();
                 }
 
                 var batch = partition.Read(checkpoint, options.MaxBatchSize);
@@ -157,9 +213,11 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
                 }
 
                 checkpoint += batch.Count;
+                Volatile.Write(ref consumer.PartitionCheckpoints[partitionIndex], checkpoint);
                 delay = options.FirstRetryDelay;
                 Interlocked.Increment(ref consumer.Batches);
                 Interlocked.Add(ref consumer.Checkpointed, batch.Count);
+                Interlocked.Exchange(ref checkpointed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -193,6 +251,7 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
         public HubLog Log { get; } = log;
         public Func<IReadOnlyList<IncomingEvent>, CancellationToken, Task> Handler { get; } = handler;
         public List<Task> Loops { get; } = [];
+        public long[] PartitionCheckpoints { get; } = new long[log.Partitions.Length];
         public long Checkpointed;
         public long Batches;
         public long FailedBatches;
