@@ -2,7 +2,10 @@ using System.Globalization;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Serverless.Events;
+using Serverless.Facts;
 using Serverless.Features;
+using Serverless.Hosting;
 using Serverless.LocalHost;
 using Serverless.LocalHost.Azurite;
 using Serverless.LocalHost.Hub;
@@ -21,6 +24,8 @@ using Serverless.Workflows.TrainPipeline;
 //   With --replay: history up to the --train-at share of ratings is archived, a model is trained on it and published,
 //   then the rest is replayed while a --traffic share of ratings triggers a rank request first (logged, later labelled).
 //                             [--speed max|<x times real time>] [--max-ratings N] [--exit-after-replay]
+//   When the replay (and with --train-at, the challenger pipeline) is done it logs "Replayed and archived ... serving on
+//   <url>api/" and keeps serving (scripts/load.sh waits for that line); progress lines come every 5 s meanwhile.
 var options = CommandLine.Parse(args);
 // No storage given: start Azurite from the repository's node_modules for the life of this process.
 await using var azurite = options.Storage is null ? await AzuriteProcess.StartAsync(RepositoryRoot.Path) : null;
@@ -43,27 +48,48 @@ if (options.Replay is { } replayFolder)
     var replay = new MovieLensReplay(hub, clock, app.Services.GetRequiredService<ILogger<MovieLensReplay>>());
     var facts = MovieLensFacts.Load(folder, options.MaxRatings);
     var started = DateTimeOffset.UtcNow;
+    var stopping = app.Lifetime.ApplicationStopping;
+
+    // Progress lines while a replay runs: facts the archive has ingested of those replayed.
+    long Ingested() => hub.Stats().Where(s => s.Hub == Hubs.Facts).Select(s => s.Checkpointed).DefaultIfEmpty(0).Min();
+    async Task ReplayAsync(string phase, IReadOnlyList<FactEnvelope> part, IReplayHook? hook)
+    {
+        var before = Ingested();
+        await using var progress = ProgressLog.Start(log, phase, "facts", part.Count, () => Ingested() - before, TimeSpan.FromSeconds(5), TimeProvider.System);
+        await replay.PublishAsync(part, options.Speed, hook, stopping);
+        await hub.WaitForIdleAsync(Hubs.Facts, TimeSpan.FromMinutes(30), stopping);
+    }
+
     if (options.TrainAt is not { } share)
     {
-        await replay.PublishAsync(facts, options.Speed, null, app.Lifetime.ApplicationStopping);
-        await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
+        await ReplayAsync("Replay", facts, null);
+        await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), stopping);
     }
     else
     {
         // History up to the training cutoff, then a model trained on it serves the rest of history.
         var ratings = facts.Where(f => f.Kind == "rating").ToList();
         var cutoff = ratings[(int)(ratings.Count * share)].EventTime!.Value;
-        await replay.PublishAsync(facts.Where(f => f.EventTime < cutoff).ToList(), options.Speed, null, app.Lifetime.ApplicationStopping);
-        await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
+        var history = facts.Where(f => f.EventTime < cutoff).ToList();
+        await ReplayAsync("Replay to the training cutoff", history, null);
+        await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), stopping);
         log.LogInformation("Archived history up to {Cutoff:O} in {Seconds:F1} s; training", cutoff, (DateTimeOffset.UtcNow - started).TotalSeconds);
 
-        var trained = await app.Services.GetRequiredService<TrainingJob>().RunAsync(new TrainingJobRequest(options.Trainer, null, Publish: true), app.Lifetime.ApplicationStopping);
-        log.LogInformation("Trained {Version} (AUC {Auc:F3}); Sentinel {Verdict}", trained.Manifest.Version,
-            trained.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), trained.Sentinel.Passed ? "passed" : "failed");
-        await app.Services.GetRequiredService<LiveModel>().RefreshAsync(app.Lifetime.ApplicationStopping);
+        var phase = DateTimeOffset.UtcNow;
+        var trained = await app.Services.GetRequiredService<TrainingJob>().RunAsync(new TrainingJobRequest(options.Trainer, null, Publish: true), history.Count, stopping);
+        log.LogInformation("Trained {Version} (AUC {Auc:F3}) in {Seconds:F1} s; Sentinel {Verdict}", trained.Manifest.Version,
+            trained.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), (DateTimeOffset.UtcNow - phase).TotalSeconds, trained.Sentinel.Passed ? "passed" : "failed");
+        await app.Services.GetRequiredService<LiveModel>().RefreshAsync(stopping);
 
-        var traffic = new ReplayTraffic(facts, app.Services.GetRequiredService<RankService>(), hub, options.TrafficRate);
-        await replay.PublishAsync(facts.Where(f => f.EventTime >= cutoff).ToList(), options.Speed, traffic.BeforeAsync, app.Lifetime.ApplicationStopping);
+        phase = DateTimeOffset.UtcNow;
+        var ranking = app.Services.GetRequiredService<RankService>();
+        var traffic = new ReplayTraffic(facts, ranking.RankAsync, (member, ct) => hub.WaitForPartitionAsync(Hubs.Facts, member, TimeSpan.FromMinutes(1), ct), options.TrafficRate);
+        var rest = facts.Where(f => f.EventTime >= cutoff).ToList();
+        await ReplayAsync("Replay with rank traffic", rest, traffic);
+        log.LogInformation("Replayed the remaining {Count} facts with {Requests} rank requests in {Seconds:F1} s ({Waiting:F1} s waiting for the archive to ingest what came before a request, {Ranking:F1} s ranking)",
+            rest.Count, traffic.Requests, (DateTimeOffset.UtcNow - phase).TotalSeconds, traffic.Waiting.TotalSeconds, traffic.Ranking.TotalSeconds);
+
+        phase = DateTimeOffset.UtcNow;
         await app.Services.GetRequiredService<FeatureLogBuffer>().DrainAsync(TimeSpan.FromMinutes(5), app.Lifetime.ApplicationStopping);
         await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
         var labels = await app.Services.GetRequiredService<LabelJoiner>().RunAsync(app.Lifetime.ApplicationStopping);
@@ -71,12 +97,13 @@ if (options.Replay is { } replayFolder)
         var labelled = await app.Services.GetRequiredService<FeatureLogStore>().LabelledAsync(
             app.Services.GetRequiredService<FeatureEncoder>().ConfigHash, app.Lifetime.ApplicationStopping);
         var liked = labelled.Count(i => i.Label == true);
-        log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; {Labelled} impressions labelled ({Liked} liked), {Open} still open",
-            traffic.Requests, traffic.Fallbacks, traffic.Logged, labelled.Count, liked, labels.StillOpen);
+        log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; {Labelled} impressions labelled ({Liked} liked), {Open} still open; labels in {Seconds:F1} s",
+            traffic.Requests, traffic.Fallbacks, traffic.Logged, labelled.Count, liked, labels.StillOpen, (DateTimeOffset.UtcNow - phase).TotalSeconds);
         if (liked > 0 && labelled.Count - liked > 0)
         {
             // The Lumberjack's payoff, through the training pipeline: a challenger trained on the features
             // exactly as served, checked by the Sentinel, then left at the approval gate for a person.
+            phase = DateTimeOffset.UtcNow;
             var durable = app.Services.GetRequiredService<DurableTaskClient>();
             var pipeline = await durable.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline,
                 new TrainPipelineRequest(options.Trainer, FromLoggedFeatures: true, TimeSpan.FromDays(3), "main job"), app.Lifetime.ApplicationStopping);
@@ -84,8 +111,8 @@ if (options.Replay is { } replayFolder)
             if (waiting is { IsCompleted: false } && TrainPipelineInstances.Progress(waiting)?.Candidate is { } candidate)
             {
                 log.LogInformation(
-                    "Challenger {Version} trained on logged features: AUC {Auc:F3} on the latest impressions; pipeline {Pipeline} awaits approval: POST {Url}api/pipelines/train/{Pipeline}/approval {{\"approve\": true, \"by\": \"you\"}}",
-                    candidate.Version, candidate.Metrics.GetValueOrDefault(ModelMetricNames.Auc), pipeline, LocalFunctionHost.BaseAddress(app), pipeline);
+                    "Challenger {Version} trained on logged features in {Seconds:F1} s: AUC {Auc:F3} on the latest impressions; pipeline {Pipeline} awaits approval: POST {Url}api/pipelines/train/{Pipeline}/approval {{\"approve\": true, \"by\": \"you\"}}",
+                    candidate.Version, (DateTimeOffset.UtcNow - phase).TotalSeconds, candidate.Metrics.GetValueOrDefault(ModelMetricNames.Auc), pipeline, LocalFunctionHost.BaseAddress(app), pipeline);
             }
             else
             {

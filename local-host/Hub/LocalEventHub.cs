@@ -92,6 +92,13 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     private IReadOnlyList<HubLeftover>? leftAtStop;
     private int stopRequested;
 
+    // Someone waits for the hub to be idle: partitions deliver what they have without waiting to fill a batch.
+    private int idleWaiters;
+    private TaskCompletionSource deliverNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Completed (and replaced) whenever a consumer group checkpoints, so idle waiters wake at once instead of polling.
+    private TaskCompletionSource checkpointed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public LocalHubOptions Options => options;
 
     /// <summary>What each consumer group had not acknowledged when the hub stopped; null while it runs.</summary>
@@ -218,13 +225,59 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     }
 
     /// <summary>Waits until every consumer group has checkpointed everything published so far.</summary>
-    public async Task WaitForIdleAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    public Task WaitForIdleAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        WaitForIdleAsync(null, timeout, cancellationToken);
+
+    /// <summary>
+    /// Waits until every consumer group of <paramref name="hub"/> (null: of every hub) has checkpointed
+    /// everything published to it so far. While anyone waits, partitions deliver what they hold at once
+    /// instead of waiting <see cref="LocalHubOptions.MaxWait"/> to fill a batch.
+    /// </summary>
+    public Task WaitForIdleAsync(string? hub, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        WaitUntilAsync(() => Stats().All(s => (hub is not null && s.Hub != hub) || s.LagEvents == 0), timeout, cancellationToken);
+
+    /// <summary>
+    /// Waits until every consumer group of <paramref name="hub"/> has checkpointed everything published
+    /// so far to the partition of <paramref name="partitionKey"/> (so everything published with that key),
+    /// without waiting for the other partitions.
+    /// </summary>
+    public Task WaitForPartitionAsync(string hub, string partitionKey, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var log = Hub(hub);
+        var partition = PartitionOf(partitionKey, options.PartitionCount);
+        var published = log.Partitions[partition].Next;
+        Consumer[] readers;
+        lock (consumers)
+        {
+            readers = consumers.Where(c => c.Hub == hub).ToArray();
+        }
+
+        return WaitUntilAsync(() => readers.All(c => c.Cursors[partition].Checkpoint >= published), timeout, cancellationToken);
+    }
+
+    private async Task WaitUntilAsync(Func<bool> done, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
-        while (Stats().Any(s => s.LagEvents > 0))
+        Interlocked.Increment(ref idleWaiters);
+        try
         {
-            await Task.Delay(10, cts.Token);
+            Interlocked.Exchange(ref deliverNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            while (true)
+            {
+                // Take the signal before looking, so a checkpoint between the look and the wait still wakes us.
+                var progressed = Volatile.Read(ref checkpointed).Task;
+                if (done())
+                {
+                    return;
+                }
+
+                await progressed.WaitAsync(cts.Token);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref idleWaiters);
         }
     }
 
@@ -254,9 +307,12 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
                     continue;
                 }
 
-                if (partition.Next - checkpoint < options.MaxBatchSize)
+                // Wait for a fuller batch, unless someone waits for the hub to be idle (now or during the wait).
+                var nudge = Volatile.Read(ref deliverNow).Task;
+                if (partition.Next - checkpoint < options.MaxBatchSize && Volatile.Read(ref idleWaiters) == 0)
                 {
-                    await Task.Delay(options.MaxWait, stop);
+                    await Task.WhenAny(Task.Delay(options.MaxWait, stop), nudge);
+                    stop.ThrowIfCancellationRequested();
                 }
 
                 var batch = partition.Read(checkpoint, options.MaxBatchSize);
@@ -279,6 +335,7 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
                 delay = options.FirstRetryDelay;
                 Interlocked.Increment(ref consumer.Batches);
                 Interlocked.Add(ref consumer.Checkpointed, batch.Count);
+                Interlocked.Exchange(ref checkpointed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {

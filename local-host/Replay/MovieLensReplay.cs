@@ -8,15 +8,16 @@ namespace Serverless.LocalHost.Replay;
 /// <summary>
 /// Publishes MovieLens facts through the facts hub in event-time order. Speed: null = as fast as
 /// possible; otherwise history runs that many times faster than real time. Partition key = member
-/// (catalog entries: the title), so one member's facts stay ordered. A hook runs before each fact
-/// is published, with the clock at the fact's time (the replay's traffic uses it).
+/// (catalog entries: the title), so one member's facts stay ordered. Facts go out in batches (one per
+/// moment of history); only a fact the hook wants (<see cref="IReplayHook"/>, the replay's traffic)
+/// cuts a batch short, so the replay with traffic runs at the rate of the replay without it.
 /// </summary>
 public sealed class MovieLensReplay(IEventPublisher publisher, ReplayClock clock, ILogger<MovieLensReplay> logger)
 {
     public Task<int> RunAsync(string folder, double? speed, int? maxRatings, CancellationToken cancellationToken) =>
         PublishAsync(MovieLensFacts.Load(folder, maxRatings), speed, null, cancellationToken);
 
-    public async Task<int> PublishAsync(IReadOnlyList<FactEnvelope> facts, double? speed, Func<FactEnvelope, Task>? beforeEach, CancellationToken cancellationToken)
+    public async Task<int> PublishAsync(IReadOnlyList<FactEnvelope> facts, double? speed, IReplayHook? hook, CancellationToken cancellationToken)
     {
         logger.LogInformation("Replaying {Count} MovieLens facts at {Speed}", facts.Count, speed is null ? "max speed" : $"{speed}x");
         var batch = new List<OutgoingEvent>(512);
@@ -37,10 +38,10 @@ public sealed class MovieLensReplay(IEventPublisher publisher, ReplayClock clock
                 previous = at;
             }
 
-            if (beforeEach is not null)
+            if (hook is not null && hook.Wants(fact))
             {
                 await FlushAsync(batch, cancellationToken);
-                await beforeEach(fact);
+                await hook.BeforeAsync(fact, cancellationToken);
             }
 
             batch.Add(new OutgoingEvent(fact.Member ?? fact.Title!, FactJson.Serialize(fact)));

@@ -162,7 +162,11 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     }
 
     /// <summary>Every page of a batch query (offline jobs; each storage query still takes a batch permit).</summary>
-    public async Task<List<ArchivedFact>> ReadAllAsync(BatchQuery query, CancellationToken cancellationToken = default)
+    public Task<List<ArchivedFact>> ReadAllAsync(BatchQuery query, CancellationToken cancellationToken = default) =>
+        ReadAllAsync(query, null, cancellationToken);
+
+    /// <summary>Every page of a batch query; after each page, reports how many facts were read so far.</summary>
+    public async Task<List<ArchivedFact>> ReadAllAsync(BatchQuery query, IProgress<long>? factsRead, CancellationToken cancellationToken = default)
     {
         var facts = new List<ArchivedFact>();
         var page = query;
@@ -170,6 +174,7 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
         {
             var result = await BatchAsync(page, cancellationToken);
             facts.AddRange(result.Facts);
+            factsRead?.Report(facts.Count);
             if (result.Continuation is null)
             {
                 return facts;

@@ -18,8 +18,12 @@ public sealed class FactSnapshotStore(BlobServiceClient blobs)
     public static string BlobName(DateTimeOffset watermark) => $"facts-{watermark.UtcTicks:D19}.jsonl.gz";
 
     /// <summary>Reads every current fact as of <paramref name="watermark"/> through the archive's batch interface.</summary>
-    public static async Task<List<Fact>> ReadArchiveAsync(ArchiveReader reader, DateTimeOffset watermark, CancellationToken cancellationToken) =>
-        (await reader.ReadAllAsync(new BatchQuery(null, null, null, null, null, watermark, false, 1000, null), cancellationToken)).Select(f => f.Fact).ToList();
+    public static Task<List<Fact>> ReadArchiveAsync(ArchiveReader reader, DateTimeOffset watermark, CancellationToken cancellationToken) =>
+        ReadArchiveAsync(reader, watermark, null, cancellationToken);
+
+    /// <summary>Reads every current fact as of <paramref name="watermark"/>, reporting how many were read so far after each page.</summary>
+    public static async Task<List<Fact>> ReadArchiveAsync(ArchiveReader reader, DateTimeOffset watermark, IProgress<long>? factsRead, CancellationToken cancellationToken) =>
+        (await reader.ReadAllAsync(new BatchQuery(null, null, null, null, null, watermark, false, 1000, null), factsRead, cancellationToken)).Select(f => f.Fact).ToList();
 
     /// <summary>Saves a snapshot; returns its blob name (the dependency a model manifest names).</summary>
     public async Task<string> SaveAsync(IEnumerable<Fact> facts, DateTimeOffset watermark, CancellationToken cancellationToken)

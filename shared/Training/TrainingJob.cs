@@ -1,7 +1,9 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Serverless.Archive;
+using Serverless.Facts;
 using Serverless.Features;
+using Serverless.Hosting;
 using Serverless.Models;
 using Serverless.TimeMachine;
 
@@ -30,10 +32,27 @@ public sealed class TrainingJob(
     TimeProvider time,
     ILogger<TrainingJob> logger)
 {
-    public async Task<TrainingJobResult> RunAsync(TrainingJobRequest request, CancellationToken cancellationToken = default)
+    /// <summary>How often the job logs how far it has read the archive.</summary>
+    public static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(5);
+
+    public Task<TrainingJobResult> RunAsync(TrainingJobRequest request, CancellationToken cancellationToken = default) =>
+        RunAsync(request, null, cancellationToken);
+
+    /// <summary>
+    /// Runs the job. Reading the archive is the bulk of its time (every partition through the
+    /// throttled batch interface), so it logs its progress meanwhile; a caller that knows how many
+    /// facts the archive holds (<paramref name="expectedFacts"/>) gets the time left too.
+    /// </summary>
+    public async Task<TrainingJobResult> RunAsync(TrainingJobRequest request, long? expectedFacts, CancellationToken cancellationToken = default)
     {
         var watermark = request.Watermark ?? time.GetUtcNow();
-        var facts = await FactSnapshotStore.ReadArchiveAsync(reader, watermark, cancellationToken);
+        var read = new ProgressCounter();
+        List<Fact> facts;
+        await using (ProgressLog.Start(logger, "Training: reading the archive", "facts", expectedFacts, () => read.Value, ProgressInterval, TimeProvider.System))
+        {
+            facts = await FactSnapshotStore.ReadArchiveAsync(reader, watermark, read, cancellationToken);
+        }
+
         var snapshot = await snapshots.SaveAsync(facts, watermark, cancellationToken);
         var set = request.FromLoggedFeatures
             ? TrainingSetBuilder.FromLogs(await featureLog.LabelledAsync(encoder.ConfigHash, cancellationToken), encoder.ConfigHash, encoder.Count)

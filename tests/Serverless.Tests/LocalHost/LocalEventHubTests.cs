@@ -235,6 +235,76 @@ public sealed class LocalEventHubTests
     }
 
     [Fact]
+    public async Task Waiting_for_idle_delivers_at_once_instead_of_waiting_to_fill_a_batch()
+    {
+        // A batch window far longer than the test's patience: only the waiter's nudge can deliver in time.
+        await using var hub = new LocalEventHub(new LocalHubOptions { PartitionCount = 2, MaxBatchSize = 500, MaxWait = TimeSpan.FromMinutes(10) },
+            TimeProvider.System, NullLogger<LocalEventHub>.Instance);
+        var received = 0;
+        hub.Subscribe("h", "g", (batch, _) => { Interlocked.Add(ref received, batch.Count); return Task.CompletedTask; });
+
+        await hub.PublishAsync("h", [E("a", 1), E("b", 1)]);
+        await Task.Yield();
+        await hub.WaitForIdleAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, received);
+
+        // Again, with the partitions already waiting to fill a batch when the waiter arrives.
+        await hub.PublishAsync("h", [E("a", 2), E("b", 2)]);
+        await Task.Delay(50);
+        await hub.WaitForIdleAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(4, received);
+    }
+
+    [Fact]
+    public async Task Waiting_for_one_hub_does_not_wait_for_another()
+    {
+        await using var hub = NewHub(partitions: 1);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var fast = 0;
+        hub.Subscribe("slow", "g", async (_, _) => await release.Task);
+        hub.Subscribe("fast", "g", (batch, _) => { Interlocked.Add(ref fast, batch.Count); return Task.CompletedTask; });
+
+        await hub.PublishAsync("slow", [E("k", 1)]);
+        await hub.PublishAsync("fast", [E("k", 1), E("k", 2)]);
+        await hub.WaitForIdleAsync("fast", TimeSpan.FromSeconds(30));
+        Assert.Equal(2, fast);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hub.WaitForIdleAsync("slow", TimeSpan.FromMilliseconds(200)));
+
+        release.SetResult();
+        await hub.WaitForIdleAsync(TimeSpan.FromSeconds(30));
+        Assert.All(hub.Stats(), s => Assert.Equal(s.Published, s.Checkpointed));
+    }
+
+    [Fact]
+    public async Task Waiting_for_a_key_waits_for_its_partition_only()
+    {
+        await using var hub = NewHub(partitions: 2);
+        var blocked = Enumerable.Range(0, 100).Select(i => $"m{i}").First(k => LocalEventHub.PartitionOf(k, 2) == 0);
+        var free = Enumerable.Range(0, 100).Select(i => $"m{i}").First(k => LocalEventHub.PartitionOf(k, 2) == 1);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var delivered = new ConcurrentQueue<string>();
+        hub.Subscribe("h", "g", async (batch, _) =>
+        {
+            var keys = batch.Select(e => Encoding.UTF8.GetString(e.Body.Span).Split(':')[0]).ToList();
+            if (keys.Contains(blocked))
+            {
+                await release.Task;
+            }
+
+            foreach (var key in keys) { delivered.Enqueue(key); }
+        });
+
+        await hub.PublishAsync("h", [E(blocked, 1), E(free, 1), E(free, 2)]);
+        await hub.WaitForPartitionAsync("h", free, TimeSpan.FromSeconds(30));
+        Assert.Equal([free, free], delivered);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hub.WaitForPartitionAsync("h", blocked, TimeSpan.FromMilliseconds(200)));
+
+        release.SetResult();
+        await hub.WaitForPartitionAsync("h", blocked, TimeSpan.FromSeconds(30));
+        Assert.Contains(blocked, delivered);
+    }
+
+    [Fact]
     public void Partitioning_is_stable_and_spreads_keys()
     {
         Assert.Equal(LocalEventHub.PartitionOf("member-42", 8), LocalEventHub.PartitionOf("member-42", 8));

@@ -1,0 +1,88 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using Serverless.Hosting;
+
+namespace Serverless.Tests.Hosting;
+
+public sealed class ProgressLogTests
+{
+    /// <summary>Keeps every formatted message; signals each one.</summary>
+    private sealed class RecordingLogger : ILogger
+    {
+        private readonly object gate = new();
+        private readonly List<string> messages = [];
+        private TaskCompletionSource next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public IReadOnlyList<string> Messages { get { lock (gate) { return messages.ToList(); } } }
+
+        public Task Next { get { lock (gate) { return next.Task; } } }
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            TaskCompletionSource signal;
+            lock (gate)
+            {
+                messages.Add(formatter(state, exception));
+                signal = next;
+                next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            signal.SetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_line_says_how_much_is_done_of_the_total_the_rate_and_the_time_left()
+    {
+        var time = new FakeTimeProvider();
+        var logger = new RecordingLogger();
+        var done = 0L;
+        await using (var progress = ProgressLog.Start(logger, "Replay", "facts", 100, () => done, TimeSpan.FromHours(1), time))
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            done = 50;
+            progress.Report();
+        }
+
+        Assert.Equal("Replay: 50 of 100 facts (10/s), about 5 s left", Assert.Single(logger.Messages));
+    }
+
+    [Fact]
+    public async Task Without_a_total_a_line_says_how_much_is_done_and_the_rate()
+    {
+        var time = new FakeTimeProvider();
+        var logger = new RecordingLogger();
+        await using (var progress = ProgressLog.Start(logger, "Reading", "facts", null, () => 300, TimeSpan.FromHours(1), time))
+        {
+            time.Advance(TimeSpan.FromSeconds(10));
+            progress.Report();
+        }
+
+        Assert.Equal("Reading: 300 facts (30/s, 10 s so far)", Assert.Single(logger.Messages));
+    }
+
+    [Fact]
+    public async Task Lines_come_once_per_interval_and_stop_when_disposed()
+    {
+        var time = new FakeTimeProvider();
+        var logger = new RecordingLogger();
+        var done = 0L;
+        var progress = ProgressLog.Start(logger, "Replay", "facts", 1000, () => done, TimeSpan.FromSeconds(5), time);
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.Empty(logger.Messages);
+
+        var line = logger.Next;
+        done = 100;
+        time.Advance(TimeSpan.FromSeconds(1));
+        await line.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("Replay: 100 of 1000 facts (20/s), about 45 s left", Assert.Single(logger.Messages));
+
+        await progress.DisposeAsync();
+        time.Advance(TimeSpan.FromSeconds(60));
+        Assert.Single(logger.Messages);
+    }
+}
