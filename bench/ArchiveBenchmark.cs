@@ -73,7 +73,7 @@ public static class ArchiveBenchmark
         await hub.PublishAsync(Hubs.Facts, bodies);
         await hub.WaitForIdleAsync(TimeSpan.FromMinutes(20));
         var rate = bodies.Count / watch.Elapsed.TotalSeconds;
-        var stats = hub.Stats().Single();
+        var stats = hub.Stats().Single(s => s.Hub == Hubs.Facts);
         if (stats.Checkpointed != bodies.Count || stats.FailedBatches != 0)
         {
             throw new InvalidOperationException($"ingestion incomplete: {stats}");
