@@ -112,6 +112,11 @@ param archiveBatchMaxPageSize int = 200
 @description('Optional. Archive__MaxFutureSkew: how far in the future a fact\'s event time may lie (TimeSpan, c format).')
 param archiveMaxFutureSkew string = '01:00:00'
 
+@description('Optional. Archive__RecentHistoryCap: current facts a member\'s recent-history entity holds (the live read\'s one point read); reads wanting more go to the fact rows.')
+@minValue(1)
+@maxValue(10000)
+param archiveRecentHistoryCap int = 512
+
 @description('Optional. Lumberjack__SampleRate: share of members (0..1, decimal string) whose scored features are logged.')
 param lumberjackSampleRate string = '1'
 
@@ -331,6 +336,7 @@ var appSettings = {
   Archive__BatchQueueLimit: string(archiveBatchQueueLimit)
   Archive__BatchMaxPageSize: string(archiveBatchMaxPageSize)
   Archive__MaxFutureSkew: archiveMaxFutureSkew
+  Archive__RecentHistoryCap: string(archiveRecentHistoryCap)
   Lumberjack__SampleRate: lumberjackSampleRate
   Lumberjack__BufferCapacity: string(lumberjackBufferCapacity)
   Lumberjack__PublishInterval: lumberjackPublishInterval

@@ -32,6 +32,7 @@ param archiveBatchMaxConcurrency = 1
 param archiveBatchQueueLimit = 16
 param archiveBatchMaxPageSize = 200
 param archiveMaxFutureSkew = '01:00:00'
+param archiveRecentHistoryCap = 512
 param lumberjackSampleRate = '1'
 param lumberjackBufferCapacity = 10000
 param lumberjackPublishInterval = '00:00:00.0200000'

@@ -44,6 +44,7 @@ public static class AppSettings
         new("Archive__BatchQueueLimit", SettingKind.Plain, []),
         new("Archive__BatchMaxPageSize", SettingKind.Plain, []),
         new("Archive__MaxFutureSkew", SettingKind.Plain, []),
+        new("Archive__RecentHistoryCap", SettingKind.Plain, []),
         new("Lumberjack__SampleRate", SettingKind.Plain, []),
         new("Lumberjack__BufferCapacity", SettingKind.Plain, []),
         new("Lumberjack__PublishInterval", SettingKind.Plain, []),

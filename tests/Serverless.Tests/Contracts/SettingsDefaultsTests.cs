@@ -21,6 +21,7 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(defaults.BatchQueueLimit, int.Parse(Get("Archive__BatchQueueLimit"), CultureInfo.InvariantCulture));
         Assert.Equal(defaults.BatchMaxPageSize, int.Parse(Get("Archive__BatchMaxPageSize"), CultureInfo.InvariantCulture));
         Assert.Equal(defaults.MaxFutureSkew, TimeSpan.Parse(Get("Archive__MaxFutureSkew"), CultureInfo.InvariantCulture));
+        Assert.Equal(defaults.RecentHistoryCap, int.Parse(Get("Archive__RecentHistoryCap"), CultureInfo.InvariantCulture));
 
         var lumberjack = new Serverless.Lumberjack.LumberjackOptions();
         Assert.Equal(lumberjack.SampleRate, double.Parse(Get("Lumberjack__SampleRate"), CultureInfo.InvariantCulture));
