@@ -137,6 +137,9 @@ param servingHistoryCacheTtl string = '00:00:10'
 @minValue(0)
 param servingHistoryCacheSize int = 100000
 
+@description('Optional. Serving__HistoryRefreshAhead: how long before a cached member history expires a hit has it read again in the background (TimeSpan, c format; shorter than the TTL; 00:00:00 turns it off).')
+param servingHistoryRefreshAhead string = '00:00:02'
+
 @description('Optional. Serving__Deadline: budget for reading a member history before the popularity fallback answers (TimeSpan, c format).')
 param servingDeadline string = '00:00:00.2500000'
 
@@ -344,6 +347,7 @@ var appSettings = {
   Lumberjack__LateWindow: lumberjackLateWindow
   Serving__HistoryCacheTtl: servingHistoryCacheTtl
   Serving__HistoryCacheSize: string(servingHistoryCacheSize)
+  Serving__HistoryRefreshAhead: servingHistoryRefreshAhead
   Serving__Deadline: servingDeadline
 }
 

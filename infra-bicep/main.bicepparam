@@ -40,6 +40,7 @@ param lumberjackLabelHorizon = '30.00:00:00'
 param lumberjackLateWindow = '7.00:00:00'
 param servingHistoryCacheTtl = '00:00:10'
 param servingHistoryCacheSize = 100000
+param servingHistoryRefreshAhead = '00:00:02'
 param servingDeadline = '00:00:00.2500000'
 
 // Object ID of the person or pipeline that runs operations/tests against the data plane.

@@ -52,6 +52,7 @@ public static class AppSettings
         new("Lumberjack__LateWindow", SettingKind.Plain, []),
         new("Serving__HistoryCacheTtl", SettingKind.Plain, []),
         new("Serving__HistoryCacheSize", SettingKind.Plain, []),
+        new("Serving__HistoryRefreshAhead", SettingKind.Plain, []),
         new("Serving__Deadline", SettingKind.Plain, []),
     ];
 }

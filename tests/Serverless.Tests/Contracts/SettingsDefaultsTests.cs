@@ -32,6 +32,7 @@ public sealed class SettingsDefaultsTests
         var serving = new Serverless.Ranking.ServingOptions();
         Assert.Equal(serving.HistoryCacheTtl, TimeSpan.Parse(Get("Serving__HistoryCacheTtl"), CultureInfo.InvariantCulture));
         Assert.Equal(serving.HistoryCacheSize, int.Parse(Get("Serving__HistoryCacheSize"), CultureInfo.InvariantCulture));
+        Assert.Equal(serving.HistoryRefreshAhead, TimeSpan.Parse(Get("Serving__HistoryRefreshAhead"), CultureInfo.InvariantCulture));
         Assert.Equal(serving.Deadline, TimeSpan.Parse(Get("Serving__Deadline"), CultureInfo.InvariantCulture));
     }
 }
