@@ -112,6 +112,11 @@ param archiveBatchMaxPageSize int = 200
 @description('Optional. Archive__MaxFutureSkew: how far in the future a fact\'s event time may lie (TimeSpan, c format).')
 param archiveMaxFutureSkew string = '01:00:00'
 
+@description('Optional. Archive__RecentHistoryCap: current facts a member\'s recent-history entity holds (the live read\'s one point read); reads wanting more go to the fact rows.')
+@minValue(1)
+@maxValue(10000)
+param archiveRecentHistoryCap int = 512
+
 @description('Optional. Lumberjack__SampleRate: share of members (0..1, decimal string) whose scored features are logged.')
 param lumberjackSampleRate string = '1'
 
@@ -131,6 +136,9 @@ param servingHistoryCacheTtl string = '00:00:10'
 @description('Optional. Serving__HistoryCacheSize: members whose history one instance keeps in memory.')
 @minValue(0)
 param servingHistoryCacheSize int = 100000
+
+@description('Optional. Serving__HistoryRefreshAhead: how long before a cached member history expires a hit has it read again in the background (TimeSpan, c format; shorter than the TTL; 00:00:00 turns it off).')
+param servingHistoryRefreshAhead string = '00:00:02'
 
 @description('Optional. Serving__Deadline: budget for reading a member history before the popularity fallback answers (TimeSpan, c format).')
 param servingDeadline string = '00:00:00.2500000'
@@ -359,6 +367,7 @@ var appSettings = {
   Archive__BatchQueueLimit: string(archiveBatchQueueLimit)
   Archive__BatchMaxPageSize: string(archiveBatchMaxPageSize)
   Archive__MaxFutureSkew: archiveMaxFutureSkew
+  Archive__RecentHistoryCap: string(archiveRecentHistoryCap)
   Lumberjack__SampleRate: lumberjackSampleRate
   Lumberjack__BufferCapacity: string(lumberjackBufferCapacity)
   Lumberjack__PublishInterval: lumberjackPublishInterval
@@ -369,6 +378,7 @@ var appSettings = {
   Lumberjack__PublishRetryTimeout: lumberjackPublishRetryTimeout
   Serving__HistoryCacheTtl: servingHistoryCacheTtl
   Serving__HistoryCacheSize: string(servingHistoryCacheSize)
+  Serving__HistoryRefreshAhead: servingHistoryRefreshAhead
   Serving__Deadline: servingDeadline
   Health__MaxSubstituteShare: healthMaxSubstituteShare
   Health__MaxFeatureLogLagEvents: string(healthMaxFeatureLogLagEvents)

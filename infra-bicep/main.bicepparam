@@ -32,6 +32,7 @@ param archiveBatchMaxConcurrency = 1
 param archiveBatchQueueLimit = 16
 param archiveBatchMaxPageSize = 200
 param archiveMaxFutureSkew = '01:00:00'
+param archiveRecentHistoryCap = 512
 param lumberjackSampleRate = '1'
 param lumberjackBufferCapacity = 10000
 param lumberjackPublishInterval = '00:00:00.0200000'
@@ -39,6 +40,7 @@ param lumberjackLabelHorizon = '30.00:00:00'
 param lumberjackLateWindow = '7.00:00:00'
 param servingHistoryCacheTtl = '00:00:10'
 param servingHistoryCacheSize = 100000
+param servingHistoryRefreshAhead = '00:00:02'
 param servingDeadline = '00:00:00.2500000'
 
 // Object ID of the person or pipeline that runs operations/tests against the data plane.

@@ -38,6 +38,14 @@ public sealed class ArchiveOptions
     [Range(1, 64)]
     public int IngestParallelism { get; set; } = 4;
 
+    /// <summary>
+    /// Current facts a member's recent-history entity holds at most (the live interface's one-read
+    /// path): the serving history limit (500) plus a margin for facts ingested while a read is under
+    /// way. A live read wanting more than the entity holds goes to the fact rows.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int RecentHistoryCap { get; set; } = 512;
+
     public string FactsTable => TablePrefix + "facts";
 
     public string DeadLetterTable => TablePrefix + "deadletters";

@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Data.Tables;
+using Microsoft.Extensions.Logging;
 using Serverless.Facts;
 
 namespace Serverless.Archive;
@@ -22,22 +23,92 @@ public sealed record FactPage(IReadOnlyList<ArchivedFact> Facts, string? Continu
 /// <summary>The query was refused: a bad parameter or token (maps to 400).</summary>
 public sealed class ArchiveQueryException(string message) : Exception(message);
 
+/// <summary>The archive's live history interface: what serving reads (a seam for tests of its callers).</summary>
+public interface ILiveHistory
+{
+    /// <summary>Newest-first history of a member as known at <paramref name="asOf"/> (default now): current versions, no retractions.</summary>
+    Task<IReadOnlyList<ArchivedFact>> HistoryAsync(string member, int limit, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>How live history reads were answered: by the recent-history entity, or by the fact rows (and how many entities reads built).</summary>
+public sealed record LiveReadCounts(long FromRecent, long FromFactRows, long Backfilled);
+
 /// <summary>
 /// The read side of the Online Archive.
-/// Live interface: a member's recent history and a title's current catalog entry, unthrottled.
+/// Live interface: a member's recent history (one point read of the member's
+/// <see cref="RecentHistory"/> entity; the fact rows when it cannot answer) and a title's current
+/// catalog entry, unthrottled.
 /// Batch interface: paged, as-of queries for offline jobs, behind <see cref="BatchThrottle"/> so
 /// batch load cannot starve live reads.
 /// </summary>
-public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, TimeProvider time)
+public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, TimeProvider time, ILogger<ArchiveReader>? logger = null) : ILiveHistory
 {
     private const string RetractionKind = "retraction";
+    private long fromRecent;
+    private long fromFactRows;
+    private long backfilled;
 
-    /// <summary>Newest-first history of a member as known at <paramref name="asOf"/> (default now): current versions, no retractions.</summary>
+    public LiveReadCounts LiveCounts() => new(Interlocked.Read(ref fromRecent), Interlocked.Read(ref fromFactRows), Interlocked.Read(ref backfilled));
+
+    /// <summary>
+    /// Newest-first history of a member as known at <paramref name="asOf"/> (default now): current
+    /// versions, no retractions. One point read of the member's recent-history entity answers it
+    /// when the entity can answer exactly (see <see cref="RecentHistory.TryRead"/>); otherwise the
+    /// fact rows do (<see cref="HistoryFromFactRowsAsync"/>). A member with fact rows but no entity
+    /// (archived before entities existed) gets one built from its rows here, once.
+    /// </summary>
     public async Task<IReadOnlyList<ArchivedFact>> HistoryAsync(string member, int limit, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
     {
         var at = asOf ?? time.GetUtcNow();
+        var partition = FactPartition.ForMember(member);
+        var recent = await tables.Recent.ReadAsync(partition, cancellationToken);
+        if (recent is not null)
+        {
+            if (recent.TryRead(at, limit, out var facts))
+            {
+                Interlocked.Increment(ref fromRecent);
+                return facts;
+            }
+
+            Interlocked.Increment(ref fromFactRows);
+            return await HistoryFromFactRowsAsync(member, limit, at, cancellationToken);
+        }
+
+        // No entity (or one of a format this code does not know): a member without facts, or one
+        // archived before entities existed. Read the rows, answer from them and build the entity once.
+        Interlocked.Increment(ref fromFactRows);
+        var rows = await tables.Recent.FactRowsAsync(partition, cancellationToken);
+        if (rows.Count > 0 && await tables.Recent.TryAddBuiltAsync(partition, rows, cancellationToken))
+        {
+            Interlocked.Increment(ref backfilled);
+            logger?.LogInformation("Built the recent history of {Partition} from its {Rows} fact rows on a live read (it had none)", partition, rows.Count);
+        }
+
+        var result = new List<ArchivedFact>(Math.Min(Math.Max(limit, 0), rows.Count));
+        foreach (var row in rows)
+        {
+            if (result.Count >= limit)
+            {
+                break;
+            }
+
+            if (row.IsCurrentAsOf(at) && row.Fact.EventTime <= at)
+            {
+                result.Add(row);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// The same history read from the fact rows (a partition query): the truth the recent-history
+    /// entity is made from, and what answers reads it cannot (as of the past, or more facts than it holds).
+    /// </summary>
+    public async Task<IReadOnlyList<ArchivedFact>> HistoryFromFactRowsAsync(string member, int limit, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
         var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {FactPartition.ForMember(member)} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at} and Kind ne {RetractionKind}");
+            $"PartitionKey eq {FactPartition.ForMember(member)} and RowKey lt {RecentHistory.FactRowKeyBound} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at} and Kind ne {RetractionKind}");
         return await TakeAsync(filter, limit, cancellationToken);
     }
 
@@ -186,7 +257,8 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
 
     private static string BatchFilter(BatchQuery q, DateTimeOffset asOf)
     {
-        var parts = new List<string> { TableClient.CreateQueryFilter($"IngestTime le {asOf}") };
+        // Fact rows only: never a member's recent-history entity (its key sorts after every fact row's).
+        var parts = new List<string> { TableClient.CreateQueryFilter($"RowKey lt {RecentHistory.FactRowKeyBound} and IngestTime le {asOf}") };
         if (q.Title is { } title)
         {
             parts.Add(TableClient.CreateQueryFilter($"Title eq {title}"));

@@ -12,6 +12,7 @@ public sealed class ArchiveTables
         Facts = service.GetTableClient(o.FactsTable);
         DeadLetters = new DeadLetterStore(service.GetTableClient(o.DeadLetterTable));
         Partitions = new PartitionIndex(service.GetTableClient(o.PartitionTable));
+        Recent = new RecentHistoryStore(Facts, o.RecentHistoryCap);
     }
 
     public TableClient Facts { get; }
@@ -19,6 +20,9 @@ public sealed class ArchiveTables
     public DeadLetterStore DeadLetters { get; }
 
     public PartitionIndex Partitions { get; }
+
+    /// <summary>The members' recent-history entities (in the facts table, one per member partition).</summary>
+    public RecentHistoryStore Recent { get; }
 
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default)
     {

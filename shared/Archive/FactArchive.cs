@@ -18,7 +18,9 @@ public sealed record IngestResult(int Stored, int Duplicates, int Corrections, i
 /// The write side of the Online Archive. Ingestion is idempotent: a fact's row key comes from its
 /// payload (event time + id), rows are inserted (never overwritten), and a redelivered or duplicated
 /// fact hits the existing row and changes nothing. Bad events go to the dead-letter table with their
-/// reason; the rest of the batch is stored.
+/// reason; the rest of the batch is stored. A member's rows are written in one entity-group
+/// transaction with the member's <see cref="RecentHistory"/> entity (ETag-guarded), which the
+/// live interface reads instead of the rows.
 /// </summary>
 public sealed class FactArchive(
     ArchiveTables tables,
@@ -59,7 +61,13 @@ public sealed class FactArchive(
         // Register partitions first: a fact is never stored in a partition the batch interface cannot find.
         await tables.Partitions.RegisterAsync(facts.Select(f => f.PartitionKey), cancellationToken);
 
-        var stored = await IdempotentInserts.InsertAllAsync(tables.Facts, originals.Select(FactRows.ToEntity), options.IngestParallelism, cancellationToken);
+        // Catalog rows are plain idempotent inserts; a member's rows go in with the member's recent-history entity.
+        var stored = await IdempotentInserts.InsertAllAsync(
+            tables.Facts, originals.Where(f => !RecentHistory.Applies(f.PartitionKey)).Select(FactRows.ToEntity), options.IngestParallelism, cancellationToken);
+        await Parallel.ForEachAsync(
+            originals.Where(f => RecentHistory.Applies(f.PartitionKey)).GroupBy(f => f.PartitionKey, StringComparer.Ordinal),
+            new ParallelOptions { MaxDegreeOfParallelism = options.IngestParallelism, CancellationToken = cancellationToken },
+            async (partition, ct) => Interlocked.Add(ref stored, await AddToMemberAsync(partition.Key, partition.ToList(), ct)));
         duplicates += originals.Count - stored;
 
         var applied = 0;
@@ -100,17 +108,90 @@ public sealed class FactArchive(
         public sealed record Rejected(string Reason) : CorrectionOutcome;
     }
 
+    /// <summary>Fact rows in one transaction with the recent-history entity (a transaction holds at most 100 actions).</summary>
+    public const int MaxFactsPerTransaction = 99;
+
+    /// <summary>Attempts of one transaction that keeps conflicting (another writer of the partition) before the batch fails and is redelivered.</summary>
+    private const int MaxAttempts = 8;
+
+    /// <summary>
+    /// Adds a member's new rows, up to 99 per transaction, each transaction with the member's
+    /// recent-history entity (ETag-guarded; added when the member has none). Rows already stored are
+    /// left as they are: those the entity holds are skipped before writing; others (superseded, or
+    /// older than what the entity holds) make the transaction fail, are looked up and skipped.
+    /// Returns how many rows were new.
+    /// </summary>
+    private async Task<int> AddToMemberAsync(string partition, IReadOnlyList<Fact> facts, CancellationToken cancellationToken)
+    {
+        var added = 0;
+        foreach (var chunk in facts.Chunk(MaxFactsPerTransaction))
+        {
+            added += await AddChunkToMemberAsync(partition, chunk, cancellationToken);
+        }
+
+        return added;
+    }
+
+    private async Task<int> AddChunkToMemberAsync(string partition, Fact[] chunk, CancellationToken cancellationToken)
+    {
+        var stored = new HashSet<string>(StringComparer.Ordinal);
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            var start = await StartRecentAsync(partition, cancellationToken);
+            var rows = chunk.Where(f => FactRows.RowKey(f) is var key && !stored.Contains(key) && !start.Holds(key)).ToList();
+            if (rows.Count == 0)
+            {
+                return 0;
+            }
+
+            var next = await start.ApplyAsync(rows, null, null, tables.Recent.Cap, tables.Recent.CurrentAfter(partition), cancellationToken);
+            var actions = rows.Select(f => new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(f))).ToList();
+            actions.Add(RecentHistoryStore.Write(partition, start, next));
+            try
+            {
+                await tables.Facts.SubmitTransactionAsync(actions, cancellationToken);
+                return rows.Count;
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
+            {
+                // Stored rows the entity does not hold (a redelivery), or another writer added the entity: see which, then again.
+                stored.UnionWith(await tables.Recent.ExistingAsync(partition, rows.Select(FactRows.RowKey).ToList(), cancellationToken));
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed)
+            {
+                // Another writer changed the member meanwhile: read the entity again.
+            }
+        }
+
+        throw new InvalidOperationException($"adding facts to {partition} kept conflicting; the batch will be redelivered");
+    }
+
+    /// <summary>The member's recent-history entity to write from (built from the fact rows the first time a member written before it existed is touched).</summary>
+    private async Task<RecentHistory> StartRecentAsync(string partition, CancellationToken cancellationToken)
+    {
+        var start = await tables.Recent.ReadForWriteAsync(partition, cancellationToken);
+        if (start.BuiltFromRows is > 0 and var rows)
+        {
+            logger.LogInformation("Built the recent history of {Partition} from its {Rows} fact rows (it had none)", partition, rows);
+        }
+
+        return start.History;
+    }
+
     /// <summary>
     /// Stores a correction and marks the version it supersedes, atomically (one partition, one
-    /// transaction, guarded by the target's ETag).
+    /// transaction, guarded by the target's ETag and, in a member's partition, with the member's
+    /// recent-history entity, guarded by its own).
     /// </summary>
     private async Task<CorrectionOutcome> ApplyCorrectionAsync(Fact correction, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < 3; attempt++)
+        var partition = correction.PartitionKey;
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
             TableEntity? target = null;
             TableEntity? existing = null;
-            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {correction.PartitionKey} and (FactId eq {correction.Supersedes} or FactId eq {correction.Id})");
+            var filter = TableClient.CreateQueryFilter(
+                $"PartitionKey eq {partition} and RowKey lt {RecentHistory.FactRowKeyBound} and (FactId eq {correction.Supersedes} or FactId eq {correction.Id})");
             await foreach (var row in tables.Facts.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
             {
                 if (row.GetString(FactRows.FactId) == correction.Id) { existing = row; }
@@ -144,18 +225,26 @@ public sealed class FactArchive(
                 [FactRows.SupersededBy] = correction.Id,
                 ETag = target.ETag,
             };
+            List<TableTransactionAction> actions =
+            [
+                new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(correction)),
+                new TableTransactionAction(TableTransactionActionType.UpdateMerge, mark, target.ETag),
+            ];
+            if (RecentHistory.Applies(partition))
+            {
+                var start = await StartRecentAsync(partition, cancellationToken);
+                var next = await start.ApplyAsync([correction], target.RowKey, correction.IngestTime, tables.Recent.Cap, tables.Recent.CurrentAfter(partition), cancellationToken);
+                actions.Add(RecentHistoryStore.Write(partition, start, next));
+            }
+
             try
             {
-                await tables.Facts.SubmitTransactionAsync(
-                [
-                    new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(correction)),
-                    new TableTransactionAction(TableTransactionActionType.UpdateMerge, mark, target.ETag),
-                ], cancellationToken);
+                await tables.Facts.SubmitTransactionAsync(actions, cancellationToken);
                 return CorrectionOutcome.Applied;
             }
             catch (TableTransactionFailedException ex) when (ex.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)
             {
-                // Someone wrote the correction or touched the target meanwhile: look again.
+                // Someone wrote the correction or touched the target or the member's entity meanwhile: look again.
             }
         }
 

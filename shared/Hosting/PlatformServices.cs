@@ -32,6 +32,7 @@ public static class PlatformServices
         services.AddSingleton<BatchThrottle>();
         services.AddSingleton<FactArchive>();
         services.AddSingleton<ArchiveReader>();
+        services.AddSingleton<ILiveHistory>(sp => sp.GetRequiredService<ArchiveReader>());
         services.AddHostedService<StorageInitializer>();
 
         services.AddOptions<LumberjackOptions>().BindConfiguration(LumberjackOptions.Section).ValidateDataAnnotations().ValidateOnStart();

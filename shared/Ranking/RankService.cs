@@ -109,6 +109,8 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
                 $"asOf {asOf:O} is before the live model's data watermark {bundle.Data.Watermark:O}: serving cannot look back without leaking later data (the Time Machine answers questions about the past offline)");
         }
 
+        // The deadline bounds this request's wait for the history, not the read: a read that takes
+        // longer goes on and fills the cache, so the member's next request finds it.
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(serving.Value.Deadline);
         MemberHistoryRead read;

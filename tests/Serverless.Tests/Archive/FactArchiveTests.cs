@@ -75,7 +75,7 @@ public sealed class FactArchiveTests(AzuriteFixture azurite)
         var redelivered = await broken.Archive.IngestAsync(events);
 
         Assert.True(redelivered.Duplicates > 0);
-        Assert.Equal(300, (await broken.DumpAsync()).Count);
+        Assert.Equal(300, (await broken.DumpFactRowsAsync()).Count);
         Assert.Equal(await clean.DumpAsync(), await broken.DumpAsync());
     }
 
@@ -87,7 +87,7 @@ public sealed class FactArchiveTests(AzuriteFixture azurite)
         var result = await h.Archive.IngestAsync([h.Event(fact), h.Event(fact), h.Event(fact)]);
         Assert.Equal(1, result.Stored);
         Assert.Equal(2, result.Duplicates);
-        Assert.Single(await h.DumpAsync());
+        Assert.Single(await h.DumpFactRowsAsync());
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public sealed class FactArchiveTests(AzuriteFixture azurite)
 
         var redelivered = await h.Archive.IngestAsync([h.Event(ArchiveHarness.Rating(7, 70, 5, T0, id: "rating:7:70:v2", supersedes: "rating:7:70"))]);
         Assert.Equal(0, redelivered.Corrections);
-        Assert.Equal(2, (await h.DumpAsync()).Count);
+        Assert.Equal(2, (await h.DumpFactRowsAsync()).Count);
     }
 
     [Fact]

@@ -21,6 +21,7 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(defaults.BatchQueueLimit, int.Parse(Get("Archive__BatchQueueLimit"), CultureInfo.InvariantCulture));
         Assert.Equal(defaults.BatchMaxPageSize, int.Parse(Get("Archive__BatchMaxPageSize"), CultureInfo.InvariantCulture));
         Assert.Equal(defaults.MaxFutureSkew, TimeSpan.Parse(Get("Archive__MaxFutureSkew"), CultureInfo.InvariantCulture));
+        Assert.Equal(defaults.RecentHistoryCap, int.Parse(Get("Archive__RecentHistoryCap"), CultureInfo.InvariantCulture));
 
         var lumberjack = new Serverless.Lumberjack.LumberjackOptions();
         Assert.Equal(lumberjack.SampleRate, double.Parse(Get("Lumberjack__SampleRate"), CultureInfo.InvariantCulture));
@@ -35,6 +36,7 @@ public sealed class SettingsDefaultsTests
         var serving = new Serverless.Ranking.ServingOptions();
         Assert.Equal(serving.HistoryCacheTtl, TimeSpan.Parse(Get("Serving__HistoryCacheTtl"), CultureInfo.InvariantCulture));
         Assert.Equal(serving.HistoryCacheSize, int.Parse(Get("Serving__HistoryCacheSize"), CultureInfo.InvariantCulture));
+        Assert.Equal(serving.HistoryRefreshAhead, TimeSpan.Parse(Get("Serving__HistoryRefreshAhead"), CultureInfo.InvariantCulture));
         Assert.Equal(serving.Deadline, TimeSpan.Parse(Get("Serving__Deadline"), CultureInfo.InvariantCulture));
 
         var health = new Serverless.Ranking.HealthOptions();

@@ -51,18 +51,32 @@ public sealed class ArchiveHarness : IDisposable
         Supersedes = supersedes,
     };
 
-    /// <summary>Every row of the facts table, as comparable text (key + all properties except the ETag/Timestamp).</summary>
+    /// <summary>
+    /// Every row of the facts table (fact rows and the members' recent-history entities), as
+    /// comparable text (key + all properties except the ETag/Timestamp; binary values in base64).
+    /// </summary>
     public async Task<List<string>> DumpAsync()
     {
         var rows = new List<string>();
         await foreach (var e in Tables.Facts.QueryAsync<TableEntity>())
         {
-            rows.Add(string.Join("|", e.Where(kv => kv.Key is not ("odata.etag" or "Timestamp")).OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}")));
+            rows.Add(string.Join("|", e.Where(kv => kv.Key is not ("odata.etag" or "Timestamp")).OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={Text(kv.Value)}")));
         }
 
         rows.Sort(StringComparer.Ordinal);
         return rows;
     }
+
+    /// <summary>The fact rows of <see cref="DumpAsync"/> (without the recent-history entities).</summary>
+    public async Task<List<string>> DumpFactRowsAsync() =>
+        (await DumpAsync()).Where(r => !r.Contains("RowKey=" + RecentHistory.RowKey, StringComparison.Ordinal)).ToList();
+
+    private static string? Text(object? value) => value switch
+    {
+        BinaryData data => Convert.ToBase64String(data.ToArray()),
+        byte[] bytes => Convert.ToBase64String(bytes),
+        _ => value?.ToString(),
+    };
 
     public void Dispose() => Throttle.Dispose();
 }

@@ -47,6 +47,8 @@ public sealed class SettingsValidationTests
     [InlineData("Serving:Deadline", "00:05:00", "Deadline")]
     [InlineData("Serving:HistoryCacheTtl", "-00:00:01", "HistoryCacheTtl")]
     [InlineData("Serving:HistoryCacheSize", "-1", "HistoryCacheSize")]
+    [InlineData("Serving:HistoryRefreshAhead", "-00:00:01", "HistoryRefreshAhead")]
+    [InlineData("Serving:HistoryRefreshAhead", "00:00:10", "HistoryRefreshAhead")]
     public void Out_of_range_serving_settings_are_refused_by_name(string key, string value, string name)
     {
         using var services = Services((key, value));
