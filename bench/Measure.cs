@@ -81,3 +81,28 @@ public sealed class GcActivity
         }
     }
 }
+
+/// <summary>CPU time used by Azurite and by this process.</summary>
+public readonly record struct CpuUse(TimeSpan Azurite, TimeSpan Self)
+{
+    public string PerItem(int count) => string.Create(CultureInfo.InvariantCulture,
+        $"CPU per item: Azurite {Azurite.TotalMicroseconds / count:F0} us, benchmark process {Self.TotalMicroseconds / count:F0} us");
+}
+
+/// <summary>Measures the CPU time Azurite and this process use while a block runs: unlike elapsed time, it hardly depends on what else runs on the machine.</summary>
+public sealed class CpuMeter(Func<TimeSpan> azurite)
+{
+    public CpuUse Last { get; private set; }
+
+    public IDisposable Measure() => new Scope(this);
+
+    private sealed class Scope(CpuMeter owner) : IDisposable
+    {
+        private readonly TimeSpan azurite = owner.azuriteCpu();
+        private readonly TimeSpan self = Process.GetCurrentProcess().TotalProcessorTime;
+
+        public void Dispose() => owner.Last = new CpuUse(owner.azuriteCpu() - azurite, Process.GetCurrentProcess().TotalProcessorTime - self);
+    }
+
+    private readonly Func<TimeSpan> azuriteCpu = azurite;
+}

@@ -4,6 +4,7 @@ using Serverless.LocalHost.Azurite;
 
 // dotnet run -c Release --project bench -- archive [--rounds 3] [--live-requests 2000] [--max-ratings N]
 // dotnet run -c Release --project bench -- rank [--requests 3000] [--rounds 5] [--max-ratings 30000] [--landing-requests 5000]
+// dotnet run -c Release --project bench -- rankload [--seconds 20] [--connections 64]
 // (the tests run both at a tiny size: tests/Serverless.Tests/Infrastructure/BenchmarkCommandTests.cs)
 var what = args.FirstOrDefault() ?? "archive";
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
@@ -13,13 +14,16 @@ await using var azurite = await AzuriteProcess.StartAsync(root);
 switch (what)
 {
     case "archive":
-        await ArchiveBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--rounds", 3), Arg("--live-requests", 2000), args.Contains("--max-ratings") ? Arg("--max-ratings", 0) : null);
+        await ArchiveBenchmark.RunAsync(azurite.ConnectionString, () => azurite.CpuTime, Path.Combine(root, "data", "movielens"), Arg("--rounds", 3), Arg("--live-requests", 2000), args.Contains("--max-ratings") ? Arg("--max-ratings", 0) : null);
         break;
     case "rank":
         await RankBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--requests", 3000), Arg("--rounds", 5), Arg("--max-ratings", 30_000), Arg("--landing-requests", 5_000));
         break;
+    case "rankload":
+        await RankLoadBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--seconds", 20), Arg("--connections", 64));
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank, rankload)");
         return 2;
 }
 

@@ -24,6 +24,16 @@ public sealed class AzuriteProcess : IAsyncDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>CPU time the Azurite process has used so far (benchmarks measure Azurite's work with it).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            process.Refresh();
+            return process.TotalProcessorTime;
+        }
+    }
+
     public static string ConnectionStringFor(int blob, int queue, int table) =>
         $"DefaultEndpointsProtocol=http;AccountName={DevAccount};AccountKey={DevKey};" +
         $"BlobEndpoint=http://127.0.0.1:{blob}/{DevAccount};QueueEndpoint=http://127.0.0.1:{queue}/{DevAccount};TableEndpoint=http://127.0.0.1:{table}/{DevAccount};";

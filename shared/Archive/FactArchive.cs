@@ -29,6 +29,11 @@ public sealed class FactArchive(
     TimeProvider time,
     ILogger<FactArchive> logger)
 {
+    /// <summary>Bytes of recent-history entities kept after writing them (the next write of the member starts from it).</summary>
+    private const long KeptRecentBytes = 32L << 20;
+
+    private readonly RecentWrites written = new(KeptRecentBytes);
+
     public async Task<IngestResult> IngestAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken = default)
     {
         var facts = new List<Fact>(events.Count);
@@ -59,7 +64,7 @@ public sealed class FactArchive(
         var corrections = facts.Where(f => f.Supersedes is not null).ToList();
 
         // Register partitions first: a fact is never stored in a partition the batch interface cannot find.
-        await tables.Partitions.RegisterAsync(facts.Select(f => f.PartitionKey), cancellationToken);
+        var created = await tables.Partitions.RegisterAsync(facts.Select(f => f.PartitionKey), cancellationToken);
 
         // Catalog rows are plain idempotent inserts; a member's rows go in with the member's recent-history entity.
         var stored = await IdempotentInserts.InsertAllAsync(
@@ -67,7 +72,7 @@ public sealed class FactArchive(
         await Parallel.ForEachAsync(
             originals.Where(f => RecentHistory.Applies(f.PartitionKey)).GroupBy(f => f.PartitionKey, StringComparer.Ordinal),
             new ParallelOptions { MaxDegreeOfParallelism = options.IngestParallelism, CancellationToken = cancellationToken },
-            async (partition, ct) => Interlocked.Add(ref stored, await AddToMemberAsync(partition.Key, partition.ToList(), ct)));
+            async (partition, ct) => Interlocked.Add(ref stored, await AddToMemberAsync(partition.Key, partition.ToList(), created.Contains(partition.Key), ct)));
         duplicates += originals.Count - stored;
 
         var applied = 0;
@@ -119,25 +124,27 @@ public sealed class FactArchive(
     /// recent-history entity (ETag-guarded; added when the member has none). Rows already stored are
     /// left as they are: those the entity holds are skipped before writing; others (superseded, or
     /// older than what the entity holds) make the transaction fail, are looked up and skipped.
-    /// Returns how many rows were new.
+    /// Returns how many rows were new. A partition this batch <paramref name="created"/> (registered
+    /// in the index just now) has no rows and no entity yet: its first transaction adds the entity
+    /// without reading first.
     /// </summary>
-    private async Task<int> AddToMemberAsync(string partition, IReadOnlyList<Fact> facts, CancellationToken cancellationToken)
+    private async Task<int> AddToMemberAsync(string partition, IReadOnlyList<Fact> facts, bool created, CancellationToken cancellationToken)
     {
         var added = 0;
         foreach (var chunk in facts.Chunk(MaxFactsPerTransaction))
         {
-            added += await AddChunkToMemberAsync(partition, chunk, cancellationToken);
+            added += await AddChunkToMemberAsync(partition, chunk, created && added == 0, cancellationToken);
         }
 
         return added;
     }
 
-    private async Task<int> AddChunkToMemberAsync(string partition, Fact[] chunk, CancellationToken cancellationToken)
+    private async Task<int> AddChunkToMemberAsync(string partition, Fact[] chunk, bool created, CancellationToken cancellationToken)
     {
         var stored = new HashSet<string>(StringComparer.Ordinal);
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
-            var start = await StartRecentAsync(partition, cancellationToken);
+            var start = created && attempt == 0 ? RecentHistory.Empty(tables.Recent.Cap) : await StartRecentAsync(partition, cancellationToken);
             var rows = chunk.Where(f => FactRows.RowKey(f) is var key && !stored.Contains(key) && !start.Holds(key)).ToList();
             if (rows.Count == 0)
             {
@@ -149,7 +156,7 @@ public sealed class FactArchive(
             actions.Add(RecentHistoryStore.Write(partition, start, next));
             try
             {
-                await tables.Facts.SubmitTransactionAsync(actions, cancellationToken);
+                await SubmitAsync(partition, actions, next, cancellationToken);
                 return rows.Count;
             }
             catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
@@ -166,9 +173,36 @@ public sealed class FactArchive(
         throw new InvalidOperationException($"adding facts to {partition} kept conflicting; the batch will be redelivered");
     }
 
-    /// <summary>The member's recent-history entity to write from (built from the fact rows the first time a member written before it existed is touched).</summary>
+    /// <summary>
+    /// Submits a transaction whose last action writes the member's entity <paramref name="next"/>,
+    /// and keeps it with the ETag the write returned. A failed one forgets what was kept: the next
+    /// attempt reads the entity.
+    /// </summary>
+    private async Task SubmitAsync(string partition, List<TableTransactionAction> actions, RecentHistory next, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await tables.Facts.SubmitTransactionAsync(actions, cancellationToken);
+            written.Keep(partition, next, response.Value.Count == actions.Count ? response.Value[^1].Headers.ETag : null);
+        }
+        catch
+        {
+            written.Forget(partition);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The member's recent-history entity to write from: the one this instance wrote last, or the
+    /// stored one (built from the fact rows the first time a member written before it existed is touched).
+    /// </summary>
     private async Task<RecentHistory> StartRecentAsync(string partition, CancellationToken cancellationToken)
     {
+        if (written.Find(partition) is { } kept)
+        {
+            return kept;
+        }
+
         var start = await tables.Recent.ReadForWriteAsync(partition, cancellationToken);
         if (start.BuiltFromRows is > 0 and var rows)
         {
@@ -230,16 +264,20 @@ public sealed class FactArchive(
                 new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(correction)),
                 new TableTransactionAction(TableTransactionActionType.UpdateMerge, mark, target.ETag),
             ];
-            if (RecentHistory.Applies(partition))
-            {
-                var start = await StartRecentAsync(partition, cancellationToken);
-                var next = await start.ApplyAsync([correction], target.RowKey, correction.IngestTime, tables.Recent.Cap, tables.Recent.CurrentAfter(partition), cancellationToken);
-                actions.Add(RecentHistoryStore.Write(partition, start, next));
-            }
-
             try
             {
-                await tables.Facts.SubmitTransactionAsync(actions, cancellationToken);
+                if (RecentHistory.Applies(partition))
+                {
+                    var start = await StartRecentAsync(partition, cancellationToken);
+                    var next = await start.ApplyAsync([correction], target.RowKey, correction.IngestTime, tables.Recent.Cap, tables.Recent.CurrentAfter(partition), cancellationToken);
+                    actions.Add(RecentHistoryStore.Write(partition, start, next));
+                    await SubmitAsync(partition, actions, next, cancellationToken);
+                }
+                else
+                {
+                    await tables.Facts.SubmitTransactionAsync(actions, cancellationToken);
+                }
+
                 return CorrectionOutcome.Applied;
             }
             catch (TableTransactionFailedException ex) when (ex.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Net;
+using Azure;
 using Azure.Data.Tables;
 
 namespace Serverless.Archive;
@@ -6,7 +8,9 @@ namespace Serverless.Archive;
 /// <summary>
 /// The list of archive partitions (members and titles), so batch reads go partition by partition
 /// instead of scanning the whole table. Ingestion registers each new partition once (idempotent
-/// upserts); an instance remembers what it registered so steady-state ingestion adds no writes.
+/// inserts) before it stores a row there; an instance remembers what it registered so steady-state
+/// ingestion adds no writes. Since rows come after registration, a partition this registration
+/// created has no rows yet.
 /// </summary>
 public sealed class PartitionIndex(TableClient table)
 {
@@ -16,14 +20,35 @@ public sealed class PartitionIndex(TableClient table)
 
     public TableClient Table => table;
 
-    public async Task RegisterAsync(IEnumerable<string> partitionKeys, CancellationToken cancellationToken)
+    /// <summary>Registers partitions; returns those it created (they were not in the index, so they hold no rows yet).</summary>
+    public async Task<IReadOnlySet<string>> RegisterAsync(IEnumerable<string> partitionKeys, CancellationToken cancellationToken)
     {
         var fresh = partitionKeys.Where(k => !known.ContainsKey(k)).Distinct(StringComparer.Ordinal).ToList();
+        var created = new HashSet<string>(StringComparer.Ordinal);
         foreach (var chunk in fresh.Chunk(100))
         {
-            await table.SubmitTransactionAsync(
-                chunk.Select(k => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(IndexPartition, k))),
-                cancellationToken);
+            try
+            {
+                await table.SubmitTransactionAsync(
+                    chunk.Select(k => new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(IndexPartition, k))),
+                    cancellationToken);
+                created.UnionWith(chunk);
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
+            {
+                // Some were registered before (by another instance, or before this one started): one by one.
+                foreach (var key in chunk)
+                {
+                    try
+                    {
+                        await table.AddEntityAsync(new TableEntity(IndexPartition, key), cancellationToken);
+                        created.Add(key);
+                    }
+                    catch (RequestFailedException one) when (one.Status == (int)HttpStatusCode.Conflict)
+                    {
+                    }
+                }
+            }
         }
 
         if (known.Count < MaxRemembered)
@@ -33,6 +58,8 @@ public sealed class PartitionIndex(TableClient table)
                 known.TryAdd(k, 0);
             }
         }
+
+        return created;
     }
 
     /// <summary>Partition keys after <paramref name="after"/> (exclusive; null = from the start), in key order.</summary>

@@ -262,6 +262,22 @@ public sealed class RecentHistory
         return entity;
     }
 
+    /// <summary>The packed data (never changed once made), for a writer to keep instead of the decoded facts.</summary>
+    internal byte[] Packed => packed;
+
+    /// <summary>An entity from packed data a writer kept (null if unreadable).</summary>
+    internal static RecentHistory? FromPacked(byte[] data, ETag etag)
+    {
+        try
+        {
+            return Unpack(data, etag);
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or InvalidDataException or ArgumentException or DecoderFallbackException or OverflowException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Reads a stored entity; null when its format is unknown or its data unreadable (the fact rows answer then).</summary>
     public static RecentHistory? FromEntity(TableEntity entity)
     {

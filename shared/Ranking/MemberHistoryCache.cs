@@ -75,8 +75,11 @@ public sealed class MemberHistoryCache : IDisposable
         }
     }
 
-    /// <summary>An entry: one member's read, the limit it was read with.</summary>
-    private sealed record Entry(string Member, MemberHistoryRead Read, int Limit);
+    /// <summary>An entry: one member's read, the limit it was read with (and the completed task a hit returns, made once).</summary>
+    private sealed record Entry(string Member, MemberHistoryRead Read, int Limit)
+    {
+        public Task<MemberHistoryRead> Served { get; } = Task.FromResult(Read);
+    }
 
     /// <summary>An archive read under way: as of <paramref name="At"/>, with <paramref name="Limit"/>.</summary>
     private sealed record Flight(DateTimeOffset At, int Limit, TaskCompletionSource<MemberHistoryRead> Completion);
@@ -108,7 +111,7 @@ public sealed class MemberHistoryCache : IDisposable
         var now = time.GetUtcNow();
         var cacheable = asOf >= now - CacheableLag;
         Flight? flight = null;
-        MemberHistoryRead? hit = null;
+        Task<MemberHistoryRead>? hit = null;
         var started = false;
         lock (gate)
         {
@@ -132,7 +135,7 @@ public sealed class MemberHistoryCache : IDisposable
                         flight = StartFlight(member, now, entry.Limit);
                     }
 
-                    hit = entry.Read;
+                    hit = entry.Served;
                 }
             }
 
@@ -169,7 +172,7 @@ public sealed class MemberHistoryCache : IDisposable
                 _ = Task.Run(() => RunAsync(member, flight), CancellationToken.None);
             }
 
-            return Task.FromResult(hit);
+            return hit;
         }
 
         if (flight is null)
@@ -251,6 +254,11 @@ public sealed class MemberHistoryCache : IDisposable
             }
 
             return read;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            latency.Record(time.GetElapsedTime(start));
+            throw;
         }
         finally
         {

@@ -150,6 +150,49 @@ public sealed class RecentHistoryTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Two_writers_of_one_member_each_write_from_a_stale_entity_and_still_keep_it_right()
+    {
+        using var h = new ArchiveHarness(azurite, o => o.RecentHistoryCap = 4);
+        var other = new FactArchive(h.Tables, new FactValidator(new FactLimits()), h.Options, h.Clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<FactArchive>.Instance);
+        var writers = new[] { h.Archive, other };
+        for (var i = 0; i < 12; i++)
+        {
+            h.Clock.Advance(TimeSpan.FromMinutes(1));
+            var batch = new List<IncomingEvent> { h.Event(ArchiveHarness.Rating(4, i, 3, T0.AddHours(i % 5 == 0 ? -i : i))) };
+            if (i % 3 == 2)
+            {
+                batch.Add(h.Event(ArchiveHarness.Rating(4, i - 1, 5, T0.AddHours(i - 1), id: $"rating:4:{i - 1}:v2", supersedes: $"rating:4:{i - 1}")));
+            }
+
+            // Each writer's own last write is stale once the other has written the member.
+            var result = await writers[i % 2].IngestAsync(batch);
+            Assert.Equal(batch.Count, result.Stored + result.Corrections);
+        }
+
+        var partition = FactPartition.ForMember("4");
+        var rows = await h.Tables.Recent.FactRowsAsync(partition, default);
+        Assert.Equal(16, rows.Count);
+        Assert.Equal(Dump(RecentHistory.FromFactRows(rows, 4)), Dump((await h.Tables.Recent.ReadAsync(partition, default))!));
+        foreach (var limit in Limits)
+        {
+            Assert.Equal(Json(await h.Reader.HistoryFromFactRowsAsync("4", limit, h.Clock.GetUtcNow())), Json(await h.Reader.HistoryAsync("4", limit)));
+        }
+    }
+
+    [Fact]
+    public async Task Registration_says_which_partitions_it_created_so_their_first_write_reads_nothing()
+    {
+        using var h = new ArchiveHarness(azurite);
+        Assert.Equal(["m_a", "m_b"], (await h.Tables.Partitions.RegisterAsync(["m_a", "m_b", "m_a"], default)).Order(StringComparer.Ordinal));
+        Assert.Empty(await h.Tables.Partitions.RegisterAsync(["m_a"], default));
+
+        // Another instance (it remembers nothing): only the partition the index did not hold is created.
+        var other = new PartitionIndex(h.Tables.Partitions.Table);
+        Assert.Equal(["m_c"], await other.RegisterAsync(["m_b", "m_c", "m_a"], default));
+        Assert.Equal(["m_a", "m_b", "m_c"], await h.Tables.Partitions.ListAsync(null, 10, default));
+    }
+
+    [Fact]
     public async Task A_member_archived_without_an_entity_gets_one_built_from_its_rows_on_the_first_live_read()
     {
         using var h = new ArchiveHarness(azurite, o => o.RecentHistoryCap = 4);
