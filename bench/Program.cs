@@ -4,7 +4,6 @@ using Serverless.LocalHost.Azurite;
 
 // dotnet run -c Release --project bench -- archive [--rounds 3] [--live-requests 2000] [--max-ratings N]
 // dotnet run -c Release --project bench -- rank [--requests 3000] [--rounds 5] [--max-ratings 30000] [--landing-requests 5000]
-// dotnet run -c Release --project bench -- rankload [--seconds 20] [--connections 64]
 // (the tests run both at a tiny size: tests/Serverless.Tests/Infrastructure/BenchmarkCommandTests.cs)
 var what = args.FirstOrDefault() ?? "archive";
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
@@ -19,11 +18,8 @@ switch (what)
     case "rank":
         await RankBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--requests", 3000), Arg("--rounds", 5), Arg("--max-ratings", 30_000), Arg("--landing-requests", 5_000));
         break;
-    case "rankload":
-        await RankLoadBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--seconds", 20), Arg("--connections", 64));
-        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank, rankload)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank; the HTTP load test is scripts/load.sh)");
         return 2;
 }
 
