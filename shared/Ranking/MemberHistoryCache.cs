@@ -339,10 +339,10 @@ public sealed class MemberHistoryCache : IDisposable
         }
     }
 
+    /// <summary>Host shutdown: reads under way are cancelled (the token source stays usable, so a late refresh sees it cancelled).</summary>
     public void Dispose()
     {
         stoppingRegistration.Dispose();
         stopping.Cancel();
-        stopping.Dispose();
     }
 }
