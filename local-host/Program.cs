@@ -92,13 +92,16 @@ if (options.Replay is { } replayFolder)
         phase = DateTimeOffset.UtcNow;
         await app.Services.GetRequiredService<FeatureLogBuffer>().DrainAsync(TimeSpan.FromMinutes(5), app.Lifetime.ApplicationStopping);
         await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
+        var ingested = DateTimeOffset.UtcNow;
         var labels = await app.Services.GetRequiredService<LabelJoiner>().RunAsync(app.Lifetime.ApplicationStopping);
+        var joined = DateTimeOffset.UtcNow;
         // The hourly label timer ran on the replay clock during the replay too: count what the feature log holds now.
         var labelled = await app.Services.GetRequiredService<FeatureLogStore>().LabelledAsync(
             app.Services.GetRequiredService<FeatureEncoder>().ConfigHash, app.Lifetime.ApplicationStopping);
         var liked = labelled.Count(i => i.Label == true);
-        log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; {Labelled} impressions labelled ({Liked} liked), {Open} still open; labels in {Seconds:F1} s",
-            traffic.Requests, traffic.Fallbacks, traffic.Logged, labelled.Count, liked, labels.StillOpen, (DateTimeOffset.UtcNow - phase).TotalSeconds);
+        log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; {Labelled} impressions labelled ({Liked} liked), {Open} still open; labels in {Seconds:F1} s ({Ingest:F1} s until the feature log was ingested, {Join:F1} s joining labels, {Changed} of them set by this join and {Conflicts} left to a concurrent one)",
+            traffic.Requests, traffic.Fallbacks, traffic.Logged, labelled.Count, liked, labels.StillOpen, (DateTimeOffset.UtcNow - phase).TotalSeconds,
+            (ingested - phase).TotalSeconds, (joined - ingested).TotalSeconds, labels.Changed, labels.Conflicts);
         if (liked > 0 && labelled.Count - liked > 0)
         {
             // The Lumberjack's payoff, through the training pipeline: a challenger trained on the features

@@ -375,9 +375,10 @@ function figures(o, report) {
 
   const m = report.memory;
   add('host VmRSS after the replay, before the load', m.before.rssMb, 'MB', '', null, null, 0);
-  add('host VmRSS peak during the load (sampled each second)', m.peakRssDuringLoad, 'MB', '', ratio(m.peakRssDuringLoad, m.before.rssMb), null, 0);
+  add('host VmHWM before the load (peak of the replay and training)', m.before.hwmMb, 'MB', '', null, null, 0);
+  add('host VmRSS peak during the load and recovery (sampled each second)', m.peakRssDuringLoad, 'MB', '', ratio(m.peakRssDuringLoad, m.before.rssMb), null, 0);
   add('host VmRSS after recovery', m.after.rssMb, 'MB', '', ratio(m.after.rssMb, m.before.rssMb), null, 0);
-  add('host VmHWM (peak since start, includes the replay and training)', m.after.hwmMb, 'MB', 'bounded (report)', null, null, 0);
+  add('host VmHWM at the end (peak since start)', m.after.hwmMb, 'MB', 'bounded (report)', ratio(m.after.hwmMb, m.before.hwmMb), null, 0);
   return rows;
 }
 
@@ -461,14 +462,13 @@ async function main() {
     const rank = await run(base, { route: '/api/rank', method: 'POST', connections: o.connections, seconds: o.duration, rate: o.rate, slices: o.slices, memberOf });
     report.sustained = { health, rank };
     log(`  rank: ${fmt(rank.requestsPerSecond, 0)} req/s, p99 ${fmt(rank.p99, 2)} ms (corrected ${fmt(rank.p99co, 2)} ms), errors + non-2xx ${rank.errors + rank.non2xx}, Substitute ${fmt((rank.fallbackShare ?? NaN) * 100, 2)}%`);
-    const peakRssDuringLoad = sampler.stop();
 
     log(`recovery: polling /api/health until the feature-log lag is 0 (at most ${o.recoveryTimeout} s)`);
     report.recovery = await recovery(base, o.recoveryTimeout);
     log(`  lag ${report.recovery.first.lag} -> ${report.recovery.last.lag} in ${fmt(report.recovery.seconds, 1)} s (${report.recovery.last.source})`);
     report.sequential = await sequential(base, o.sequential, memberOf);
     log(`  ${report.sequential.model} of ${report.sequential.count} sequential requests answered by the model`);
-    report.memory = { before, peakRssDuringLoad, after: memory(host.child.pid) };
+    report.memory = { before, peakRssDuringLoad: sampler.stop(), after: memory(host.child.pid) };
 
     report.figures = figures(o, report);
     const text = [
@@ -477,6 +477,9 @@ async function main() {
       `Feature-log lag read from: ${report.recovery.last.source}`,
       '',
       table(report.figures),
+      '',
+      'ratio to baseline: a rank figure over the same figure of GET /api/health at the same concurrency or rate, measured in this run;',
+      'a memory figure over the same figure before the load. Targets are judged; "info" rows have none.',
     ].join('\n');
     console.log('\n' + text + '\n');
     const file = path.join(o.out, `load-${stamp}`);

@@ -28,8 +28,8 @@ public sealed class LoadCommandTests
         "sustained 40 req/s for 2 s: max",
         "feature-log lag at the end of the load", "feature-log lag back to 0 after the load",
         "sequential rank requests answered by the model",
-        "host VmRSS after the replay, before the load", "host VmRSS peak during the load (sampled each second)",
-        "host VmRSS after recovery", "host VmHWM (peak since start, includes the replay and training)",
+        "host VmRSS after the replay, before the load", "host VmHWM before the load (peak of the replay and training)",
+        "host VmRSS peak during the load and recovery (sampled each second)", "host VmRSS after recovery", "host VmHWM at the end (peak since start)",
     ];
 
     [Fact]
