@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json.Nodes;
 using Serverless.Tests.Fixtures;
 
@@ -35,45 +34,18 @@ public sealed class LoadCommandTests
     [Fact]
     public async Task The_load_command_runs_at_a_tiny_size_and_prints_every_figure_with_target_and_baseline()
     {
-        var configuration = typeof(LoadCommandTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
-        var hostDll = Repo.Path("local-host", "bin", configuration, "net10.0", "Serverless.LocalHost.dll");
+        var hostDll = Repo.Path("local-host", "bin", Command.Configuration, "net10.0", "Serverless.LocalHost.dll");
         Assert.True(File.Exists(hostDll), $"the local host is not built at {hostDll}");
         var output = Path.Combine(Path.GetTempPath(), "serverless-load-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var start = new ProcessStartInfo("node")
-            {
-                WorkingDirectory = Repo.Root,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var arg in new[]
+            var (exitCode, printed, errors) = await Command.RunAsync("node", new[]
             {
                 "bench/load/load.mjs", "--host", hostDll, "--out", output, "--max-ratings", "3000",
                 "--stages", "1,2", "--stage-seconds", "1", "--baseline-seconds", "1", "--rate", "40", "--duration", "2",
                 "--connections", "4", "--members", "50", "--sequential", "5", "--recovery-timeout", "60", "--ready-timeout", "300",
-            })
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-            try
-            {
-                await process.WaitForExitAsync(guard.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw;
-            }
-
-            var printed = await stdout;
-            Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}\n{printed}\n{await stderr}");
+            }, TimeSpan.FromMinutes(5));
+            Assert.True(exitCode == 0, $"exit code {exitCode}\n{printed}\n{errors}");
             Assert.Contains("| figure", printed, StringComparison.Ordinal);
             Assert.Contains("ratio to baseline", printed, StringComparison.Ordinal);
             Assert.Contains("Baselines (GET /api/health", printed, StringComparison.Ordinal);

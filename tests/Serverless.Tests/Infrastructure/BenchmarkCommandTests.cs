@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using System.Text.RegularExpressions;
 using Serverless.Tests.Fixtures;
 
@@ -38,32 +36,9 @@ public sealed partial class BenchmarkCommandTests
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string arguments)
     {
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
-        var dll = Repo.Path("bench", "bin", configuration, "net10.0", "Serverless.Benchmarks.dll");
+        var dll = Repo.Path("bench", "bin", Command.Configuration, "net10.0", "Serverless.Benchmarks.dll");
         Assert.True(File.Exists(dll), $"{dll} is not built (dotnet test Serverless.sln builds it)");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Repo.Root };
-        start.ArgumentList.Add(dll);
-        foreach (var argument in arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        var stdout = Task.Run(async () => output.Append(await process.StandardOutput.ReadToEndAsync()));
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        await stdout;
-        return (process.ExitCode, output + await stderr);
+        var (exitCode, output, errors) = await Command.RunAsync("dotnet", [dll, .. arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries)], TimeSpan.FromMinutes(5));
+        return (exitCode, output + errors);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Serverless.Tests.Fixtures;
 
@@ -17,24 +16,9 @@ public sealed class PublishTests
         var output = Path.Combine(Path.GetTempPath(), "serverless-publish-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var start = new ProcessStartInfo("dotnet")
-            {
-                WorkingDirectory = Repo.Root,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var arg in new[] { "publish", "functions/Serverless.Functions.csproj", "-c", "Release", "-o", output, "--nologo", "-p:EventHubsHostExtension=false" })
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(8));
-            await process.WaitForExitAsync(guard.Token);
-            Assert.True(process.ExitCode == 0, await stdout + await stderr);
+            var (exitCode, printed, errors) = await Command.RunAsync("dotnet",
+                ["publish", "functions/Serverless.Functions.csproj", "-c", "Release", "-o", output, "--nologo", "-p:EventHubsHostExtension=false"], TimeSpan.FromMinutes(8));
+            Assert.True(exitCode == 0, printed + errors);
 
             foreach (var file in new[] { "Serverless.Functions.dll", "functions.metadata", "host.json", "worker.config.json", "extensions.json", "Serverless.Shared.dll", "Serverless.Workflows.dll" })
             {
