@@ -57,6 +57,26 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     /// fact rows do (<see cref="HistoryFromFactRowsAsync"/>). A member with fact rows but no entity
     /// (archived before entities existed) gets one built from its rows here, once.
     /// </summary>
+    /// <summary>
+    /// A member's current facts with event time at or after <paramref name="from"/> as known at
+    /// <paramref name="at"/>, newest first, from the recent-history entity alone (one point read),
+    /// or null when the entity does not hold all of them (a member with more recent facts than it
+    /// keeps, or none yet): then the batch interface answers. For near-line jobs over a recent
+    /// window (the label join), which would otherwise make one throttled batch query per member.
+    /// </summary>
+    public async Task<IReadOnlyList<ArchivedFact>?> RecentSinceAsync(string member, DateTimeOffset from, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        var recent = await tables.Recent.ReadAsync(FactPartition.ForMember(member), cancellationToken);
+        if (recent is null || !recent.TryRead(at, recent.Facts.Count, out var facts))
+        {
+            return null;
+        }
+
+        // Held newest first: an incomplete entity holds every fact newer than its oldest one.
+        var covers = recent.Complete || recent.Facts[^1].Fact.EventTime < from;
+        return covers ? facts.Where(f => f.Fact.EventTime >= from).ToList() : null;
+    }
+
     public async Task<IReadOnlyList<ArchivedFact>> HistoryAsync(string member, int limit, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
     {
         var at = asOf ?? time.GetUtcNow();

@@ -107,11 +107,16 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOpti
         return n;
     }
 
-    /// <summary>The member's current ratings with event time after <paramref name="from"/>, oldest first.</summary>
+    /// <summary>
+    /// The member's current ratings with event time after <paramref name="from"/>, oldest first: one
+    /// point read of the member's recent history when it holds them all (the usual case: labels
+    /// look at the last weeks), else the archive's throttled batch interface.
+    /// </summary>
     private async Task<List<Fact>> RatingsAsync(string member, DateTimeOffset from, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var facts = (await reader.ReadAllAsync(new BatchQuery(member, null, FactKind.Rating, from, null, now, false, 200, null), cancellationToken))
-            .Select(f => f.Fact).ToList();
+        var archived = await reader.RecentSinceAsync(member, from, now, cancellationToken)
+            ?? await reader.ReadAllAsync(new BatchQuery(member, null, FactKind.Rating, from, null, now, false, 200, null), cancellationToken);
+        var facts = archived.Select(f => f.Fact).Where(f => f.Kind == FactKind.Rating).ToList();
         facts.Sort((a, b) => a.EventTime.CompareTo(b.EventTime));
         return facts;
     }

@@ -156,10 +156,12 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
         Assert.Equal(["8", "9"], (await store.ReadAsync()).Select(i => i.Record.Title).Order());
     }
 
-    [Fact]
-    public async Task Labels_join_later_ratings_within_the_horizon_and_late_facts_update_them()
+    [Theory]
+    [InlineData(512)]  // the member's ratings come from one read of the recent-history entity
+    [InlineData(1)]    // the entity holds too few: the batch interface answers
+    public async Task Labels_join_later_ratings_within_the_horizon_and_late_facts_update_them(int recentHistoryCap)
     {
-        using var h = new ArchiveHarness(azurite);
+        using var h = new ArchiveHarness(azurite, o => o.RecentHistoryCap = recentHistoryCap);
         var options = Options.Create(new LumberjackOptions { LabelHorizon = TimeSpan.FromDays(30), LateWindow = TimeSpan.FromDays(120) });
         var store = Store(h);
         await store.EnsureCreatedAsync();
