@@ -317,7 +317,7 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
             Assert.Equal(HttpStatusCode.Accepted, decided.StatusCode);
         }
 
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
         {
             do
             {
