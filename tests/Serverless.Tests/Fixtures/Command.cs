@@ -10,12 +10,15 @@ public static class Command
     public static string Configuration { get; } =
         typeof(Command).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
 
-    /// <summary>Runs <paramref name="file"/> in the repository root; the process tree is killed when it outlives <paramref name="timeout"/>.</summary>
-    public static async Task<(int ExitCode, string Output, string Errors)> RunAsync(string file, IEnumerable<string> arguments, TimeSpan timeout)
+    /// <summary>
+    /// Runs <paramref name="file"/> in <paramref name="workingDirectory"/> (default: the repository root); the
+    /// process tree is killed, and <see cref="OperationCanceledException"/> thrown, when it outlives <paramref name="timeout"/>.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output, string Errors)> RunAsync(string file, IEnumerable<string> arguments, TimeSpan timeout, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo(file)
         {
-            WorkingDirectory = Repo.Root,
+            WorkingDirectory = workingDirectory ?? Repo.Root,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

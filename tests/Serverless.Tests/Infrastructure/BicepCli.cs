@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Serverless.Tests.Fixtures;
 
 namespace Serverless.Tests.Infrastructure;
 
@@ -25,33 +25,14 @@ internal static class BicepCli
 
     public static async Task<BicepResult> RunAsync(params string[] arguments)
     {
-        var start = new ProcessStartInfo(RepositoryPaths.BicepExecutable())
-        {
-            WorkingDirectory = RepositoryPaths.InfraBicep,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)
-            ?? throw new InvalidOperationException("bicep did not start.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var guard = new CancellationTokenSource(HangGuard);
         try
         {
-            await process.WaitForExitAsync(guard.Token);
+            var (exitCode, output, errors) = await Command.RunAsync(RepositoryPaths.BicepExecutable(), arguments, HangGuard, RepositoryPaths.InfraBicep);
+            return new BicepResult(exitCode, output, errors);
         }
         catch (OperationCanceledException)
         {
-            process.Kill(entireProcessTree: true);
             throw new TimeoutException($"bicep {string.Join(' ', arguments)} did not finish.");
         }
-
-        return new BicepResult(process.ExitCode, await stdout, await stderr);
     }
 }
