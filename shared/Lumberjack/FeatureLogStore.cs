@@ -168,20 +168,7 @@ public sealed class FeatureLogStore
             }
         }
 
-        content.Position = 0;
-        var landed = true;
-        try
-        {
-            await Container.GetBlobClient(file.RequestsBlob).UploadAsync(content, new BlobUploadOptions
-            {
-                Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
-                HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson", ContentEncoding = "gzip" },
-            }, cancellationToken);
-        }
-        catch (RequestFailedException ex) when (ex.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)
-        {
-            landed = false;
-        }
+        var landed = await TryUploadAsync(file.RequestsBlob, content, new BlobRequestConditions { IfNoneMatch = ETag.All }, cancellationToken);
 
         // A redelivery after the file's labels became final must not reopen it.
         if (landed || !(await Files.GetEntityIfExistsAsync<TableEntity>(FinalPartition, id, cancellationToken: cancellationToken)).HasValue)
@@ -311,12 +298,19 @@ public sealed class FeatureLogStore
             }
         }
 
+        return await TryUploadAsync(file.LabelsBlob,
+            content, previous is { } etag ? new BlobRequestConditions { IfMatch = etag } : new BlobRequestConditions { IfNoneMatch = ETag.All }, cancellationToken);
+    }
+
+    /// <summary>Writes gzip'd JSON lines under a condition; false when the condition failed (the blob exists, or changed since it was read).</summary>
+    private async Task<bool> TryUploadAsync(string blobName, MemoryStream content, BlobRequestConditions conditions, CancellationToken cancellationToken)
+    {
         content.Position = 0;
         try
         {
-            await Container.GetBlobClient(file.LabelsBlob).UploadAsync(content, new BlobUploadOptions
+            await Container.GetBlobClient(blobName).UploadAsync(content, new BlobUploadOptions
             {
-                Conditions = previous is { } etag ? new BlobRequestConditions { IfMatch = etag } : new BlobRequestConditions { IfNoneMatch = ETag.All },
+                Conditions = conditions,
                 HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson", ContentEncoding = "gzip" },
             }, cancellationToken);
             return true;
