@@ -103,7 +103,11 @@ public sealed record FeatureLogEvent(
     /// Validates one feature-log event exactly as <see cref="Parse"/> does without building its rows
     /// (the landing keeps the event's bytes): its header, or the reason it is refused.
     /// </summary>
-    public static (FeatureLogHeader? Header, string? Error) Check(ReadOnlySpan<byte> payload)
+    public static (FeatureLogHeader? Header, string? Error) Check(ReadOnlySpan<byte> payload) =>
+        CanonicalFeatureLogReader.TryAccept(payload) is { } header ? (header, null) : CheckWithSerializer(payload);
+
+    /// <summary>The authoritative check (through the serializer), used for every event the fast path does not accept.</summary>
+    internal static (FeatureLogHeader? Header, string? Error) CheckWithSerializer(ReadOnlySpan<byte> payload)
     {
         var (header, _, error) = Read(payload, collect: false);
         return (header, error);
