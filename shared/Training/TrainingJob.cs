@@ -46,17 +46,27 @@ public sealed class TrainingJob(
     public async Task<TrainingJobResult> RunAsync(TrainingJobRequest request, long? expectedFacts, CancellationToken cancellationToken = default)
     {
         var watermark = request.Watermark ?? time.GetUtcNow();
-        var read = new ProgressCounter();
-        List<Fact> facts;
-        await using (ProgressLog.Start(logger, "Training: reading the archive", "facts", expectedFacts, () => read.Value, ProgressInterval, TimeProvider.System))
+
+        // From logged features: the features exactly as served, and the model serves with the data
+        // they were computed from (the snapshot of the models that served them), so nothing is
+        // re-read from the archive unless no served model names a snapshot.
+        var logged = request.FromLoggedFeatures ? await featureLog.LabelledAsync(encoder.ConfigHash, cancellationToken) : null;
+        var snapshot = logged is null ? null : await ServedSnapshotAsync(logged, store, cancellationToken);
+        List<Fact>? facts = null;
+        if (snapshot is null)
         {
-            facts = await FactSnapshotStore.ReadArchiveAsync(reader, watermark, read, cancellationToken);
+            var read = new ProgressCounter();
+            await using (ProgressLog.Start(logger, "Training: reading the archive", "facts", expectedFacts, () => read.Value, ProgressInterval, TimeProvider.System))
+            {
+                facts = await FactSnapshotStore.ReadArchiveAsync(reader, watermark, read, cancellationToken);
+            }
+
+            snapshot = await snapshots.SaveAsync(facts, watermark, cancellationToken);
         }
 
-        var snapshot = await snapshots.SaveAsync(facts, watermark, cancellationToken);
-        var set = request.FromLoggedFeatures
-            ? TrainingSetBuilder.FromLogs(await featureLog.LabelledAsync(encoder.ConfigHash, cancellationToken), encoder.ConfigHash, encoder.Count)
-            : TrainingSetBuilder.Build(facts, watermark, encoder, request.Options ?? new TrainingSetOptions());
+        var set = logged is not null
+            ? TrainingSetBuilder.FromLogs(logged, encoder.ConfigHash, encoder.Count)
+            : TrainingSetBuilder.Build(facts!, watermark, encoder, request.Options ?? new TrainingSetOptions());
         logger.LogInformation("Training {Trainer} on {Train} examples, validating on {Validation}, snapshot {Snapshot}",
             request.Trainer, set.Train.Count, set.Validation.Count, snapshot);
 
@@ -102,6 +112,26 @@ public sealed class TrainingJob(
             version, model.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), model.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.CalibrationError),
             report.Passed ? "passed" : "failed", published);
         return new TrainingJobResult(model.Manifest, report, published, snapshot);
+    }
+
+    /// <summary>
+    /// The fact snapshot that logged impressions were served with: the newest snapshot among the
+    /// models that scored them (the Substitute's answers name no model). Null when none of those
+    /// models is stored with a snapshot; the job then takes a snapshot of the archive instead.
+    /// </summary>
+    public static async Task<string?> ServedSnapshotAsync(IEnumerable<Serverless.Lumberjack.LoggedImpression> logged, ModelStore store, CancellationToken cancellationToken)
+    {
+        string? newest = null;
+        foreach (var version in logged.Where(i => !i.Record.Fallback).Select(i => i.Record.ModelVersion).Distinct(StringComparer.Ordinal))
+        {
+            if (await store.GetManifestAsync(version, cancellationToken) is { } manifest && SnapshotOf(manifest) is { } snapshot
+                && (newest is null || WatermarkOf(snapshot) > WatermarkOf(newest)))
+            {
+                newest = snapshot;
+            }
+        }
+
+        return newest;
     }
 
     public const string SnapshotPrefix = "snapshot:";

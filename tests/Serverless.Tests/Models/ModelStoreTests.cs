@@ -1,4 +1,6 @@
+using Serverless.Lumberjack;
 using Serverless.Models;
+using Serverless.Training;
 using Serverless.Tests.Fixtures;
 
 namespace Serverless.Tests.Models;
@@ -41,6 +43,27 @@ public sealed class ModelStoreTests(AzuriteFixture azurite)
         {
             Assert.Equal(a.Score(row), b.Score(row));
         }
+    }
+
+    [Fact]
+    public async Task Training_on_logged_features_depends_on_the_newest_snapshot_the_serving_models_used()
+    {
+        var store = await NewStoreAsync();
+        var t0 = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var older = TrainingJob.SnapshotDependency(Serverless.TimeMachine.FactSnapshotStore.BlobName(t0));
+        var newer = TrainingJob.SnapshotDependency(Serverless.TimeMachine.FactSnapshotStore.BlobName(t0.AddDays(30)));
+        var model = SharedModels.Get(TrainerKind.LogisticRegression);
+        await store.SaveAsync(new TrainedModel(model.Manifest with { Version = "old", Dependencies = [older] }, model.Transformer, model.InputSchema));
+        await store.SaveAsync(new TrainedModel(model.Manifest with { Version = "new", Dependencies = [newer] }, model.Transformer, model.InputSchema));
+        await store.SaveAsync(new TrainedModel(model.Manifest with { Version = "none", Dependencies = [] }, model.Transformer, model.InputSchema));
+        static LoggedImpression Served(string version, bool fallback = false) =>
+            new(new FeatureLogRecord("l", DateTimeOffset.UnixEpoch, "m", "t", 0, version, "h", [1f], 0.5f, DateTimeOffset.UnixEpoch, fallback), true, "f");
+
+        Assert.Equal(newer[TrainingJob.SnapshotPrefix.Length..], await TrainingJob.ServedSnapshotAsync([Served("old"), Served("new"), Served("old")], store, default));
+        Assert.Equal(older[TrainingJob.SnapshotPrefix.Length..], await TrainingJob.ServedSnapshotAsync([Served("old"), Served("none"), Served("missing")], store, default));
+
+        // The Substitute's answers and models without a snapshot name none: the job snapshots the archive instead.
+        Assert.Null(await TrainingJob.ServedSnapshotAsync([Served("new", fallback: true), Served("none"), Served("missing")], store, default));
     }
 
     [Fact]
