@@ -14,6 +14,7 @@ using Serverless.Lumberjack;
 using Serverless.Models;
 using Serverless.MovieLens;
 using Serverless.Ranking;
+using Serverless.TimeMachine;
 using Serverless.Training;
 using Serverless.Workflows;
 using Serverless.Workflows.TrainPipeline;
@@ -102,6 +103,11 @@ if (options.Replay is { } replayFolder)
         log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; {Labelled} impressions labelled ({Liked} liked), {Open} still open; labels in {Seconds:F1} s ({Ingest:F1} s until the feature log was ingested, {Join:F1} s joining labels, {Changed} of them set by this join and {Conflicts} left to a concurrent one)",
             traffic.Requests, traffic.Fallbacks, traffic.Logged, labelled.Count, liked, labels.StillOpen, (DateTimeOffset.UtcNow - phase).TotalSeconds,
             (ingested - phase).TotalSeconds, (joined - ingested).TotalSeconds, labels.Changed, labels.Conflicts);
+        // The skew meter on every logged request: serving's vectors recomputed offline by the Time Machine.
+        phase = DateTimeOffset.UtcNow;
+        var skew = await app.Services.GetRequiredService<SkewMeter>().MeasureAsync(new SkewMeterRequest(null, SkewMeterRequest.MaxAllowedRequests), app.Lifetime.ApplicationStopping);
+        log.LogInformation("{Summary} ({Seconds:F1} s)", skew.Summary(), (DateTimeOffset.UtcNow - phase).TotalSeconds);
+
         if (liked > 0 && labelled.Count - liked > 0)
         {
             // The Lumberjack's payoff, through the training pipeline: a challenger trained on the features

@@ -56,6 +56,7 @@ public static class PlatformServices
         services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<ServingHealth>();
         services.AddSingleton<TrainingJob>();
+        services.AddSingleton<SkewMeter>();
 
         var hubs = configuration.GetSection(AppSettings.EventHubs);
         if (hubs["fullyQualifiedNamespace"] is { Length: > 0 } fqns)

@@ -215,12 +215,18 @@ public static class FeatureLogSampler
     {
         if (rate >= 1) { return true; }
         if (rate <= 0) { return false; }
+        return StableHash(member) % 10_000 < rate * 10_000;
+    }
+
+    /// <summary>FNV-1a over the string's UTF-16 code units: the same value on every machine and run.</summary>
+    public static uint StableHash(string value)
+    {
         var hash = 2166136261u;
-        foreach (var c in member)
+        foreach (var c in value)
         {
             hash = (hash ^ c) * 16777619u;
         }
 
-        return hash % 10_000 < rate * 10_000;
+        return hash;
     }
 }

@@ -137,7 +137,7 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
             return new RankResponse(member, logId, asOf, bundle.Manifest.Version, encoder.ConfigHash, bundle.Data.Watermark, false, null, false, []);
         }
 
-        var profile = encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).Where(f => f.Kind == FactKind.Rating).ToList()), asOf, bundle.Data.Catalog, bundle.Data.Stats);
+        var profile = ProfileOf(encoder, member, history, asOf, bundle.Data);
         var n = candidates.Length;
         var width = encoder.Count;
 
@@ -192,6 +192,13 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
     }
 
     /// <summary>Popular titles as of the data watermark that the member has not rated.</summary>
+    /// <summary>
+    /// The member profile serving encodes from: the member's ratings as read, at the request time,
+    /// with the model's data. The skew meter recomputes logged vectors with this same call.
+    /// </summary>
+    public static MemberProfile ProfileOf(FeatureEncoder encoder, string member, IEnumerable<ArchivedFact> history, DateTimeOffset asOf, ServingData data) =>
+        encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).Where(f => f.Kind == FactKind.Rating).ToList()), asOf, data.Catalog, data.Stats);
+
     private static string[] DefaultCandidates(ServingData data, IReadOnlyList<ArchivedFact> history)
     {
         var rated = history.Select(h => h.Fact.Title).ToHashSet(StringComparer.Ordinal);

@@ -52,7 +52,7 @@ public sealed class TrainedHostFixture : IAsyncLifetime
     }
 }
 
-public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFixture<TrainedHostFixture>
+public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFixture<TrainedHostFixture>
 {
     private HttpClient Http => fixture.Host.Http;
 

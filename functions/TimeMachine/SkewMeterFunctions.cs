@@ -1,0 +1,43 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Serverless.Functions.Http;
+using Serverless.TimeMachine;
+
+namespace Serverless.Functions.TimeMachine;
+
+/// <summary>The skew meter: logged vectors recomputed offline, mismatches counted per feature (hourly, and on demand).</summary>
+public sealed class SkewMeterFunctions(SkewMeter meter, TimeProvider time)
+{
+    /// <summary>The hourly run looks at the requests logged in this window, at most <see cref="HourlySample"/> of them.</summary>
+    public static readonly TimeSpan HourlyWindow = TimeSpan.FromHours(2);
+
+    public const int HourlySample = 500;
+
+    /// <summary>Body of POST /api/timemachine/skew: requests logged since <c>since</c> (all when absent), at most <c>maxRequests</c>.</summary>
+    public sealed record SkewBody(DateTimeOffset? Since, int? MaxRequests);
+
+    [Function("timemachine-skew")]
+    public async Task<IActionResult> Measure(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "timemachine/skew")] HttpRequest req)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(req, 4 * 1024, new SkewBody(null, null));
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var request = new SkewMeterRequest(body!.Since, body.MaxRequests ?? HourlySample);
+        if (request.MaxRequests is < 1 or > SkewMeterRequest.MaxAllowedRequests)
+        {
+            return Problems.BadRequest($"maxRequests must be 1..{SkewMeterRequest.MaxAllowedRequests}", req);
+        }
+
+        return await Problems.Guard(req, async () => new OkObjectResult(await meter.MeasureAsync(request, req.HttpContext.RequestAborted)));
+    }
+
+    /// <summary>Every hour, on a sample of what was logged lately: any mismatch is logged as an error.</summary>
+    [Function("timemachine-skew-hourly")]
+    public Task Hourly([TimerTrigger("0 30 * * * *")] TimerInfo timer, CancellationToken cancellationToken) =>
+        meter.MeasureAsync(new SkewMeterRequest(time.GetUtcNow() - HourlyWindow, HourlySample), cancellationToken);
+}

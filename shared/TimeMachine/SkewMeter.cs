@@ -1,0 +1,152 @@
+using Microsoft.Extensions.Logging;
+using Serverless.Archive;
+using Serverless.Features;
+using Serverless.Lumberjack;
+using Serverless.Models;
+using Serverless.Ranking;
+using Serverless.Training;
+
+namespace Serverless.TimeMachine;
+
+/// <summary>What to measure: logged requests from <paramref name="Since"/> on (all when null), at most <paramref name="MaxRequests"/> of them.</summary>
+public sealed record SkewMeterRequest(DateTimeOffset? Since = null, int MaxRequests = 500)
+{
+    public const int MaxAllowedRequests = 100_000;
+
+    public void Validate()
+    {
+        if (MaxRequests is < 1 or > MaxAllowedRequests)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxRequests), MaxRequests, $"maxRequests must be 1..{MaxAllowedRequests}");
+        }
+    }
+}
+
+/// <summary>One feature's agreement between what serving logged and what the offline code recomputes.</summary>
+public sealed record FeatureSkew(string Feature, long Compared, long Mismatches, double MaxAbsDifference)
+{
+    public double MismatchRate => Compared == 0 ? 0 : (double)Mismatches / Compared;
+}
+
+/// <summary>
+/// The skew meter's answer: per feature, how many logged values the offline recomputation did not
+/// reproduce bit for bit and by how much at most; requests it could not recompute, by reason.
+/// </summary>
+public sealed record SkewReport(
+    DateTimeOffset MeasuredAt,
+    int RequestsLogged,
+    int RequestsCompared,
+    long ValuesCompared,
+    long Mismatches,
+    IReadOnlyList<FeatureSkew> Features,
+    IReadOnlyDictionary<string, int> Skipped)
+{
+    /// <summary>The features with at least one mismatch, worst first.</summary>
+    public IEnumerable<FeatureSkew> Skewed => Features.Where(f => f.Mismatches > 0).OrderByDescending(f => f.MismatchRate).ThenBy(f => f.Feature, StringComparer.Ordinal);
+
+    public string Summary() => Mismatches == 0
+        ? $"skew meter: {RequestsCompared} logged requests recomputed offline, {ValuesCompared} feature values, 0 mismatches"
+        : $"skew meter: {Mismatches} of {ValuesCompared} feature values differ in {RequestsCompared} requests: "
+          + string.Join(", ", Skewed.Select(f => $"{f.Feature} {f.MismatchRate:P1} (max |diff| {f.MaxAbsDifference:G4})"));
+}
+
+/// <summary>
+/// The platform's guard against training/serving skew: takes logged requests (the Lumberjack's
+/// vectors exactly as served), recomputes each vector offline with the same code path serving uses
+/// (<see cref="RankService.ProfileOf"/> and the encoder) from the archive as of the logged watermark
+/// and the serving model's data, and counts, per feature, the values that differ. Any mismatch is
+/// skew: serving and the Time Machine would train on different numbers for the same moment.
+/// </summary>
+public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive, ModelStore models, FactSnapshotStore snapshots, FeatureEncoder encoder, TimeProvider time, ILogger<SkewMeter> logger)
+{
+    public const string SkippedSubstitute = "served by the Substitute";
+    public const string SkippedOtherConfig = "logged with another feature config";
+    public const string SkippedNoData = "the serving model or its snapshot is gone";
+    public const string SkippedWidth = "logged vector has another width";
+
+    public async Task<SkewReport> MeasureAsync(SkewMeterRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Validate();
+        var since = request.Since ?? DateTimeOffset.MinValue;
+        var logged = await featureLog.ReadAsync(f => f.MaxRequestTime >= since, cancellationToken);
+        var requests = logged
+            .Where(i => i.Record.RequestTime >= since)
+            .GroupBy(i => i.Record.LogId, StringComparer.Ordinal)
+            .Select(g => g.Select(i => i.Record).OrderBy(r => r.Position).ToList())
+            .ToList();
+
+        // A deterministic sample: the same logs give the same requests, spread over members and time.
+        var sample = requests.OrderBy(r => FeatureLogSampler.StableHash(r[0].LogId)).ThenBy(r => r[0].LogId, StringComparer.Ordinal).Take(request.MaxRequests).ToList();
+
+        var names = encoder.Names;
+        var compared = new long[names.Count];
+        var mismatches = new long[names.Count];
+        var maxDiff = new double[names.Count];
+        var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
+        var data = new Dictionary<string, ServingData?>(StringComparer.Ordinal);
+        var recomputed = new float[names.Count];
+        var done = 0;
+        foreach (var records in sample)
+        {
+            var first = records[0];
+            var reason = first.Fallback ? SkippedSubstitute
+                : first.ConfigHash != encoder.ConfigHash ? SkippedOtherConfig
+                : records.Any(r => r.Features.Length != names.Count) ? SkippedWidth
+                : null;
+            var served = reason is null ? await DataOfAsync(first.ModelVersion, data, cancellationToken) : null;
+            if (reason is not null || served is null)
+            {
+                reason ??= SkippedNoData;
+                skipped[reason] = skipped.GetValueOrDefault(reason) + 1;
+                continue;
+            }
+
+            var history = await archive.HistoryAsync(first.Member, encoder.Config.HistoryLimit, first.Watermark, cancellationToken);
+            var profile = RankService.ProfileOf(encoder, first.Member, history, first.RequestTime, served);
+            foreach (var record in records)
+            {
+                encoder.Encode(profile, record.Title, recomputed);
+                for (var f = 0; f < names.Count; f++)
+                {
+                    compared[f]++;
+                    if (BitConverter.SingleToInt32Bits(recomputed[f]) != BitConverter.SingleToInt32Bits(record.Features[f]))
+                    {
+                        mismatches[f]++;
+                        maxDiff[f] = Math.Max(maxDiff[f], Math.Abs((double)recomputed[f] - record.Features[f]));
+                    }
+                }
+            }
+
+            done++;
+        }
+
+        var features = names.Select((name, f) => new FeatureSkew(name, compared[f], mismatches[f], maxDiff[f])).ToList();
+        var report = new SkewReport(time.GetUtcNow(), requests.Count, done, compared.Sum(), mismatches.Sum(), features, skipped);
+        if (report.Mismatches > 0)
+        {
+            logger.LogError("Training/serving skew: {Summary}", report.Summary());
+        }
+        else
+        {
+            logger.LogInformation("{Summary}", report.Summary());
+        }
+
+        return report;
+    }
+
+    /// <summary>The data a model served with (its fact snapshot), loaded once per version; null when it is gone.</summary>
+    private async Task<ServingData?> DataOfAsync(string version, Dictionary<string, ServingData?> cache, CancellationToken cancellationToken)
+    {
+        if (!cache.TryGetValue(version, out var data))
+        {
+            var snapshot = await models.GetManifestAsync(version, cancellationToken) is { } manifest ? TrainingJob.SnapshotOf(manifest) : null;
+            data = snapshot is not null && await snapshots.ExistsAsync(snapshot, cancellationToken)
+                ? ServingData.Build(await snapshots.LoadAsync(snapshot, cancellationToken), TrainingJob.WatermarkOf(snapshot), encoder.Config, snapshot)
+                : null;
+            cache[version] = data;
+        }
+
+        return data;
+    }
+}
