@@ -84,6 +84,8 @@ if (options.Replay is { } replayFolder)
 
         phase = DateTimeOffset.UtcNow;
         var ranking = app.Services.GetRequiredService<RankService>();
+        var afterCutoff = facts.Where(f => f.Kind == "rating" && f.EventTime >= cutoff)
+            .Select(f => new Fact(f.Id!, FactKind.Rating, f.Member, f.Title, f.Value, f.EventTime!.Value, f.EventTime!.Value)).ToList();
         var traffic = new ReplayTraffic(facts, ranking.RankAsync, (member, ct) => hub.WaitForPartitionAsync(Hubs.Facts, member, TimeSpan.FromMinutes(1), ct), options.TrafficRate);
         var rest = facts.Where(f => f.EventTime >= cutoff).ToList();
         await ReplayAsync("Replay with rank traffic", rest, traffic);
@@ -103,6 +105,20 @@ if (options.Replay is { } replayFolder)
         log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; {Labelled} impressions labelled ({Liked} liked), {Open} still open; labels in {Seconds:F1} s ({Ingest:F1} s until the feature log was ingested, {Join:F1} s joining labels, {Changed} of them set by this join and {Conflicts} left to a concurrent one)",
             traffic.Requests, traffic.Fallbacks, traffic.Logged, labelled.Count, liked, labels.StillOpen, (DateTimeOffset.UtcNow - phase).TotalSeconds,
             (ingested - phase).TotalSeconds, (joined - ingested).TotalSeconds, labels.Changed, labels.Conflicts);
+        // The offline replay: what the live model and the Substitute would answer at the cutoff, against what members rated after it.
+        phase = DateTimeOffset.UtcNow;
+        using (var lease = app.Services.GetRequiredService<LiveModel>().Acquire())
+        {
+            if (lease.Bundle is { } bundle)
+            {
+                var known = await app.Services.GetRequiredService<FactSnapshotStore>().LoadAsync(trained.Snapshot, app.Lifetime.ApplicationStopping);
+                var replayed = OfflineReplay.Run(known, afterCutoff, bundle.Data.Watermark, app.Services.GetRequiredService<FeatureEncoder>(), bundle.Data,
+                    [new ReplayRanker($"live model {bundle.Manifest.Version}", bundle.Scorer), new ReplayRanker("the Substitute (popularity)", null)]);
+                log.LogInformation("Offline replay at the training cutoff {Split:O}: {Members} members who liked something after it ({Liked} liked titles, {InPool} of them in their candidate pool), in {Seconds:F1} s\n{Table}",
+                    replayed.SplitAt, replayed.Members, replayed.LikedAfter, replayed.LikedInPool, (DateTimeOffset.UtcNow - phase).TotalSeconds, replayed.Table());
+            }
+        }
+
         // The skew meter on every logged request: serving's vectors recomputed offline by the Time Machine.
         phase = DateTimeOffset.UtcNow;
         var skew = await app.Services.GetRequiredService<SkewMeter>().MeasureAsync(new SkewMeterRequest(null, SkewMeterRequest.MaxAllowedRequests), app.Lifetime.ApplicationStopping);

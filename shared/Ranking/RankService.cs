@@ -4,6 +4,7 @@ using Serverless.Archive;
 using Serverless.Facts;
 using Serverless.Features;
 using Serverless.Lumberjack;
+using Serverless.Models;
 
 namespace Serverless.Ranking;
 
@@ -148,14 +149,8 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
         var order = ArrayPool<int>.Shared.Rent(n);
         try
         {
-            for (var i = 0; i < n; i++)
-            {
-                encoder.Encode(profile, candidates[i], rows.AsSpan(i * width, width));
-                order[i] = i;
-            }
-
-            bundle.Scorer.ScoreBatch(rows.AsSpan(0, n * width), scores.AsSpan(0, n));
-            order.AsSpan(0, n).Sort(new BestFirst(scores, candidates));
+            Score(encoder, bundle.Scorer, profile, candidates, rows.AsSpan(0, n * width), scores.AsSpan(0, n));
+            OrderBestFirst(order.AsSpan(0, n), scores, candidates);
 
             // The watermark of what was read: the moment the archive was read as of (a cached read's
             // own time). The archive as of it, with the model's snapshot, reproduces the vectors exactly.
@@ -191,7 +186,6 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
         }
     }
 
-    /// <summary>Popular titles as of the data watermark that the member has not rated.</summary>
     /// <summary>
     /// The member profile serving encodes from: the member's ratings as read, at the request time,
     /// with the model's data. The skew meter recomputes logged vectors with this same call.
@@ -199,11 +193,40 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
     public static MemberProfile ProfileOf(FeatureEncoder encoder, string member, IEnumerable<ArchivedFact> history, DateTimeOffset asOf, ServingData data) =>
         encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).Where(f => f.Kind == FactKind.Rating).ToList()), asOf, data.Catalog, data.Stats);
 
-    private static string[] DefaultCandidates(ServingData data, IReadOnlyList<ArchivedFact> history)
+    /// <summary>Encodes every candidate into <paramref name="rows"/> (one row of the encoder's width each) and scores them into <paramref name="scores"/>.</summary>
+    public static void Score(FeatureEncoder encoder, ModelScorer scorer, MemberProfile profile, string[] candidates, Span<float> rows, Span<float> scores)
+    {
+        var width = encoder.Count;
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            encoder.Encode(profile, candidates[i], rows.Slice(i * width, width));
+        }
+
+        scorer.ScoreBatch(rows[..(candidates.Length * width)], scores[..candidates.Length]);
+    }
+
+    /// <summary>Fills <paramref name="order"/> with candidate indexes, highest score first (ties by title): the model's ranking.</summary>
+    public static void OrderBestFirst(Span<int> order, float[] scores, string[] candidates)
+    {
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        order.Sort(new BestFirst(scores, candidates));
+    }
+
+    /// <summary>Popular titles as of the data watermark that the member has not rated: the default candidate pool.</summary>
+    public static string[] DefaultCandidates(ServingData data, IEnumerable<ArchivedFact> history)
     {
         var rated = history.Select(h => h.Fact.Title).ToHashSet(StringComparer.Ordinal);
         return data.Popular.Where(t => !rated.Contains(t)).Take(DefaultPool).ToArray();
     }
+
+    /// <summary>The Substitute's ranking: rating count as of the data watermark, most first, ties by title.</summary>
+    public static IEnumerable<(string Title, float Popularity)> ByPopularity(IEnumerable<string> candidates, ServingData? data) =>
+        candidates.Select(t => (Title: t, Popularity: (float)(data?.Stats.Find(t)?.RatingCount ?? 0)))
+            .OrderByDescending(c => c.Popularity).ThenBy(c => c.Title, StringComparer.Ordinal);
 
     /// <summary>
     /// The Substitute: rank by popularity (rating count as of the data watermark), say so. Every call
@@ -218,9 +241,8 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
         }
 
         var candidates = requested ?? bundle!.Data.Popular.Take(DefaultPool).ToArray();
-        float Popularity(string t) => bundle?.Data.Stats.Find(t)?.RatingCount ?? 0;
-        var ranked = candidates.OrderByDescending(Popularity).ThenBy(t => t, StringComparer.Ordinal).Take(count)
-            .Select((t, position) => new RankedTitle(t, Popularity(t), position)).ToList();
+        var ranked = ByPopularity(candidates, bundle?.Data).Take(count)
+            .Select((c, position) => new RankedTitle(c.Title, c.Popularity, position)).ToList();
         return new RankResponse(member, logId, asOf, null, encoder.ConfigHash, bundle?.Data.Watermark, true, reason, false, ranked);
     }
 }

@@ -12,7 +12,10 @@ using Serverless.TimeMachine;
 
 namespace Serverless.Tests.EndToEnd;
 
-/// <summary>The skew meter against requests served over HTTP: clean serving has no mismatch; an injected skew is named.</summary>
+/// <summary>
+/// The Time Machine against what is served over HTTP: the skew meter finds no mismatch in clean
+/// serving and names an injected skew; the offline replay answers what serving answers.
+/// </summary>
 public sealed partial class RankingOverHttpTests
 {
     private async Task<List<FeatureLogRecord>> ServeAndLogAsync(params string[] members)
@@ -94,5 +97,28 @@ public sealed partial class RankingOverHttpTests
         report = await MeasureAloneAsync([leaked]);
         Assert.Contains(report.Skewed, f => f.Feature == FeatureNames.MemberRatingCount);
         Assert.DoesNotContain(report.Skewed, f => f.Feature.StartsWith("title_", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_offline_replay_answers_exactly_what_serving_answers_at_the_same_moment()
+    {
+        var services = fixture.Host.App.Services;
+        var known = await services.GetRequiredService<FactSnapshotStore>().LoadAsync(fixture.Trained.Snapshot, default);
+        var members = known.Where(f => f.Kind == Serverless.Facts.FactKind.Rating).GroupBy(f => f.Member!).OrderByDescending(g => g.Count()).Take(3).Select(g => g.Key).ToList();
+        using var lease = services.GetRequiredService<LiveModel>().Acquire();
+        var bundle = lease.Bundle!;
+        Assert.Equal(fixture.Trained.Manifest.Version, bundle.Manifest.Version);
+        var encoder = services.GetRequiredService<FeatureEncoder>();
+        foreach (var member in members)
+        {
+            // Serving, as of the model's data watermark (the archive then held exactly the snapshot's facts).
+            var served = await (await Http.PostAsJsonAsync("api/rank", new { member, count = 100, asOf = bundle.Data.Watermark })).Content.ReadFromJsonAsync<RankResponse>();
+            Assert.False(served!.Fallback, served.FallbackReason);
+            var offline = OfflineReplay.Answer(new ReplayRanker("live", bundle.Scorer), encoder, member, known, bundle.Data.Watermark, bundle.Data);
+            Assert.Equal(served.Items.Select(i => i.Title), offline.Take(served.Items.Count));
+
+            var popularity = OfflineReplay.Answer(new ReplayRanker("substitute", null), encoder, member, known, bundle.Data.Watermark, bundle.Data);
+            Assert.NotEqual(offline, popularity);
+        }
     }
 }
