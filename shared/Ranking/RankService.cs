@@ -39,7 +39,7 @@ public sealed class RankRefusedException(int status, string message) : Exception
 /// answers by popularity as of the data watermark and says so. Sampled requests are logged (every
 /// scored candidate with its exact feature values) without adding to the request's latency.
 /// </summary>
-public sealed class RankService(MemberHistoryCache histories, LiveModel live, FeatureEncoder encoder, FeatureLogBuffer log, IOptions<LumberjackOptions> logging, IOptions<ServingOptions> serving, TimeProvider time, ServingMonitor monitor)
+public sealed class RankService(MemberHistoryCache histories, LiveModel live, FeatureEncoder encoder, FeatureLogBuffer log, IOptions<LumberjackOptions> logging, IOptions<ServingOptions> serving, TimeProvider time, ServingMonitor monitor, Precompute.ServingTitleStats? derivedStats = null)
 {
     public const int MaxCount = 100;
     public const int MaxCandidates = 1000;
@@ -137,7 +137,9 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
             return new RankResponse(member, logId, asOf, bundle.Manifest.Version, encoder.ConfigHash, bundle.Data.Watermark, false, null, false, []);
         }
 
-        var profile = encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).Where(f => f.Kind == FactKind.Rating).ToList()), asOf, bundle.Data.Catalog, bundle.Data.Stats);
+        // Title statistics: the current derived version (what training read at the same moment), else the model's snapshot.
+        var stats = derivedStats?.For(asOf)?.Stats ?? bundle.Data.Stats;
+        var profile = encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).Where(f => f.Kind == FactKind.Rating).ToList()), asOf, bundle.Data.Catalog, stats);
         var n = candidates.Length;
         var width = encoder.Count;
 
