@@ -94,7 +94,7 @@ public sealed class DerivedVersionRegistry
         }
         catch (TableTransactionFailedException ex) when (ex.Status is (int)HttpStatusCode.Conflict or (int)HttpStatusCode.PreconditionFailed)
         {
-            throw new PrecomputeRefusedException(409, $"another precompute of {dataset} took the lock first; one at a time, try again when it is done");
+            throw new PrecomputeRefusedException(409, $"a precompute of {dataset} is already running (it took the lock first); one at a time, try again when it is done");
         }
 
         return (await GetAsync(dataset, version.Version, cancellationToken))!;
