@@ -4,7 +4,8 @@ using Serverless.LocalHost.Azurite;
 
 // dotnet run -c Release --project bench -- archive [--rounds 3] [--live-requests 2000] [--max-ratings N]
 // dotnet run -c Release --project bench -- rank [--requests 3000] [--rounds 5] [--max-ratings 30000] [--landing-requests 5000]
-// (the tests run both at a tiny size: tests/Serverless.Tests/Infrastructure/BenchmarkCommandTests.cs)
+// dotnet run -c Release --project bench -- precompute [--max-ratings N] [--lookups 2000] [--partitions 8]
+// (the tests run each at a tiny size: tests/Serverless.Tests/Infrastructure/BenchmarkCommandTests.cs)
 var what = args.FirstOrDefault() ?? "archive";
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 var root = Serverless.LocalHost.RepositoryRoot.Path;
@@ -18,8 +19,11 @@ switch (what)
     case "rank":
         await RankBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--requests", 3000), Arg("--rounds", 5), Arg("--max-ratings", 30_000), Arg("--landing-requests", 5_000));
         break;
+    case "precompute":
+        await PrecomputeBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), args.Contains("--max-ratings") ? Arg("--max-ratings", 0) : null, Arg("--lookups", 2000), Arg("--partitions", 8));
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank; the HTTP load test is scripts/load.sh)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank, precompute; the HTTP load test is scripts/load.sh)");
         return 2;
 }
 

@@ -174,6 +174,25 @@ param healthMaxDropsPerMinute int = 0
 @description('Optional. Health__MaxHistoryReadP99: largest p99 of member-history reads over the last minute before /api/health answers 503 (TimeSpan, c format).')
 param healthMaxHistoryReadP99 string = '00:00:00.1000000'
 
+@description('Optional. Precompute__Partitions: key partitions a precompute fans out over (one activity and one blob each).')
+@minValue(1)
+@maxValue(256)
+param precomputePartitions int = 8
+
+@description('Optional. Precompute__MaxParallel: partitions a precompute computes at once.')
+@minValue(1)
+@maxValue(64)
+param precomputeMaxParallel int = 4
+
+@description('Optional. Precompute__RefreshInterval: how often a serving instance checks for a new derived-data version (TimeSpan, c format).')
+param precomputeRefreshInterval string = '00:00:30'
+
+@description('Optional. Precompute__MaxVersionAge: a current derived-data version whose as-of time is older than this is flagged by /api/health (TimeSpan, c format).')
+param precomputeMaxVersionAge string = '2.00:00:00'
+
+@description('Optional. Precompute__CleanupGrace: how long a replaced derived-data version is kept before cleanup may remove it (TimeSpan, c format).')
+param precomputeCleanupGrace string = '7.00:00:00'
+
 // ---------------------------------------------------------------------------------------------
 // Parameters: the deploying principal
 // ---------------------------------------------------------------------------------------------
@@ -385,6 +404,11 @@ var appSettings = {
   Health__MaxFeatureLogLagAge: healthMaxFeatureLogLagAge
   Health__MaxDropsPerMinute: string(healthMaxDropsPerMinute)
   Health__MaxHistoryReadP99: healthMaxHistoryReadP99
+  Precompute__Partitions: string(precomputePartitions)
+  Precompute__MaxParallel: string(precomputeMaxParallel)
+  Precompute__RefreshInterval: precomputeRefreshInterval
+  Precompute__MaxVersionAge: precomputeMaxVersionAge
+  Precompute__CleanupGrace: precomputeCleanupGrace
 }
 
 module functionApp 'modules/function-app.bicep' = {

@@ -12,6 +12,9 @@ using Serverless.LocalHost.Hub;
 using Serverless.LocalHost.Replay;
 using Serverless.Lumberjack;
 using Serverless.Models;
+using Serverless.Precompute;
+using Microsoft.DurableTask;
+using Serverless.Workflows.Precompute;
 using Serverless.MovieLens;
 using Serverless.Ranking;
 using Serverless.TimeMachine;
@@ -81,6 +84,7 @@ if (options.Replay is { } replayFolder)
         log.LogInformation("Trained {Version} (AUC {Auc:F3}) in {Seconds:F1} s; Sentinel {Verdict}", trained.Manifest.Version,
             trained.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), (DateTimeOffset.UtcNow - phase).TotalSeconds, trained.Sentinel.Passed ? "passed" : "failed");
         await app.Services.GetRequiredService<LiveModel>().RefreshAsync(stopping);
+        await PrecomputeAsync(trained.Snapshot);
 
         phase = DateTimeOffset.UtcNow;
         var ranking = app.Services.GetRequiredService<RankService>();
@@ -144,6 +148,36 @@ if (options.Replay is { } replayFolder)
                 log.LogWarning("Challenger pipeline {Pipeline} ended without waiting for approval: {Status} {Result}", pipeline, waiting?.RuntimeStatus, waiting?.SerializedOutput);
             }
         }
+    }
+
+    // The Hulk: the three derived datasets as of the training watermark (from its snapshot, no archive re-read), published as versions.
+    async Task PrecomputeAsync(string snapshot)
+    {
+        var phase = DateTimeOffset.UtcNow;
+        var durable = app.Services.GetRequiredService<DurableTaskClient>();
+        var registry = app.Services.GetRequiredService<DerivedVersionRegistry>();
+        var settings = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<PrecomputeOptions>>().Value;
+        var runs = new List<string>();
+        foreach (var dataset in DerivedDatasets.All)
+        {
+            runs.Add((await PrecomputeInstances.StartAsync(durable, registry, settings, dataset, clock.GetUtcNow(), null, snapshot, null, "main job", stopping)).Id);
+        }
+
+        foreach (var id in runs)
+        {
+            var done = await durable.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, stopping);
+            var result = done.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? done.ReadOutputAs<PrecomputeResult>() : null;
+            log.LogInformation("Precompute {Id}: {Status} {Dataset} {Version} as of {AsOf:O}: {Keys} keys, {Items} items {Failure}", id, done.RuntimeStatus,
+                result?.Dataset, result?.Version, result?.AsOf, result?.Keys, result?.Items, done.FailureDetails?.ErrorMessage ?? result?.Reason);
+        }
+
+        await app.Services.GetRequiredService<ServingTitleStats>().RefreshAsync(stopping);
+        var lookups = app.Services.GetRequiredService<PrecomputedLookups>();
+        await lookups.RefreshAsync(stopping);
+        string Show(LookupResponse r) => $"{r.Source} (version {r.Version ?? "none"}, T {r.AsOf:O}): {string.Join(", ", r.Items.Take(5).Select(i => i.Title))}";
+        log.LogInformation("Precomputed in {Seconds:F1} s. GET /api/titles/318/similar -> {Similar}; GET /api/titles/new-title/similar -> {NewTitle}; GET /api/members/414/recommendations -> {Member}; GET /api/members/new-member/recommendations -> {NewMember}",
+            (DateTimeOffset.UtcNow - phase).TotalSeconds, Show(await lookups.SimilarAsync("318", 5, stopping)), Show(await lookups.SimilarAsync("new-title", 5, stopping)),
+            Show(await lookups.RecommendationsAsync("414", 5, stopping)), Show(await lookups.RecommendationsAsync("new-member", 5, stopping)));
     }
 
     var seconds = (DateTimeOffset.UtcNow - started).TotalSeconds;

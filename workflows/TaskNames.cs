@@ -1,4 +1,5 @@
 using Serverless.Workflows.ArchiveExport;
+using Serverless.Workflows.Precompute;
 using Serverless.Workflows.TrainPipeline;
 
 namespace Serverless.Workflows;
@@ -15,4 +16,10 @@ public static class TaskNames
     public const string TrainCandidate = nameof(TrainCandidateActivity);
     public const string PublishModel = nameof(PublishModelActivity);
     public const string RejectModel = nameof(RejectModelActivity);
+    public const string Precompute = nameof(PrecomputeOrchestrator);
+    public const string BeginPrecompute = nameof(BeginPrecomputeActivity);
+    public const string PrepareInputs = nameof(PrepareInputsActivity);
+    public const string ComputePartition = nameof(ComputePartitionActivity);
+    public const string PublishPrecompute = nameof(PublishPrecomputeActivity);
+    public const string FailPrecompute = nameof(FailPrecomputeActivity);
 }

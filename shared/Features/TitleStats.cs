@@ -23,6 +23,10 @@ public sealed class TitleStats
     /// <summary>Event time of the newest rating.</summary>
     public DateTimeOffset LastRatedAt { get; private set; } = DateTimeOffset.MinValue;
 
+    /// <summary>Statistics as stored in a derived-data version (shared/Precompute).</summary>
+    internal static TitleStats Restore(int ratingCount, double ratingSum, int likeCount, int recentCount, DateTimeOffset lastRatedAt) =>
+        new() { RatingCount = ratingCount, RatingSum = ratingSum, LikeCount = likeCount, RecentCount = recentCount, LastRatedAt = lastRatedAt };
+
     internal void Add(double value, DateTimeOffset eventTime, bool like, bool recent)
     {
         RatingCount++;
@@ -83,6 +87,28 @@ public sealed class TitleStatsSnapshot
     {
         ArgumentNullException.ThrowIfNull(config);
         return new TitleStatsSnapshot(watermark, config.Hash, new Dictionary<string, TitleStats>(StringComparer.Ordinal), 0, 0, 0);
+    }
+
+    /// <summary>
+    /// A snapshot rebuilt from per-title statistics stored elsewhere (a derived-data version); the
+    /// totals are the sums over the titles, exactly as <see cref="Build"/> computes them.
+    /// </summary>
+    public static TitleStatsSnapshot Restore(DateTimeOffset watermark, string configHash, IEnumerable<KeyValuePair<string, TitleStats>> titles)
+    {
+        ArgumentNullException.ThrowIfNull(configHash);
+        ArgumentNullException.ThrowIfNull(titles);
+        var map = new Dictionary<string, TitleStats>(StringComparer.Ordinal);
+        long total = 0, likes = 0;
+        double sum = 0;
+        foreach (var (title, stats) in titles)
+        {
+            map.Add(title, stats);
+            total += stats.RatingCount;
+            likes += stats.LikeCount;
+            sum += stats.RatingSum;
+        }
+
+        return new TitleStatsSnapshot(watermark, configHash, map, total, likes, sum);
     }
 
     /// <summary>

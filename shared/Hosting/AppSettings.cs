@@ -62,5 +62,10 @@ public static class AppSettings
         new("Health__MaxFeatureLogLagAge", SettingKind.Plain, []),
         new("Health__MaxDropsPerMinute", SettingKind.Plain, []),
         new("Health__MaxHistoryReadP99", SettingKind.Plain, []),
+        new("Precompute__Partitions", SettingKind.Plain, []),
+        new("Precompute__MaxParallel", SettingKind.Plain, []),
+        new("Precompute__RefreshInterval", SettingKind.Plain, []),
+        new("Precompute__MaxVersionAge", SettingKind.Plain, []),
+        new("Precompute__CleanupGrace", SettingKind.Plain, []),
     ];
 }

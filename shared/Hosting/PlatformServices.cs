@@ -10,6 +10,7 @@ using Serverless.Facts;
 using Serverless.Features;
 using Serverless.Lumberjack;
 using Serverless.Models;
+using Serverless.Precompute;
 using Serverless.Ranking;
 using Serverless.TimeMachine;
 using Serverless.Training;
@@ -57,6 +58,18 @@ public static class PlatformServices
         services.AddSingleton<ServingHealth>();
         services.AddSingleton<TrainingJob>();
         services.AddSingleton<SkewMeter>();
+
+        // The Hulk: versioned derived data (title statistics, similar titles, member top-N) and its lookups.
+        services.AddOptions<PrecomputeOptions>().BindConfiguration(PrecomputeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => new DerivedVersionRegistry(
+            sp.GetRequiredService<Azure.Data.Tables.TableServiceClient>(), sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.TablePrefix, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new DerivedDataStore(sp.GetRequiredService<Azure.Storage.Blobs.BlobServiceClient>()));
+        services.AddSingleton<PrecomputeWorker>();
+        services.AddSingleton<TitleStatsVersions>();
+        services.AddSingleton<ServingTitleStats>();
+        services.AddSingleton<PrecomputedLookups>();
+        services.AddHostedService<DerivedDataInitializer>();
+        services.AddHostedService<DerivedDataRefresher>();
 
         var hubs = configuration.GetSection(AppSettings.EventHubs);
         if (hubs["fullyQualifiedNamespace"] is { Length: > 0 } fqns)

@@ -40,7 +40,7 @@ public sealed class RankRefusedException(int status, string message) : Exception
 /// answers by popularity as of the data watermark and says so. Sampled requests are logged (every
 /// scored candidate with its exact feature values) without adding to the request's latency.
 /// </summary>
-public sealed class RankService(MemberHistoryCache histories, LiveModel live, FeatureEncoder encoder, FeatureLogBuffer log, IOptions<LumberjackOptions> logging, IOptions<ServingOptions> serving, TimeProvider time, ServingMonitor monitor)
+public sealed class RankService(MemberHistoryCache histories, LiveModel live, FeatureEncoder encoder, FeatureLogBuffer log, IOptions<LumberjackOptions> logging, IOptions<ServingOptions> serving, TimeProvider time, ServingMonitor monitor, Precompute.ServingTitleStats? derivedStats = null)
 {
     public const int MaxCount = 100;
     public const int MaxCandidates = 1000;
@@ -138,7 +138,8 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
             return new RankResponse(member, logId, asOf, bundle.Manifest.Version, encoder.ConfigHash, bundle.Data.Watermark, false, null, false, []);
         }
 
-        var profile = ProfileOf(encoder, member, history, asOf, bundle.Data);
+        // Title statistics: the current derived version (what training read at the same moment), else the model's snapshot.
+        var profile = ProfileOf(encoder, member, history, asOf, bundle.Data, derivedStats?.For(asOf)?.Stats);
         var n = candidates.Length;
         var width = encoder.Count;
 
@@ -188,10 +189,10 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
 
     /// <summary>
     /// The member profile serving encodes from: the member's ratings as read, at the request time,
-    /// with the model's data. The skew meter recomputes logged vectors with this same call.
+    /// with the model's data (title statistics: <paramref name="stats"/> when given, a derived version). The skew meter recomputes logged vectors with this same call.
     /// </summary>
-    public static MemberProfile ProfileOf(FeatureEncoder encoder, string member, IEnumerable<ArchivedFact> history, DateTimeOffset asOf, ServingData data) =>
-        encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).Where(f => f.Kind == FactKind.Rating).ToList()), asOf, data.Catalog, data.Stats);
+    public static MemberProfile ProfileOf(FeatureEncoder encoder, string member, IEnumerable<ArchivedFact> history, DateTimeOffset asOf, ServingData data, TitleStatsSnapshot? stats = null) =>
+        encoder.Profile(new MemberHistory(member, history.Select(h => h.Fact).Where(f => f.Kind == FactKind.Rating).ToList()), asOf, data.Catalog, stats ?? data.Stats);
 
     /// <summary>Encodes every candidate into <paramref name="rows"/> (one row of the encoder's width each) and scores them into <paramref name="scores"/>.</summary>
     public static void Score(FeatureEncoder encoder, ModelScorer scorer, MemberProfile profile, string[] candidates, Span<float> rows, Span<float> scores)

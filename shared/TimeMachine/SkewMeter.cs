@@ -3,6 +3,7 @@ using Serverless.Archive;
 using Serverless.Features;
 using Serverless.Lumberjack;
 using Serverless.Models;
+using Serverless.Precompute;
 using Serverless.Ranking;
 using Serverless.Training;
 
@@ -54,10 +55,11 @@ public sealed record SkewReport(
 /// The platform's guard against training/serving skew: takes logged requests (the Lumberjack's
 /// vectors exactly as served), recomputes each vector offline with the same code path serving uses
 /// (<see cref="RankService.ProfileOf"/> and the encoder) from the archive as of the logged watermark
-/// and the serving model's data, and counts, per feature, the values that differ. Any mismatch is
+/// and the serving model's data (title statistics: the derived version current at the request time,
+/// as training reads them), and counts, per feature, the values that differ. Any mismatch is
 /// skew: serving and the Time Machine would train on different numbers for the same moment.
 /// </summary>
-public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive, ModelStore models, FactSnapshotStore snapshots, FeatureEncoder encoder, TimeProvider time, ILogger<SkewMeter> logger)
+public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive, ModelStore models, FactSnapshotStore snapshots, TitleStatsVersions titleStats, FeatureEncoder encoder, TimeProvider time, ILogger<SkewMeter> logger)
 {
     public const string SkippedSubstitute = "served by the Substitute";
     public const string SkippedOtherConfig = "logged with another feature config";
@@ -86,6 +88,9 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
         var data = new Dictionary<string, ServingData?>(StringComparer.Ordinal);
         var recomputed = new float[names.Count];
+
+        // Title statistics as training by time travel reads them: the derived version current at the request time, else the model's snapshot.
+        var timeline = await titleStats.TimelineAsync(sample.Select(r => r[0].RequestTime), cancellationToken);
         var done = 0;
         foreach (var records in sample)
         {
@@ -103,7 +108,7 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
             }
 
             var history = await archive.HistoryAsync(first.Member, encoder.Config.HistoryLimit, first.Watermark, cancellationToken);
-            var profile = RankService.ProfileOf(encoder, first.Member, history, first.RequestTime, served);
+            var profile = RankService.ProfileOf(encoder, first.Member, history, first.RequestTime, served, timeline.At(first.RequestTime)?.Stats);
             foreach (var record in records)
             {
                 encoder.Encode(profile, record.Title, recomputed);

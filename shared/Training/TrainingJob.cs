@@ -29,6 +29,7 @@ public sealed class TrainingJob(
     ModelRegistry registry,
     FeatureEncoder encoder,
     Serverless.Lumberjack.FeatureLogStore featureLog,
+    Serverless.Precompute.TitleStatsVersions titleStats,
     TimeProvider time,
     ILogger<TrainingJob> logger)
 {
@@ -64,9 +65,16 @@ public sealed class TrainingJob(
             snapshot = await snapshots.SaveAsync(facts, watermark, cancellationToken);
         }
 
+        var options = request.Options ?? new TrainingSetOptions();
+
+        // Time travel reads, at each cutoff, the title-stats version current then (the data side of skew).
+        var timeline = logged is not null ? null : await titleStats.TimelineAsync(
+            TrainingSetBuilder.Cutoffs(facts!.Where(f => f.Kind == FactKind.Rating && f.IngestTime <= watermark).ToList(), watermark, options), cancellationToken);
         var set = logged is not null
             ? TrainingSetBuilder.FromLogs(logged, encoder.ConfigHash, encoder.Count)
-            : TrainingSetBuilder.Build(facts!, watermark, encoder, request.Options ?? new TrainingSetOptions());
+            : TrainingSetBuilder.Build(facts!, watermark, encoder, options, timeline);
+        var derived = (set.TitleStatsVersions ?? new Dictionary<DateTimeOffset, string?>()).Values.OfType<string>().Distinct(StringComparer.Ordinal)
+            .Select(v => Serverless.Precompute.DerivedDatasets.Dependency(Serverless.Precompute.DerivedDatasets.TitleStats, v)).ToList();
         logger.LogInformation("Training {Trainer} on {Train} examples, validating on {Validation}, snapshot {Snapshot}",
             request.Trainer, set.Train.Count, set.Validation.Count, snapshot);
 
@@ -83,7 +91,7 @@ public sealed class TrainingJob(
             TrainedFrom = set.From,
             TrainedTo = set.To,
             Lineage = request.FromLoggedFeatures ? [snapshot, "featurelog:" + encoder.ConfigHash] : [snapshot],
-            Dependencies = [SnapshotDependency(snapshot)],
+            Dependencies = [SnapshotDependency(snapshot), .. derived],
             CreatedAt = time.GetUtcNow(),
         });
 

@@ -45,5 +45,12 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(health.MaxFeatureLogLagAge, TimeSpan.Parse(Get("Health__MaxFeatureLogLagAge"), CultureInfo.InvariantCulture));
         Assert.Equal(health.MaxDropsPerMinute, int.Parse(Get("Health__MaxDropsPerMinute"), CultureInfo.InvariantCulture));
         Assert.Equal(health.MaxHistoryReadP99, TimeSpan.Parse(Get("Health__MaxHistoryReadP99"), CultureInfo.InvariantCulture));
+
+        var precompute = new Serverless.Precompute.PrecomputeOptions();
+        Assert.Equal(precompute.Partitions, int.Parse(Get("Precompute__Partitions"), CultureInfo.InvariantCulture));
+        Assert.Equal(precompute.MaxParallel, int.Parse(Get("Precompute__MaxParallel"), CultureInfo.InvariantCulture));
+        Assert.Equal(precompute.RefreshInterval, TimeSpan.Parse(Get("Precompute__RefreshInterval"), CultureInfo.InvariantCulture));
+        Assert.Equal(precompute.MaxVersionAge, TimeSpan.Parse(Get("Precompute__MaxVersionAge"), CultureInfo.InvariantCulture));
+        Assert.Equal(precompute.CleanupGrace, TimeSpan.Parse(Get("Precompute__CleanupGrace"), CultureInfo.InvariantCulture));
     }
 }

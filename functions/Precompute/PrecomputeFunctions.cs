@@ -1,0 +1,136 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Options;
+using Serverless.Functions.Http;
+using Serverless.Precompute;
+using Serverless.Workflows;
+using Serverless.Workflows.Precompute;
+
+namespace Serverless.Functions.Precompute;
+
+/// <summary>The Hulk over HTTP: operators start and watch precomputes; clients look up what they published.</summary>
+public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, PrecomputedLookups lookups, IOptions<PrecomputeOptions> options, TimeProvider time)
+{
+    /// <summary>Body of POST /api/precompute/{dataset} (all optional).</summary>
+    public sealed record StartBody(DateTimeOffset? AsOf, string? Snapshot, int? Size, string? RequestedBy);
+
+    [Function("precompute-start")]
+    public async Task<IActionResult> Start(
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "precompute/{dataset}")] HttpRequest req,
+        string dataset,
+        [DurableClient] DurableTaskClient client)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(req, 4 * 1024, new StartBody(null, null, null, null));
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        return await Refusals(req, async () =>
+        {
+            var (id, request) = await PrecomputeInstances.StartAsync(client, registry, options.Value, dataset, time.GetUtcNow(),
+                body!.AsOf, body.Snapshot, body.Size, body.RequestedBy, req.HttpContext.RequestAborted);
+            return new AcceptedResult($"/api/precompute/runs/{id}", new { id, request.Dataset, request.AsOf, request.Partitions, request.Size });
+        });
+    }
+
+    [Function("precompute-status")]
+    public static async Task<IActionResult> Status(
+        [HttpTrigger(AuthorizationLevel.Admin, "get", Route = "precompute/runs/{id}")] HttpRequest req,
+        string id,
+        [DurableClient] DurableTaskClient client)
+    {
+        var (state, problem) = await DurableInstances.FindAsync(client, req, id, TaskNames.Precompute, "precompute");
+        if (state is null)
+        {
+            return problem!;
+        }
+
+        return new OkObjectResult(new
+        {
+            id,
+            status = state.RuntimeStatus.ToString(),
+            result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<PrecomputeResult>() : null,
+            failure = state.FailureDetails?.ErrorMessage,
+        });
+    }
+
+    /// <summary>A dataset's current version and every version with when it was current.</summary>
+    [Function("precompute-versions")]
+    public async Task<IActionResult> Versions(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "precompute/{dataset}")] HttpRequest req,
+        string dataset) =>
+        await Refusals(req, async () =>
+        {
+            if (!DerivedDatasets.IsKnown(dataset))
+            {
+                throw new PrecomputeRefusedException(400, $"unknown dataset '{dataset}': use one of {string.Join(", ", DerivedDatasets.All)}");
+            }
+
+            var ct = req.HttpContext.RequestAborted;
+            return new OkObjectResult(new
+            {
+                dataset,
+                current = await registry.CurrentAsync(dataset, ct),
+                running = await registry.LockHolderAsync(dataset, ct),
+                versions = await registry.ListAsync(dataset, ct),
+            });
+        });
+
+    [Function("titles-similar")]
+    public Task<IActionResult> Similar(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "titles/{id}/similar")] HttpRequest req,
+        string id) =>
+        Refusals(req, async () => new OkObjectResult(await lookups.SimilarAsync(id, Count(req), req.HttpContext.RequestAborted)));
+
+    [Function("members-recommendations")]
+    public Task<IActionResult> Recommendations(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "members/{id}/recommendations")] HttpRequest req,
+        string id) =>
+        Refusals(req, async () => new OkObjectResult(await lookups.RecommendationsAsync(id, Count(req), req.HttpContext.RequestAborted)));
+
+    [Function(TaskNames.Precompute)]
+    public static Task<PrecomputeResult> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new PrecomputeOrchestrator().RunAsync(context, context.GetInput<PrecomputeRequest>()!);
+
+    [Function(TaskNames.BeginPrecompute)]
+    public static Task<BeginPrecomputeResult> Begin([ActivityTrigger] BeginPrecomputeInput input, FunctionContext context) =>
+        context.InstanceServices.GetActivity<BeginPrecomputeActivity>().RunAsync(new FunctionActivityContext(TaskNames.BeginPrecompute, input.Owner), input);
+
+    [Function(TaskNames.PrepareInputs)]
+    public static Task<string> Prepare([ActivityTrigger] PrepareInputsInput input, FunctionContext context) =>
+        context.InstanceServices.GetActivity<PrepareInputsActivity>().RunAsync(new FunctionActivityContext(TaskNames.PrepareInputs, context.InvocationId), input);
+
+    [Function(TaskNames.ComputePartition)]
+    public static Task<PartitionCounts> Compute([ActivityTrigger] PartitionWork input, FunctionContext context) =>
+        context.InstanceServices.GetActivity<ComputePartitionActivity>().RunAsync(new FunctionActivityContext(TaskNames.ComputePartition, context.InvocationId), input);
+
+    [Function(TaskNames.PublishPrecompute)]
+    public static Task<PublishPrecomputeResult> Publish([ActivityTrigger] PublishPrecomputeInput input, FunctionContext context) =>
+        context.InstanceServices.GetActivity<PublishPrecomputeActivity>().RunAsync(new FunctionActivityContext(TaskNames.PublishPrecompute, input.Owner), input);
+
+    [Function(TaskNames.FailPrecompute)]
+    public static Task<bool> Fail([ActivityTrigger] FailPrecomputeInput input, FunctionContext context) =>
+        context.InstanceServices.GetActivity<FailPrecomputeActivity>().RunAsync(new FunctionActivityContext(TaskNames.FailPrecompute, input.Owner), input);
+
+    /// <summary>The count query parameter (absent: the default; not a number: 400 from the lookup's range check).</summary>
+    private static int? Count(HttpRequest req) =>
+        req.Query["count"].ToString() is { Length: > 0 } raw
+            ? int.TryParse(raw, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1
+            : null;
+
+    private static async Task<IActionResult> Refusals(HttpRequest req, Func<Task<IActionResult>> handler)
+    {
+        try
+        {
+            return await handler();
+        }
+        catch (PrecomputeRefusedException ex)
+        {
+            return Problems.Create(ex.Status, ex.Status switch { 400 => "Bad request", 404 => "Not found", 409 => "Conflict", _ => "Service unavailable" }, ex.Message, req);
+        }
+    }
+}

@@ -1,0 +1,171 @@
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Serverless.Precompute;
+using Serverless.Tests.Fixtures;
+using Serverless.Tests.Precompute;
+using Serverless.Workflows;
+using Serverless.Workflows.Precompute;
+
+namespace Serverless.Tests.Workflows;
+
+/// <summary>The Hulk's orchestration on the in-process Durable Task host (real replay, retries) with the real activities on Azurite.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class PrecomputeOrchestratorTests(AzuriteFixture azurite)
+{
+    /// <summary>The real partition activity, failing its first <paramref name="failures"/> calls of partition 1.</summary>
+    private sealed class FailingPartition(PrecomputeWorker worker, int failures) : TaskActivity<PartitionWork, PartitionCounts>
+    {
+        private int calls;
+
+        public int Calls => calls;
+
+        public override Task<PartitionCounts> RunAsync(TaskActivityContext context, PartitionWork input) =>
+            input.Partition == 1 && Interlocked.Increment(ref calls) <= failures
+                ? throw new IOException($"partition 1 storage fault #{calls}")
+                : worker.ComputeAsync(input);
+    }
+
+    private static async Task<OrchestrationMetadata> RunAsync(DurableTaskClient client, PrecomputeRequest request)
+    {
+        var id = await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Precompute, request);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        return await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+    }
+
+    [Fact]
+    public async Task Similar_titles_for_every_title_are_published_as_a_version_equal_to_the_brute_force_answer()
+    {
+        using var w = new PrecomputeWorld(azurite);
+        await using var host = await w.HostAsync();
+        var asOf = w.At(300);
+        var snapshot = await w.SnapshotAsync(asOf);
+
+        var done = await RunAsync(host.Client, PrecomputeWorld.Request(DerivedDatasets.SimilarTitles, asOf, snapshot));
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, done.RuntimeStatus);
+        var result = done.ReadOutputAs<PrecomputeResult>()!;
+        Assert.Equal(PrecomputeOutcome.Published, result.Outcome);
+
+        var current = (await w.Registry.CurrentAsync(DerivedDatasets.SimilarTitles))!;
+        Assert.Equal(result.Version, current.Version);
+        Assert.Equal(asOf, current.AsOf);
+        Assert.Equal(4, current.Partitions);
+        Assert.Contains(PrecomputeInputs.SnapshotPrefix + snapshot, current.Inputs);
+        Assert.Equal(result.Keys, current.Counts["keys"]);
+        Assert.Null(await w.Registry.LockHolderAsync(DerivedDatasets.SimilarTitles));
+
+        var entries = (await w.Store.ReadAllAsync<PrecomputedEntry>(current)).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
+        var index = LikeIndex.Build(KnownRatings.Current(w.Facts, asOf), w.Encoder.Config.LikeThreshold);
+        var oracle = SimilarTitles.BruteForce(index, 5).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
+        Assert.Equal(oracle.Count, entries.Count);
+        Assert.True(entries.Sum(e => e.Items.Count) > 0);
+        for (var i = 0; i < oracle.Count; i++)
+        {
+            Assert.Equal(oracle[i].Key, entries[i].Key);
+            Assert.Equal(oracle[i].Items.Select(x => x.Title), entries[i].Items.Select(x => x.Title));
+            Assert.Equal(oracle[i].Items.Select(x => x.Score), entries[i].Items.Select(x => x.Score));
+        }
+
+        // A title's most similar titles are of its own genre (members like their genre).
+        var drama = entries.Single(e => e.Key == "t0");
+        Assert.All(drama.Items.Take(3), x => Assert.Equal(0, int.Parse(x.Title[1..], System.Globalization.CultureInfo.InvariantCulture) % PrecomputeWorld.Genres.Length));
+
+        var genres = await w.Store.ReadFileAsync<Dictionary<string, List<ScoredTitle>>>(DerivedDatasets.SimilarTitles, current.Version, PrecomputeWorker.GenrePopularityFile);
+        Assert.Equal(PrecomputeWorld.Genres.Append(PrecomputeWorker.AllGenres).Order(), genres!.Keys.Order());
+    }
+
+    [Fact]
+    public async Task A_partition_failing_once_is_retried_and_the_version_publishes_over_the_previous_one()
+    {
+        using var w = new PrecomputeWorld(azurite);
+        var previous = await w.PublishDirectAsync(DerivedDatasets.TitleStats, w.At(100));
+        var flaky = new FailingPartition(w.Worker, failures: 1);
+        await using var host = await w.HostAsync(flaky);
+        var asOf = w.At(200);
+
+        var done = await RunAsync(host.Client, PrecomputeWorld.Request(DerivedDatasets.TitleStats, asOf, await w.SnapshotAsync(asOf)));
+
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, done.RuntimeStatus);
+        var result = done.ReadOutputAs<PrecomputeResult>()!;
+        Assert.Equal(PrecomputeOutcome.Published, result.Outcome);
+        Assert.Equal(previous.Version, result.Replaced);
+        Assert.Equal(2, flaky.Calls);
+        Assert.Equal(result.Version, (await w.Registry.CurrentAsync(DerivedDatasets.TitleStats))!.Version);
+        Assert.Equal(Serverless.Features.TitleStatsSnapshot.Build(w.Facts, asOf, w.Encoder.Config).Titles.Count, result.Keys);
+    }
+
+    [Fact]
+    public async Task A_partition_failing_for_good_ends_the_precompute_failed_and_the_previous_version_keeps_serving()
+    {
+        using var w = new PrecomputeWorld(azurite);
+        var previous = await w.PublishDirectAsync(DerivedDatasets.TitleStats, w.At(100));
+        var broken = new FailingPartition(w.Worker, failures: int.MaxValue);
+        await using var host = await w.HostAsync(broken);
+        var asOf = w.At(200);
+
+        var done = await RunAsync(host.Client, PrecomputeWorld.Request(DerivedDatasets.TitleStats, asOf, await w.SnapshotAsync(asOf)));
+
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, done.RuntimeStatus);
+        Assert.Equal(3, broken.Calls);
+        Assert.Equal(previous.Version, (await w.Registry.CurrentAsync(DerivedDatasets.TitleStats))!.Version);
+        var failed = (await w.Registry.ListAsync(DerivedDatasets.TitleStats)).Single(v => v.Version != previous.Version);
+        Assert.Equal(DerivedVersionStatus.Failed, failed.Status);
+        Assert.Contains("partition 1 storage fault", failed.Reason, StringComparison.Ordinal);
+        Assert.Null(await w.Registry.LockHolderAsync(DerivedDatasets.TitleStats));
+        // Serving still reads the previous version.
+        Assert.Equal(previous.Version, (await w.Versions.CurrentAsync())!.Version.Version);
+    }
+
+    [Fact]
+    public async Task Two_concurrent_precomputes_of_one_dataset_publish_once_and_the_other_is_refused()
+    {
+        using var w = new PrecomputeWorld(azurite);
+        await using var host = await w.HostAsync();
+        var asOf = w.At(300);
+        var snapshot = await w.SnapshotAsync(asOf);
+        var request = PrecomputeWorld.Request(DerivedDatasets.SimilarTitles, asOf, snapshot, partitions: 6, maxParallel: 1);
+
+        var both = await Task.WhenAll(RunAsync(host.Client, request), RunAsync(host.Client, request));
+
+        var results = both.Select(d => d.ReadOutputAs<PrecomputeResult>()!).ToList();
+        Assert.All(both, d => Assert.Equal(OrchestrationRuntimeStatus.Completed, d.RuntimeStatus));
+        Assert.Single(results, r => r.Outcome == PrecomputeOutcome.Published);
+        var refused = Assert.Single(results, r => r.Outcome == PrecomputeOutcome.Refused);
+        Assert.Contains("already running", refused.Reason, StringComparison.Ordinal);
+        var versions = await w.Registry.ListAsync(DerivedDatasets.SimilarTitles);
+        Assert.Equal(results.Single(r => r.Outcome == PrecomputeOutcome.Published).Version, Assert.Single(versions).Version);
+        Assert.Equal(DerivedVersionStatus.Published, versions[0].Status);
+    }
+
+    [Fact]
+    public async Task A_reader_during_the_switch_sees_the_old_or_the_new_version_complete_never_a_mix()
+    {
+        using var w = new PrecomputeWorld(azurite);
+        var old = await w.PublishDirectAsync(DerivedDatasets.TitleStats, w.At(100));
+        await using var host = await w.HostAsync();
+        var asOf = w.At(380);
+        var snapshot = await w.SnapshotAsync(asOf);
+        var seen = new List<string>();
+        async Task ReadAsync()
+        {
+            var current = (await w.Versions.CurrentAsync())!;
+            seen.Add(current.Version.Version);
+            // Complete: every title the version counted, with statistics as of its own T.
+            Assert.Equal(current.Version.Counts["keys"], current.Stats.Titles.Count);
+            Assert.Equal(Serverless.Features.TitleStatsSnapshot.Build(w.Facts, current.Version.AsOf, w.Encoder.Config).TotalRatings, current.Stats.TotalRatings);
+        }
+
+        await ReadAsync();
+        var run = RunAsync(host.Client, PrecomputeWorld.Request(DerivedDatasets.TitleStats, asOf, snapshot));
+        while (!run.IsCompleted)
+        {
+            await ReadAsync();
+        }
+
+        await ReadAsync();
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await run).RuntimeStatus);
+        // Old, old, ..., new, new: one switch, never back.
+        Assert.Equal(seen.Count - seen.IndexOf(seen[^1]), seen.Count(v => v == seen[^1]));
+        Assert.Equal(old.Version, seen[0]);
+        Assert.Equal((await run).ReadOutputAs<PrecomputeResult>()!.Version, seen[^1]);
+    }
+}
