@@ -193,6 +193,39 @@ param precomputeMaxVersionAge string = '2.00:00:00'
 @description('Optional. Precompute__CleanupGrace: how long a replaced derived-data version is kept before cleanup may remove it (TimeSpan, c format).')
 param precomputeCleanupGrace string = '7.00:00:00'
 
+@description('Optional. Sentinel__MinShadowRows: fewest labelled shadow impressions for the shadow checks; fewer: skipped, the holdout floor applies.')
+param sentinelMinShadowRows int = 500
+
+@description('Optional. Sentinel__MinShadowRequests: fewest logged requests with a liked title for the shadow accuracy check.')
+param sentinelMinShadowRequests int = 30
+
+@description('Optional. Sentinel__MaxShadowRows: most recent labelled impressions read as shadow data.')
+param sentinelMaxShadowRows int = 20000
+
+@description('Optional. Sentinel__BootstrapResamples: paired bootstrap resamples over requests (seeded).')
+param sentinelBootstrapResamples int = 200
+
+@description('Optional. Sentinel__AucTolerance: the candidate fails when its shadow AUC is below live\'s by more than this with 95% confidence.')
+param sentinelAucTolerance string = '0.01'
+
+@description('Optional. Sentinel__LogLossTolerance: the candidate fails when its shadow log loss is above live\'s by more than this with 95% confidence.')
+param sentinelLogLossTolerance string = '0.02'
+
+@description('Optional. Sentinel__NdcgTolerance: the candidate fails when its shadow NDCG@10 is below live\'s by more than this with 95% confidence.')
+param sentinelNdcgTolerance string = '0.02'
+
+@description('Optional. Sentinel__MaxPsi: a feature drifts when its population stability index (training set vs live logged vectors) passes this.')
+param sentinelMaxPsi string = '0.2'
+
+@description('Optional. Sentinel__MaxCalibrationError: largest expected calibration error (10 bins) on the shadow data.')
+param sentinelMaxCalibrationError string = '0.05'
+
+@description('Optional. Sentinel__MaxSumRatioDeviation: sum(predicted)/sum(labels) on the shadow data must lie within 1 +- this.')
+param sentinelMaxSumRatioDeviation string = '0.2'
+
+@description('Optional. Sentinel__ServingBudget: largest p99 time to score a 100-candidate batch with the candidate.')
+param sentinelServingBudget string = '00:00:00.0500000'
+
 // ---------------------------------------------------------------------------------------------
 // Parameters: the deploying principal
 // ---------------------------------------------------------------------------------------------
@@ -409,6 +442,17 @@ var appSettings = {
   Precompute__RefreshInterval: precomputeRefreshInterval
   Precompute__MaxVersionAge: precomputeMaxVersionAge
   Precompute__CleanupGrace: precomputeCleanupGrace
+  Sentinel__MinShadowRows: string(sentinelMinShadowRows)
+  Sentinel__MinShadowRequests: string(sentinelMinShadowRequests)
+  Sentinel__MaxShadowRows: string(sentinelMaxShadowRows)
+  Sentinel__BootstrapResamples: string(sentinelBootstrapResamples)
+  Sentinel__AucTolerance: sentinelAucTolerance
+  Sentinel__LogLossTolerance: sentinelLogLossTolerance
+  Sentinel__NdcgTolerance: sentinelNdcgTolerance
+  Sentinel__MaxPsi: sentinelMaxPsi
+  Sentinel__MaxCalibrationError: sentinelMaxCalibrationError
+  Sentinel__MaxSumRatioDeviation: sentinelMaxSumRatioDeviation
+  Sentinel__ServingBudget: sentinelServingBudget
 }
 
 module functionApp 'modules/function-app.bicep' = {

@@ -14,6 +14,7 @@ public static class TaskNames
     public const string ExportArchivePage = nameof(ExportArchivePageActivity);
     public const string TrainPipeline = nameof(TrainPipelineOrchestrator);
     public const string TrainCandidate = nameof(TrainCandidateActivity);
+    public const string ValidateCandidate = nameof(ValidateCandidateActivity);
     public const string PublishModel = nameof(PublishModelActivity);
     public const string RejectModel = nameof(RejectModelActivity);
     public const string Precompute = nameof(PrecomputeOrchestrator);

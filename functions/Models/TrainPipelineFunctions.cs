@@ -10,12 +10,12 @@ using Serverless.Workflows.TrainPipeline;
 
 namespace Serverless.Functions.Models;
 
-/// <summary>Operators start the train -> Sentinel -> approval -> publish pipeline, watch it, and decide.</summary>
+/// <summary>Operators start the train -> validate (Sentinel) -> approval -> publish pipeline, watch it, and decide.</summary>
 public sealed class TrainPipelineFunctions
 {
-    public static readonly TimeSpan DefaultApprovalTimeout = TimeSpan.FromDays(3);
-    public static readonly TimeSpan MinApprovalTimeout = TimeSpan.FromSeconds(1);
-    public static readonly TimeSpan MaxApprovalTimeout = TimeSpan.FromDays(30);
+    public static readonly TimeSpan DefaultApprovalTimeout = TrainPipelineRequest.DefaultApprovalTimeout;
+    public static readonly TimeSpan MinApprovalTimeout = TrainPipelineRequest.MinApprovalTimeout;
+    public static readonly TimeSpan MaxApprovalTimeout = TrainPipelineRequest.MaxApprovalTimeout;
 
     /// <summary>Body of POST /api/pipelines/train.</summary>
     public sealed record StartBody(TrainerKind? Trainer, bool? FromLoggedFeatures, TimeSpan? ApprovalTimeout, string? RequestedBy);
@@ -114,22 +114,17 @@ public sealed class TrainPipelineFunctions
         return new AcceptedResult($"/api/pipelines/train/{id}", new { id, approve, body.By });
     }
 
-    /// <summary>Every minute: reject candidates whose approval deadline passed without a decision.</summary>
-    [Function("train-pipeline-deadlines")]
-    public static Task ApprovalDeadlinesEveryMinute(
-        [TimerTrigger("0 * * * * *")] TimerInfo timer,
-        [DurableClient] DurableTaskClient client,
-        CancellationToken cancellationToken) =>
-        // Durable timestamps are wall-clock UTC, whatever clock the app's TimeProvider follows.
-        ApprovalDeadlines.EnforceAsync(client, DateTime.UtcNow, cancellationToken);
-
     [Function(TaskNames.TrainPipeline)]
     public static Task<TrainPipelineResult> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
-        new TrainPipelineOrchestrator().RunAsync(context, context.GetInput<TrainPipelineRequest>()!);
+        new TrainPipelineOrchestrator().RunAsync(context, context.GetInput<TrainPipelineRequest>());
 
     [Function(TaskNames.TrainCandidate)]
     public static Task<TrainedCandidate> TrainCandidate([ActivityTrigger] TrainPipelineRequest input, FunctionContext context) =>
         context.InstanceServices.GetActivity<TrainCandidateActivity>().RunAsync(new FunctionActivityContext(TaskNames.TrainCandidate, context.InvocationId), input);
+
+    [Function(TaskNames.ValidateCandidate)]
+    public static Task<ValidationOutcome> ValidateCandidate([ActivityTrigger] string input, FunctionContext context) =>
+        context.InstanceServices.GetActivity<ValidateCandidateActivity>().RunAsync(new FunctionActivityContext(TaskNames.ValidateCandidate, context.InvocationId), input);
 
     [Function(TaskNames.PublishModel)]
     public static Task<PublishOutcome> PublishModel([ActivityTrigger] ModelDecision input, FunctionContext context) =>

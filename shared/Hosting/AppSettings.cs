@@ -67,5 +67,16 @@ public static class AppSettings
         new("Precompute__RefreshInterval", SettingKind.Plain, []),
         new("Precompute__MaxVersionAge", SettingKind.Plain, []),
         new("Precompute__CleanupGrace", SettingKind.Plain, []),
+        new("Sentinel__MinShadowRows", SettingKind.Plain, []),
+        new("Sentinel__MinShadowRequests", SettingKind.Plain, []),
+        new("Sentinel__MaxShadowRows", SettingKind.Plain, []),
+        new("Sentinel__BootstrapResamples", SettingKind.Plain, []),
+        new("Sentinel__AucTolerance", SettingKind.Plain, []),
+        new("Sentinel__LogLossTolerance", SettingKind.Plain, []),
+        new("Sentinel__NdcgTolerance", SettingKind.Plain, []),
+        new("Sentinel__MaxPsi", SettingKind.Plain, []),
+        new("Sentinel__MaxCalibrationError", SettingKind.Plain, []),
+        new("Sentinel__MaxSumRatioDeviation", SettingKind.Plain, []),
+        new("Sentinel__ServingBudget", SettingKind.Plain, []),
     ];
 }

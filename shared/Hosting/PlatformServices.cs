@@ -21,6 +21,9 @@ namespace Serverless.Hosting;
 /// <summary>The composition root of the platform, shared by the Functions app and the local host.</summary>
 public static class PlatformServices
 {
+    /// <summary>The configuration section of <see cref="Serverless.Models.SentinelOptions"/> (Sentinel__*).</summary>
+    public const string SentinelSection = "Sentinel";
+
     public static IServiceCollection AddServerlessPlatform(this IServiceCollection services, IConfiguration configuration)
     {
         services.TryAddSingleton(TimeProvider.System);
@@ -70,6 +73,12 @@ public static class PlatformServices
         services.AddSingleton<PrecomputedLookups>();
         services.AddHostedService<DerivedDataInitializer>();
         services.AddHostedService<DerivedDataRefresher>();
+        services.AddOptions<Serverless.Models.SentinelOptions>().BindConfiguration(SentinelSection)
+            .Validate(o => { try { o.Validate(); return true; } catch (ArgumentException) { return false; } }, "a Sentinel__* setting is out of range (ranges: docs/deploy.md)")
+            .ValidateOnStart();
+        services.AddSingleton<Serverless.Sentinel.IDependencyResolver, Serverless.Sentinel.SnapshotDependencyResolver>();
+        services.AddSingleton<Serverless.Sentinel.DependencyResolvers>();
+        services.AddSingleton<Serverless.Sentinel.CandidateValidator>();
 
         var hubs = configuration.GetSection(AppSettings.EventHubs);
         if (hubs["fullyQualifiedNamespace"] is { Length: > 0 } fqns)

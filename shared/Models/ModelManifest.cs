@@ -36,6 +36,15 @@ public sealed record ModelManifest
     public IReadOnlyList<string> Dependencies { get; init; } = [];
 
     public required string MlNetVersion { get; init; }
+
+    /// <summary>Impressions logged at or after this time were not used to train (shadow data); null: <see cref="TrainedTo"/>.</summary>
+    public DateTimeOffset? HeldOutFrom { get; init; }
+
+    /// <summary>The training set's distribution per feature, for the Sentinel's drift check.</summary>
+    public IReadOnlyList<Serverless.Sentinel.FeatureProfile>? FeatureProfiles { get; init; }
+
+    /// <summary>Raw contexts with the vectors and scores made at training, recomputed by the pipeline and every loader.</summary>
+    public Serverless.Sentinel.GoldenProbeSet? GoldenProbes { get; init; }
 }
 
 /// <summary>The keys of <see cref="ModelManifest.Metrics"/>; all measured on the validation set.</summary>
@@ -53,6 +62,9 @@ public static class ModelMetricNames
 
     /// <summary>Expected calibration error over 10 equal-width probability bins.</summary>
     public const string CalibrationError = "calibrationError";
+
+    /// <summary>AUC of ranking the same validation set by title popularity alone (the Sentinel's floor).</summary>
+    public const string PopularityBaselineAuc = "popularityBaselineAuc";
 
     public const string TrainExamples = "trainExamples";
     public const string CalibrationExamples = "calibrationExamples";

@@ -31,7 +31,14 @@ public sealed record ModelRecord(
     DateTimeOffset CreatedAt,
     long ExampleCount,
     string MlNetVersion,
-    string? PublishedOver);
+    string? PublishedOver)
+{
+    /// <summary>The pipeline Sentinel's verdict (null: not validated by it).</summary>
+    public bool? SentinelPassed { get; init; }
+}
+
+/// <summary>One status change of a version: what, who or what decided, why, when.</summary>
+public sealed record StatusChange(string Version, ModelStatus Status, string? By, string? Reason, DateTimeOffset At);
 
 /// <summary>The "live" alias: the version serving traffic and the one a rollback returns to.</summary>
 public sealed record LiveAlias(string Version, string? Previous, long Sequence, DateTimeOffset ChangedAt);
@@ -62,6 +69,7 @@ public sealed class ModelRegistry
     private const string AliasRow = "alias:" + LiveAliasName;
     private const string HistoryPrefix = "history:" + LiveAliasName + ":";
     private const string HistoryPrefixEnd = "history:" + LiveAliasName + ";";
+    private const string StatusPrefix = "status:";
 
     private readonly TableClient table;
     private readonly TimeProvider time;
@@ -110,9 +118,13 @@ public sealed class ModelRegistry
 
         try
         {
-            await table.AddEntityAsync(row, cancellationToken);
+            await table.SubmitTransactionAsync(
+            [
+                new(TableTransactionActionType.Add, row),
+                new(TableTransactionActionType.Add, StatusRow(version, ModelStatus.Candidate, "training", "registered", now)),
+            ], cancellationToken);
         }
-        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
+        catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
         {
             throw new ModelVersionExistsException($"Model version '{version}' is already registered; versions are immutable.", ex);
         }
@@ -143,7 +155,11 @@ public sealed class ModelRegistry
     /// Records a verdict on a version that is not live: Approved (after the Sentinel and a person
     /// agreed) or Rejected. Live and Retired are set only by publish and rollback.
     /// </summary>
-    public async Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason = null, CancellationToken cancellationToken = default)
+    public Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason = null, CancellationToken cancellationToken = default) =>
+        SetStatusAsync(version, status, reason, null, cancellationToken);
+
+    /// <summary>As <see cref="SetStatusAsync(string, ModelStatus, string?, CancellationToken)"/>, recording who decided in the status history.</summary>
+    public async Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, string? by, CancellationToken cancellationToken = default)
     {
         if (status is not (ModelStatus.Approved or ModelStatus.Rejected))
         {
@@ -157,23 +173,80 @@ public sealed class ModelRegistry
             throw new InvalidOperationException($"Model version '{version}' is live; publish another version or roll back first.");
         }
 
+        var now = time.GetUtcNow();
         var update = new TableEntity(Partition, row.RowKey)
         {
             [Columns.Status] = status.ToString(),
             [Columns.StatusReason] = reason ?? string.Empty,
-            [Columns.StatusChangedAt] = time.GetUtcNow(),
+            [Columns.StatusChangedAt] = now,
         };
         try
         {
-            await table.UpdateEntityAsync(update, row.ETag, TableUpdateMode.Merge, cancellationToken);
+            await table.SubmitTransactionAsync(
+            [
+                new(TableTransactionActionType.UpdateMerge, update, row.ETag),
+                new(TableTransactionActionType.UpsertReplace, StatusRow(version, status, by, reason, now)),
+            ], cancellationToken);
         }
-        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed)
+        catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed)
         {
             throw new ModelAliasConflictException($"Model version '{version}' changed while its status was being set; re-read and retry.", ex);
         }
 
         return (await GetAsync(version, cancellationToken))!;
     }
+
+    /// <summary>
+    /// Records the pipeline Sentinel's verdict on a Candidate; a failure also rejects it (with the
+    /// failed checks as the reason). Throws <see cref="InvalidOperationException"/> unless it is a Candidate.
+    /// </summary>
+    public async Task<ModelRecord> RecordSentinelAsync(string version, bool passed, string summary, CancellationToken cancellationToken = default)
+    {
+        var row = await FindAsync(VersionPrefix + ModelVersion.Validate(version), cancellationToken)
+            ?? throw new ModelNotFoundException($"Model version '{version}' is not registered.");
+        if (Status(row) != ModelStatus.Candidate)
+        {
+            throw new InvalidOperationException($"Model version '{version}' is {Status(row)}; only a Candidate is validated.");
+        }
+
+        var now = time.GetUtcNow();
+        var update = new TableEntity(Partition, row.RowKey) { [Columns.SentinelPassed] = passed };
+        var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateMerge, update, row.ETag) };
+        if (!passed)
+        {
+            update[Columns.Status] = nameof(ModelStatus.Rejected);
+            update[Columns.StatusReason] = "sentinel: " + summary;
+            update[Columns.StatusChangedAt] = now;
+            actions.Add(new(TableTransactionActionType.UpsertReplace, StatusRow(version, ModelStatus.Rejected, "sentinel", summary, now)));
+        }
+
+        await table.SubmitTransactionAsync(actions, cancellationToken);
+        return (await GetAsync(version, cancellationToken))!;
+    }
+
+    /// <summary>Every status change of <paramref name="version"/>, oldest first (who requested, approved or rejected it, why, when).</summary>
+    public async Task<IReadOnlyList<StatusChange>> GetStatusHistoryAsync(string version, CancellationToken cancellationToken = default)
+    {
+        var prefix = StatusPrefix + ModelVersion.Validate(version) + ":";
+        var end = StatusPrefix + version + ";";
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {Partition} and RowKey ge {prefix} and RowKey lt {end}");
+        var result = new List<StatusChange>();
+        await foreach (var row in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        {
+            result.Add(new StatusChange(version, Status(row), Optional(row, Columns.By), Optional(row, Columns.StatusReason), row.GetDateTimeOffset(Columns.At) ?? default));
+        }
+
+        return result;
+    }
+
+    private static TableEntity StatusRow(string version, ModelStatus status, string? by, string? reason, DateTimeOffset at) =>
+        new(Partition, $"{StatusPrefix}{version}:{at.UtcTicks:D19}:{status}")
+        {
+            [Columns.Status] = status.ToString(),
+            [Columns.By] = by ?? string.Empty,
+            [Columns.StatusReason] = reason ?? string.Empty,
+            [Columns.At] = at,
+        };
 
     /// <summary>The live alias, or null when nothing has been published.</summary>
     public async Task<LiveAlias?> GetLiveAsync(CancellationToken cancellationToken = default)
@@ -322,6 +395,7 @@ public sealed class ModelRegistry
         }
 
         actions.Add(new(TableTransactionActionType.UpdateMerge, live, target.ETag));
+        actions.Add(new(TableTransactionActionType.UpsertReplace, StatusRow(to, ModelStatus.Live, kind.ToString().ToLowerInvariant(), reason, now)));
         if (outgoing is not null)
         {
             actions.Add(new(TableTransactionActionType.UpdateMerge, new TableEntity(Partition, outgoing.RowKey)
@@ -330,6 +404,8 @@ public sealed class ModelRegistry
                 [Columns.StatusReason] = kind == AliasChangeKind.Rollback ? "rolled back" + (reason is null ? string.Empty : ": " + reason) : $"replaced by {to}",
                 [Columns.StatusChangedAt] = now,
             }, outgoing.ETag));
+            actions.Add(new(TableTransactionActionType.UpsertReplace, StatusRow(outgoing.RowKey[VersionPrefix.Length..], outgoingStatus, kind.ToString().ToLowerInvariant(),
+                kind == AliasChangeKind.Rollback ? "rolled back" + (reason is null ? string.Empty : ": " + reason) : $"replaced by {to}", now)));
         }
 
         try
@@ -375,7 +451,10 @@ public sealed class ModelRegistry
         row.GetDateTimeOffset(Columns.CreatedAt) ?? default,
         row.GetInt64(Columns.ExampleCount) ?? 0,
         row.GetString(Columns.MlNetVersion) ?? string.Empty,
-        Optional(row, Columns.PublishedOver));
+        Optional(row, Columns.PublishedOver))
+    {
+        SentinelPassed = row.GetBoolean(Columns.SentinelPassed),
+    };
 
     private static class Columns
     {
@@ -401,5 +480,7 @@ public sealed class ModelRegistry
         public const string From = "From";
         public const string To = "To";
         public const string At = "At";
+        public const string By = "By";
+        public const string SentinelPassed = "SentinelPassed";
     }
 }

@@ -2,18 +2,40 @@ using System.Globalization;
 
 namespace Serverless.Models;
 
-/// <summary>One Sentinel check: what was measured, against what, and the verdict.</summary>
-public sealed record SentinelCheck(string Name, string Measured, string Threshold, bool Passed);
+/// <summary>
+/// One Sentinel check: what was measured, against what, and the verdict. A skipped check passes and
+/// says why in <see cref="Explanation"/>; <see cref="Plot"/> holds the numbers behind its chart
+/// (e.g. the reliability curve), named series of equal length.
+/// </summary>
+public sealed record SentinelCheck(string Name, string Measured, string Threshold, bool Passed)
+{
+    /// <summary>Not run (no live model, too few logs, ...): passes, and <see cref="Explanation"/> says why.</summary>
+    public bool Skipped { get; init; }
+
+    /// <summary>The headline number, when the check has one (for sorting and charts).</summary>
+    public double? Value { get; init; }
+
+    /// <summary>One line a person reads: what the verdict means.</summary>
+    public string? Explanation { get; init; }
+
+    public IReadOnlyDictionary<string, double[]>? Plot { get; init; }
+
+    public string Verdict => Skipped ? "skipped" : Passed ? "passed" : "failed";
+
+    public static SentinelCheck Skip(string name, string threshold, string why) =>
+        new(name, "skipped: " + why, threshold, true) { Skipped = true, Explanation = why };
+}
 
 /// <summary>The Sentinel's verdict on one model: it passes only if every check passes.</summary>
 public sealed record SentinelReport(string? Version, IReadOnlyList<SentinelCheck> Checks)
 {
     public bool Passed => Checks.Count > 0 && Checks.All(c => c.Passed);
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public IEnumerable<SentinelCheck> Failures => Checks.Where(c => !c.Passed);
 
     public override string ToString() =>
-        $"{(Passed ? "PASSED" : "FAILED")} {Version ?? "(unknown)"}: " + string.Join("; ", Checks.Select(c => $"{c.Name} {(c.Passed ? "ok" : "FAIL")} ({c.Measured} vs {c.Threshold})"));
+        $"{(Passed ? "PASSED" : "FAILED")} {Version ?? "(unknown)"}: " + string.Join("; ", Checks.Select(c => $"{c.Name} {(c.Skipped ? "skipped" : c.Passed ? "ok" : "FAIL")} ({c.Measured} vs {c.Threshold})"));
 }
 
 /// <summary>Sentinel thresholds.</summary>
@@ -32,6 +54,61 @@ public sealed record SentinelOptions
 
     /// <summary>The spread check needs at least this many probe rows (otherwise it is reported as skipped and passes).</summary>
     public int MinProbeRowsForSpread { get; init; } = 10;
+
+    /// <summary>Fewest labelled shadow impressions for the shadow checks (accuracy, calibration); fewer: skipped, floors apply.</summary>
+    public int MinShadowRows { get; init; } = 500;
+
+    /// <summary>Fewest logged requests with a positive label for the shadow accuracy check.</summary>
+    public int MinShadowRequests { get; init; } = 30;
+
+    /// <summary>The most recent labelled impressions read as shadow data (older ones are left out).</summary>
+    public int MaxShadowRows { get; init; } = 20_000;
+
+    /// <summary>Paired bootstrap resamples over requests (seeded: the verdict is deterministic).</summary>
+    public int BootstrapResamples { get; init; } = 200;
+
+    /// <summary>The candidate fails when its AUC is below live's by more than this with 95% confidence.</summary>
+    public double AucTolerance { get; init; } = 0.01;
+
+    /// <summary>The candidate fails when its log loss is above live's by more than this with 95% confidence.</summary>
+    public double LogLossTolerance { get; init; } = 0.02;
+
+    /// <summary>The candidate fails when its mean NDCG@10 per request is below live's by more than this with 95% confidence.</summary>
+    public double NdcgTolerance { get; init; } = 0.02;
+
+    /// <summary>A feature drifts when its population stability index passes this (0.2: the customary "significant shift").</summary>
+    public double MaxPsi { get; init; } = 0.2;
+
+    /// <summary>Largest expected calibration error (10 bins) on the shadow data.</summary>
+    public double MaxCalibrationError { get; init; } = 0.05;
+
+    /// <summary>sum(predicted) / sum(labels) on the shadow data must lie within 1 +- this.</summary>
+    public double MaxSumRatioDeviation { get; init; } = 0.2;
+
+    /// <summary>p99 time to score a 100-candidate batch with the candidate.</summary>
+    public TimeSpan ServingBudget { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting out of range.</summary>
+    public SentinelOptions Validate()
+    {
+        static void Check(bool ok, string name, string rule)
+        {
+            if (!ok) { throw new ArgumentException($"Sentinel__{name} {rule}."); }
+        }
+
+        Check(MinShadowRows >= 1, nameof(MinShadowRows), "must be at least 1");
+        Check(MinShadowRequests >= 2, nameof(MinShadowRequests), "must be at least 2");
+        Check(MaxShadowRows >= MinShadowRows, nameof(MaxShadowRows), "must be at least MinShadowRows");
+        Check(BootstrapResamples is >= 20 and <= 10_000, nameof(BootstrapResamples), "must be 20..10000");
+        Check(AucTolerance is >= 0 and < 1, nameof(AucTolerance), "must be in [0, 1)");
+        Check(LogLossTolerance >= 0, nameof(LogLossTolerance), "must be >= 0");
+        Check(NdcgTolerance is >= 0 and < 1, nameof(NdcgTolerance), "must be in [0, 1)");
+        Check(MaxPsi > 0, nameof(MaxPsi), "must be > 0");
+        Check(MaxCalibrationError is > 0 and <= 1, nameof(MaxCalibrationError), "must be in (0, 1]");
+        Check(MaxSumRatioDeviation is > 0 and < 1, nameof(MaxSumRatioDeviation), "must be in (0, 1)");
+        Check(ServingBudget > TimeSpan.Zero && ServingBudget <= TimeSpan.FromSeconds(10), nameof(ServingBudget), "must be in (0, 10 s]");
+        return this;
+    }
 }
 
 /// <summary>

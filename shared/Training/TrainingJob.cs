@@ -11,7 +11,8 @@ namespace Serverless.Training;
 
 /// <summary>What to train.</summary>
 /// <param name="FromLoggedFeatures">Train on the Lumberjack's labelled impressions (the features exactly as served) instead of cutting a set from snapshots.</param>
-public sealed record TrainingJobRequest(TrainerKind Trainer, DateTimeOffset? Watermark, bool Publish, TrainingSetOptions? Options = null, bool FromLoggedFeatures = false);
+/// <param name="VersionSuffix">Appended to the version id ([a-z0-9]{1,12}), so two runs at the same watermark get distinct versions.</param>
+public sealed record TrainingJobRequest(TrainerKind Trainer, DateTimeOffset? Watermark, bool Publish, TrainingSetOptions? Options = null, bool FromLoggedFeatures = false, string? VersionSuffix = null);
 
 /// <summary>What a training run produced.</summary>
 public sealed record TrainingJobResult(ModelManifest Manifest, SentinelReport Sentinel, bool Published, string Snapshot);
@@ -79,7 +80,8 @@ public sealed class TrainingJob(
             request.Trainer, set.Train.Count, set.Validation.Count, snapshot);
 
         var source = request.FromLoggedFeatures ? "-logged" : "";
-        var version = string.Create(CultureInfo.InvariantCulture, $"{request.Trainer.ToString().ToLowerInvariant()}{source}-{watermark:yyyyMMddHHmmss}-{encoder.ConfigHash[..6]}");
+        var suffix = request.VersionSuffix is null ? "" : "-" + ValidSuffix(request.VersionSuffix);
+        var version = string.Create(CultureInfo.InvariantCulture, $"{request.Trainer.ToString().ToLowerInvariant()}{source}-{watermark:yyyyMMddHHmmss}-{encoder.ConfigHash[..6]}{suffix}");
         using var model = ModelTrainer.Train(new TrainingRequest
         {
             FeatureNames = encoder.Names,
@@ -95,14 +97,33 @@ public sealed class TrainingJob(
             CreatedAt = time.GetUtcNow(),
         });
 
-        var probe = set.Validation.Take(200).Select(e => e.Features).ToList();
         using var buffer = new MemoryStream();
         model.Save(buffer);
         var bytes = buffer.ToArray();
-        var report = ModelSentinel.Check(() => TrainedModel.Load(new MemoryStream(bytes), model.Manifest), encoder.ConfigHash, encoder.Names, probe);
 
-        await store.SaveAsync(model, cancellationToken);
-        await registry.RegisterAsync(model.Manifest, cancellationToken);
+        // What the Sentinel needs later: the training distribution, the popularity floor on the same
+        // holdout, where unseen shadow data starts, and golden probes made by this code.
+        facts ??= await snapshots.LoadAsync(snapshot, cancellationToken);
+        var data = Ranking.ServingData.Build(facts, WatermarkOf(snapshot), encoder.Config, snapshot);
+        Sentinel.GoldenProbeSet probes;
+        using (var scorer = new ModelScorer(model))
+        {
+            probes = Sentinel.GoldenProbes.Build(facts, data, encoder, scorer);
+        }
+
+        var manifest = model.Manifest with
+        {
+            Metrics = new Dictionary<string, double>(model.Manifest.Metrics) { [ModelMetricNames.PopularityBaselineAuc] = PopularityBaselineAuc(set.Validation, encoder) },
+            HeldOutFrom = set.HeldOutFrom ?? watermark,
+            FeatureProfiles = Sentinel.FeatureDrift.Profile(encoder.Names, set.Train.Select(e => e.Features).ToList()),
+            GoldenProbes = probes,
+        };
+
+        var probe = probes.Probes.Count > 0 ? probes.Probes.Select(p => p.Features).ToList() : set.Validation.Take(200).Select(e => e.Features).ToList();
+        var report = ModelSentinel.Check(() => TrainedModel.Load(new MemoryStream(bytes), manifest), encoder.ConfigHash, encoder.Names, probe);
+
+        await store.SaveAsync(manifest, new BinaryData(bytes), cancellationToken);
+        await registry.RegisterAsync(manifest, cancellationToken);
         var published = false;
         if (!report.Passed)
         {
@@ -119,7 +140,7 @@ public sealed class TrainingJob(
         logger.LogInformation("Model {Version}: AUC {Auc:F3}, calibration error {Ece:F3}, sentinel {Verdict}, published {Published}",
             version, model.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), model.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.CalibrationError),
             report.Passed ? "passed" : "failed", published);
-        return new TrainingJobResult(model.Manifest, report, published, snapshot);
+        return new TrainingJobResult(manifest, report, published, snapshot);
     }
 
     /// <summary>
@@ -141,6 +162,27 @@ public sealed class TrainingJob(
 
         return newest;
     }
+
+    /// <summary>AUC of ranking the examples by title popularity alone: the floor a model must beat.</summary>
+    public static double PopularityBaselineAuc(IReadOnlyList<TrainingExample> examples, FeatureEncoder encoder)
+    {
+        ArgumentNullException.ThrowIfNull(examples);
+        ArgumentNullException.ThrowIfNull(encoder);
+        var index = encoder.Names.ToList().IndexOf(FeatureNames.TitlePopularity);
+        if (index < 0 || examples.Count == 0)
+        {
+            return double.NaN;
+        }
+
+        var data = new Sentinel.ShadowData(examples.Select(e => e.Features).ToList(), examples.Select(e => e.Label).ToList(),
+            examples.Select((_, i) => i.ToString(CultureInfo.InvariantCulture)).ToList());
+        return new Sentinel.ShadowMetrics(data, examples.Select(e => e.Features[index]).ToArray()).Auc();
+    }
+
+    private static string ValidSuffix(string suffix) =>
+        suffix.Length is >= 1 and <= 12 && suffix.All(c => char.IsAsciiDigit(c) || char.IsAsciiLetterLower(c))
+            ? suffix
+            : throw new ArgumentException($"Version suffix '{suffix}' must be 1-12 characters of a-z or 0-9.", nameof(suffix));
 
     public const string SnapshotPrefix = "snapshot:";
 

@@ -1,24 +1,52 @@
 using Microsoft.DurableTask;
 using Serverless.Models;
+using Serverless.Sentinel;
 using Serverless.Training;
 
 namespace Serverless.Workflows.TrainPipeline;
 
 /// <summary>
 /// Trains a candidate with the training job (snapshot, training set with the serving encoder, ML.NET,
-/// Sentinel, store, register) without publishing it. The model travels as a version id, never as bytes.
+/// basic Sentinel, store, register) without publishing it. The model travels as a version id, never as bytes.
 /// </summary>
 public sealed class TrainCandidateActivity(TrainingJob training) : TaskActivity<TrainPipelineRequest, TrainedCandidate>
 {
     public override async Task<TrainedCandidate> RunAsync(TaskActivityContext context, TrainPipelineRequest input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var result = await training.RunAsync(new TrainingJobRequest(input.Trainer, null, Publish: false, FromLoggedFeatures: input.FromLoggedFeatures));
+        var result = await training.RunAsync(new TrainingJobRequest(input.Trainer, null, Publish: false, FromLoggedFeatures: input.FromLoggedFeatures, VersionSuffix: input.VersionSuffix));
         return new TrainedCandidate(result.Manifest.Version, result.Sentinel.Passed, result.Sentinel.ToString(), result.Manifest.Metrics);
     }
 }
 
-/// <summary>Marks the candidate Approved and points "live" at it, expecting whatever is live now (ETag-guarded).</summary>
+/// <summary>
+/// The validation step: every Sentinel check on the candidate, the report stored with the version,
+/// the verdict recorded in the registry (a failure rejects the candidate and names the checks).
+/// </summary>
+public sealed class ValidateCandidateActivity(CandidateValidator validator, ModelRegistry registry) : TaskActivity<string, ValidationOutcome>
+{
+    public override async Task<ValidationOutcome> RunAsync(TaskActivityContext context, string input)
+    {
+        var version = ModelVersion.Validate(input, nameof(input));
+        var report = await validator.ValidateAsync(version);
+        var failed = report.Failures.Select(f => f.Name).ToList();
+        var summary = report.Passed
+            ? $"passed {report.Checks.Count(c => !c.Skipped)} checks" + (report.Checks.Any(c => c.Skipped) ? $", skipped {string.Join(", ", report.Checks.Where(c => c.Skipped).Select(c => $"{c.Name} ({c.Explanation})"))}" : "")
+            : string.Join("; ", report.Failures.Select(f => $"{f.Name}: {f.Measured} (needs {f.Threshold})"));
+        var record = await registry.GetAsync(version);
+        if (record is { Status: ModelStatus.Candidate })
+        {
+            await registry.RecordSentinelAsync(version, report.Passed, summary);
+        }
+
+        return new ValidationOutcome(version, report.Passed, summary, failed, report.Checks.Where(c => c.Skipped).Select(c => c.Name).ToList());
+    }
+}
+
+/// <summary>
+/// Marks the candidate Approved and points "live" at it, expecting whatever is live now (ETag-guarded).
+/// Only a Candidate that passed the pipeline's Sentinel is published, never one rejected since.
+/// </summary>
 public sealed class PublishModelActivity(ModelRegistry registry) : TaskActivity<ModelDecision, PublishOutcome>
 {
     public override async Task<PublishOutcome> RunAsync(TaskActivityContext context, ModelDecision input)
@@ -31,9 +59,15 @@ public sealed class PublishModelActivity(ModelRegistry registry) : TaskActivity<
             return new PublishOutcome(input.Version, (await registry.GetLiveAsync())?.Previous);
         }
 
+        if (record.SentinelPassed != true || record.Status is not (ModelStatus.Candidate or ModelStatus.Approved))
+        {
+            throw new InvalidOperationException(
+                $"Model version '{input.Version}' is {record.Status} (Sentinel {(record.SentinelPassed is { } p ? p ? "passed" : "failed" : "not run")}); only a Candidate that passed the Sentinel and awaits approval is published.");
+        }
+
         if (record.Status != ModelStatus.Approved)
         {
-            await registry.SetStatusAsync(input.Version, ModelStatus.Approved, input.Reason);
+            await registry.SetStatusAsync(input.Version, ModelStatus.Approved, input.Reason, input.By);
         }
 
         var live = await registry.GetLiveAsync();
@@ -48,7 +82,7 @@ public sealed class RejectModelActivity(ModelRegistry registry) : TaskActivity<M
     public override async Task<bool> RunAsync(TaskActivityContext context, ModelDecision input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        await registry.SetStatusAsync(input.Version, ModelStatus.Rejected, input.Reason);
+        await registry.SetStatusAsync(input.Version, ModelStatus.Rejected, input.Reason, input.By);
         return true;
     }
 }

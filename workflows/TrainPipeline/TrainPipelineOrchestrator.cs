@@ -4,62 +4,93 @@ using Microsoft.Extensions.Logging;
 namespace Serverless.Workflows.TrainPipeline;
 
 /// <summary>
-/// Train -> Sentinel -> approval gate -> publish. The candidate is trained from the archive (or from
-/// logged features), stored, registered and checked by the Sentinel in one activity. A failed
-/// Sentinel rejects it at once. Otherwise a person approves or rejects it through the external event
-/// <see cref="ApprovalEvent"/>; no decision before the deadline rejects it (see
-/// <see cref="ApprovalDeadlines"/>). Approval publishes it as live (ETag-guarded against whatever is
-/// live at that moment).
+/// Train -> validate (the Sentinel) -> approval gate -> publish. The candidate is trained from the
+/// archive (or from logged features), stored and registered; the validation step runs every
+/// Sentinel check and stores the report with the version. A failed Sentinel rejects it at once.
+/// Otherwise the pipeline waits for the external event <see cref="ApprovalEvent"/> raced with a
+/// durable timer at the deadline (<c>Task.WhenAny</c>, then the timer is cancelled): the pattern
+/// Durable Functions documents; the deadline passing rejects. Approval publishes it as live
+/// (ETag-guarded against whatever is live at that moment). The custom status always shows the
+/// stage, and the end state once it ended.
 /// </summary>
-public sealed class TrainPipelineOrchestrator : TaskOrchestrator<TrainPipelineRequest, TrainPipelineResult>
+public sealed class TrainPipelineOrchestrator : TaskOrchestrator<TrainPipelineRequest?, TrainPipelineResult>
 {
     public const string ApprovalEvent = "approval";
     public const string StageTraining = "training";
+    public const string StageValidating = "validating";
     public const string StageAwaitingApproval = "awaiting-approval";
     public const string StagePublishing = "publishing";
+    public const string StagePublished = "published";
+    public const string StageRejected = "rejected";
+    public const string StageInvalidInput = "invalid-input";
 
     private static readonly TaskOptions RegistryRetry = TaskOptions.FromRetryPolicy(new RetryPolicy(
         maxNumberOfAttempts: 5, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2, maxRetryInterval: TimeSpan.FromSeconds(30)));
 
-    public override async Task<TrainPipelineResult> RunAsync(TaskOrchestrationContext context, TrainPipelineRequest input)
+    public override async Task<TrainPipelineResult> RunAsync(TaskOrchestrationContext context, TrainPipelineRequest? input)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(input);
         var log = context.CreateReplaySafeLogger<TrainPipelineOrchestrator>();
-        context.SetCustomStatus(new TrainPipelineStatus(StageTraining, null, null));
-        var candidate = await context.CallActivityAsync<TrainedCandidate>(TaskNames.TrainCandidate, input);
+        var (request, problem) = TrainPipelineRequest.Check(input);
+        if (request is null)
+        {
+            log.LogWarning("Pipeline {Id}: invalid input, nothing trained: {Problem}", context.InstanceId, problem);
+            context.SetCustomStatus(new TrainPipelineStatus(StageInvalidInput, null, null));
+            return new TrainPipelineResult(null, PipelineOutcome.InvalidInput, problem!, null);
+        }
 
+        request = request with { VersionSuffix = context.NewGuid().ToString("N")[..8] };
+        context.SetCustomStatus(new TrainPipelineStatus(StageTraining, null, null));
+        var candidate = await context.CallActivityAsync<TrainedCandidate>(TaskNames.TrainCandidate, request);
         if (!candidate.SentinelPassed)
         {
-            // The training activity already recorded the Sentinel's rejection in the registry.
+            // The training activity already recorded the basic Sentinel's rejection in the registry.
             log.LogWarning("Pipeline {Id}: Sentinel refused {Version}: {Sentinel}", context.InstanceId, candidate.Version, candidate.Sentinel);
+            context.SetCustomStatus(new TrainPipelineStatus(StageRejected, candidate, null));
             return new TrainPipelineResult(candidate.Version, PipelineOutcome.RejectedBySentinel, candidate.Sentinel, null);
         }
 
-        var deadline = context.CurrentUtcDateTime + input.ApprovalTimeout;
-        context.SetCustomStatus(new TrainPipelineStatus(StageAwaitingApproval, candidate, deadline));
-
-        // The deadline is enforced by ApprovalDeadlines (a timer function raising a timed-out decision),
-        // not by a durable timer racing the event: the in-process backend loses events raised while a
-        // timer is pending (microsoft/durabletask-dotnet#713), and both runtimes run this same code.
-        var decision = await context.WaitForExternalEvent<ApprovalDecision>(ApprovalEvent);
-        if (decision.TimedOut || context.CurrentUtcDateTime > deadline)
+        context.SetCustomStatus(new TrainPipelineStatus(StageValidating, candidate, null));
+        var validation = await context.CallActivityAsync<ValidationOutcome>(TaskNames.ValidateCandidate, candidate.Version);
+        candidate = candidate with { SentinelPassed = validation.Passed, Sentinel = validation.Summary };
+        if (!validation.Passed)
         {
-            var reason = decision.TimedOut ? $"no decision within {input.ApprovalTimeout}" : $"{decision.By} decided after the deadline ({input.ApprovalTimeout})";
-            await context.CallActivityAsync(TaskNames.RejectModel, new ModelDecision(candidate.Version, "approval timed out: " + reason), RegistryRetry);
+            log.LogWarning("Pipeline {Id}: Sentinel refused {Version}: {Failed}", context.InstanceId, candidate.Version, string.Join(", ", validation.FailedChecks));
+            context.SetCustomStatus(new TrainPipelineStatus(StageRejected, candidate, null, validation));
+            return new TrainPipelineResult(candidate.Version, PipelineOutcome.RejectedBySentinel, validation.Summary, null);
+        }
+
+        var deadline = context.CurrentUtcDateTime + request.ApprovalTimeout;
+        context.SetCustomStatus(new TrainPipelineStatus(StageAwaitingApproval, candidate, deadline, validation));
+        using var cancelTimer = new CancellationTokenSource();
+        var timer = context.CreateTimer(deadline, cancelTimer.Token);
+        var decided = context.WaitForExternalEvent<ApprovalDecision>(ApprovalEvent);
+        if (await Task.WhenAny(decided, timer) != decided)
+        {
+            var reason = $"no decision within {request.ApprovalTimeout}";
+            context.SetCustomStatus(new TrainPipelineStatus(StageRejected, candidate, deadline, validation));
+            await context.CallActivityAsync(TaskNames.RejectModel, new ModelDecision(candidate.Version, "approval timed out: " + reason, "approval deadline"), RegistryRetry);
             return new TrainPipelineResult(candidate.Version, PipelineOutcome.ApprovalTimedOut, reason, null);
         }
 
+        // The decision came first: cancel the timer, or the instance lingers until the deadline.
+        // Synchronously, on the orchestrator's thread: CancelAsync would run the timer's cancellation off it.
+#pragma warning disable CA1849 // the orchestrator must stay on its own thread
+        cancelTimer.Cancel();
+#pragma warning restore CA1849
+        var decision = decided.Result;
         var why = $"{(decision.Approve ? "approved" : "rejected")} by {decision.By}" + (decision.Reason is { Length: > 0 } r ? $": {r}" : "");
         if (!decision.Approve)
         {
-            await context.CallActivityAsync(TaskNames.RejectModel, new ModelDecision(candidate.Version, why), RegistryRetry);
+            context.SetCustomStatus(new TrainPipelineStatus(StageRejected, candidate, null, validation));
+            await context.CallActivityAsync(TaskNames.RejectModel, new ModelDecision(candidate.Version, why, decision.By), RegistryRetry);
             return new TrainPipelineResult(candidate.Version, PipelineOutcome.RejectedByApprover, why, null);
         }
 
-        context.SetCustomStatus(new TrainPipelineStatus(StagePublishing, candidate, null));
-        var published = await context.CallActivityAsync<PublishOutcome>(TaskNames.PublishModel, new ModelDecision(candidate.Version, why), RegistryRetry);
+        context.SetCustomStatus(new TrainPipelineStatus(StagePublishing, candidate, null, validation));
+        var published = await context.CallActivityAsync<PublishOutcome>(TaskNames.PublishModel, new ModelDecision(candidate.Version, why, decision.By), RegistryRetry);
         log.LogInformation("Pipeline {Id}: {Version} is live (replaced {Replaced}), {Why}", context.InstanceId, published.Version, published.Replaced ?? "(none)", why);
+        context.SetCustomStatus(new TrainPipelineStatus(StagePublished, candidate, null, validation));
         return new TrainPipelineResult(candidate.Version, PipelineOutcome.Published, why, published.Replaced);
     }
 }

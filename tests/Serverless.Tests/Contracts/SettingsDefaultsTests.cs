@@ -53,4 +53,25 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(precompute.MaxVersionAge, TimeSpan.Parse(Get("Precompute__MaxVersionAge"), CultureInfo.InvariantCulture));
         Assert.Equal(precompute.CleanupGrace, TimeSpan.Parse(Get("Precompute__CleanupGrace"), CultureInfo.InvariantCulture));
     }
+
+    [Fact]
+    public void Template_sentinel_values_equal_the_SentinelOptions_defaults()
+    {
+        var values = JsonNode.Parse(File.ReadAllText(Repo.Path("functions", "local.settings.template.json")))!["Values"]!;
+        var sentinel = new Serverless.Models.SentinelOptions();
+        string Get(string key) => values[key]!.GetValue<string>();
+
+        Assert.Equal(sentinel.MinShadowRows, int.Parse(Get("Sentinel__MinShadowRows"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.MinShadowRequests, int.Parse(Get("Sentinel__MinShadowRequests"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.MaxShadowRows, int.Parse(Get("Sentinel__MaxShadowRows"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.BootstrapResamples, int.Parse(Get("Sentinel__BootstrapResamples"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.AucTolerance, double.Parse(Get("Sentinel__AucTolerance"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.LogLossTolerance, double.Parse(Get("Sentinel__LogLossTolerance"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.NdcgTolerance, double.Parse(Get("Sentinel__NdcgTolerance"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.MaxPsi, double.Parse(Get("Sentinel__MaxPsi"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.MaxCalibrationError, double.Parse(Get("Sentinel__MaxCalibrationError"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.MaxSumRatioDeviation, double.Parse(Get("Sentinel__MaxSumRatioDeviation"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.ServingBudget, TimeSpan.Parse(Get("Sentinel__ServingBudget"), CultureInfo.InvariantCulture));
+        sentinel.Validate();
+    }
 }

@@ -215,7 +215,8 @@ public sealed class ModelRegistryTests(AzuriteFixture azurite)
             keys.Add(row.PartitionKey + "/" + row.RowKey);
         }
 
-        Assert.Equal(["registry/alias:live", "registry/history:live:0000000000000000001", "registry/version:v1"], keys);
+        Assert.Equal(["registry/alias:live", "registry/history:live:0000000000000000001", "registry/version:v1"], keys.Where(k => !k.StartsWith("registry/status:", StringComparison.Ordinal)));
+        Assert.Equal(3, keys.Count(k => k.StartsWith("registry/status:v1:", StringComparison.Ordinal)));   // the status history: Candidate, Approved, Live
         Assert.Throws<ArgumentException>(() => new ModelRegistry(azurite.Tables(), "bad-prefix"));
     }
 }

@@ -20,24 +20,43 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
 {
     private static readonly TrainPipelineRequest Request = new(TrainerKind.LightGbm, false, TimeSpan.FromMinutes(5), "test");
 
-    /// <summary>Registers a candidate (as the training job does) and reports the Sentinel's verdict it was told to.</summary>
-    private sealed class RegisteringTrainer(ModelRegistry registry, string version, bool sentinelPassed) : TaskActivity<TrainPipelineRequest, TrainedCandidate>
+    /// <summary>Registers a candidate (as the training job does) and reports the basic Sentinel's verdict it was told to.</summary>
+    private sealed class RegisteringTrainer(ModelRegistry registry, string version, bool sentinelPassed, List<string?>? suffixes = null) : TaskActivity<TrainPipelineRequest, TrainedCandidate>
     {
         public override async Task<TrainedCandidate> RunAsync(TaskActivityContext context, TrainPipelineRequest input)
         {
-            await registry.RegisterAsync(SharedModels.Get(TrainerKind.LogisticRegression).Manifest with { Version = version });
-            if (!sentinelPassed)
+            var v = version;
+            if (suffixes is not null)
             {
-                await registry.SetStatusAsync(version, ModelStatus.Rejected, "sentinel: probe-scores-valid NaN");
+                lock (suffixes) { suffixes.Add(input.VersionSuffix); }
+                v = $"{version}-{input.VersionSuffix}";
             }
 
-            return new TrainedCandidate(version, sentinelPassed, sentinelPassed ? "passed" : "probe-scores-valid: NaN", new Dictionary<string, double> { ["auc"] = 0.8 });
+            await registry.RegisterAsync(SharedModels.Get(TrainerKind.LogisticRegression).Manifest with { Version = v });
+            if (!sentinelPassed)
+            {
+                await registry.SetStatusAsync(v, ModelStatus.Rejected, "sentinel: probe-scores-valid NaN");
+            }
+
+            return new TrainedCandidate(v, sentinelPassed, sentinelPassed ? "passed" : "probe-scores-valid: NaN", new Dictionary<string, double> { ["auc"] = 0.8 });
         }
     }
 
-    private async Task<(DurableTaskTestHost Host, ModelRegistry Registry)> StartAsync(string version, bool sentinelPassed, string? liveBefore = null)
+    /// <summary>The validation step with a verdict given by the test (the real checks are proven in tests/Sentinel); records it in the real registry.</summary>
+    private sealed class ScriptedValidator(ModelRegistry registry, bool passes) : TaskActivity<string, ValidationOutcome>
     {
-        var registry = new ModelRegistry(azurite.Tables(), azurite.NewPrefix(), new FakeTimeProvider(new DateTimeOffset(2018, 2, 1, 0, 0, 0, TimeSpan.Zero)));
+        public override async Task<ValidationOutcome> RunAsync(TaskActivityContext context, string input)
+        {
+            var summary = passes ? "passed 9 checks" : "shadow-accuracy: auc worse than live";
+            await registry.RecordSentinelAsync(input, passes, summary);
+            return new ValidationOutcome(input, passes, summary, passes ? [] : ["shadow-accuracy"], []);
+        }
+    }
+
+    private async Task<(DurableTaskTestHost Host, ModelRegistry Registry)> StartAsync(string version, bool sentinelPassed, string? liveBefore = null, bool validationPasses = true, List<string?>? suffixes = null)
+    {
+        // The system clock: status history rows are ordered by time.
+        var registry = new ModelRegistry(azurite.Tables(), azurite.NewPrefix());
         await registry.EnsureCreatedAsync();
         if (liveBefore is not null)
         {
@@ -49,7 +68,8 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         var host = await DurableTaskTestHost.StartAsync(tasks =>
         {
             tasks.AddOrchestrator<TrainPipelineOrchestrator>();
-            tasks.AddActivity(TaskNames.TrainCandidate, new RegisteringTrainer(registry, version, sentinelPassed));
+            tasks.AddActivity(TaskNames.TrainCandidate, new RegisteringTrainer(registry, version, sentinelPassed, suffixes));
+            tasks.AddActivity(TaskNames.ValidateCandidate, new ScriptedValidator(registry, validationPasses));
             tasks.AddActivity(new PublishModelActivity(registry));
             tasks.AddActivity(new RejectModelActivity(registry));
         });
@@ -109,6 +129,30 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         Assert.Equal("old-2", (await registry.GetLiveAsync())!.Version);
         var record = (await registry.GetAsync("cand-2"))!;
         Assert.Equal(ModelStatus.Rejected, record.Status);
+        Assert.Equal(TrainPipelineOrchestrator.StageRejected, await StageAsync(host.Client, id));   // not "awaiting-approval" (issue 10, item 8)
+        Assert.Equal("bob", (await registry.GetStatusHistoryAsync("cand-2"))[^1].By);
+    }
+
+    [Fact]
+    public async Task An_approval_before_the_deadline_completes_at_once_on_the_durable_timer_gate()
+    {
+        var (host, registry) = await StartAsync("cand-6", sentinelPassed: true);
+        await using var _ = host;
+        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request with { ApprovalTimeout = TimeSpan.FromHours(1) });
+        await WaitForApprovalGateAsync(host.Client, id);
+
+        var decided = System.Diagnostics.Stopwatch.StartNew();
+        await host.Client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(true, "alice", null));
+        var result = await ResultAsync(host.Client, id);
+
+        // The event wins the race with a timer an hour away; the timer is cancelled, so nothing lingers.
+        Assert.Equal(PipelineOutcome.Published, result.Outcome);
+        Assert.True(decided.Elapsed < TimeSpan.FromSeconds(30), $"took {decided.Elapsed}");
+        Assert.Equal("cand-6", (await registry.GetLiveAsync())!.Version);
+        Assert.Equal(TrainPipelineOrchestrator.StagePublished, await StageAsync(host.Client, id));
+        var history = await registry.GetStatusHistoryAsync("cand-6");
+        Assert.Equal([ModelStatus.Candidate, ModelStatus.Approved, ModelStatus.Live], history.Select(h => h.Status));
+        Assert.Equal("alice", history[1].By);
     }
 
     [Fact]
@@ -116,35 +160,119 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
     {
         var (host, registry) = await StartAsync("cand-3", sentinelPassed: true);
         await using var _ = host;
-        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request);
-        var waiting = await WaitForApprovalGateAsync(host.Client, id);
+        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request with { ApprovalTimeout = TimeSpan.FromSeconds(2) });
+        await WaitForApprovalGateAsync(host.Client, id);
 
-        // Before the deadline the enforcer leaves it alone; after it, it times the pipeline out.
-        Assert.Empty(await ApprovalDeadlines.EnforceAsync(host.Client, waiting!.ApprovalDeadline!.Value.AddSeconds(-1)));
-        Assert.Equal([id], await ApprovalDeadlines.EnforceAsync(host.Client, waiting.ApprovalDeadline.Value.AddSeconds(1)));
+        // No scan, no timer function: the durable timer alone ends the wait.
         var result = await ResultAsync(host.Client, id);
 
         Assert.Equal(PipelineOutcome.ApprovalTimedOut, result.Outcome);
         Assert.Equal(ModelStatus.Rejected, (await registry.GetAsync("cand-3"))!.Status);
         Assert.Null(await registry.GetLiveAsync());
-        Assert.Empty(await ApprovalDeadlines.EnforceAsync(host.Client, DateTime.UtcNow.AddDays(1)));
+        Assert.Equal(TrainPipelineOrchestrator.StageRejected, await StageAsync(host.Client, id));
+        Assert.Equal("approval deadline", (await registry.GetStatusHistoryAsync("cand-3"))[^1].By);
     }
 
     [Fact]
-    public async Task An_approval_after_the_deadline_counts_as_timed_out()
+    public async Task A_decision_after_the_deadline_is_refused_with_409()
     {
         var (host, registry) = await StartAsync("cand-5", sentinelPassed: true, liveBefore: "old-5");
         await using var _ = host;
         var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request with { ApprovalTimeout = TimeSpan.FromSeconds(1) });
-        await WaitForApprovalGateAsync(host.Client, id);
-        await Task.Delay(1500);
+        Assert.Equal(PipelineOutcome.ApprovalTimedOut, (await ResultAsync(host.Client, id)).Outcome);
 
-        await host.Client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(true, "late-larry", null));
+        var late = await ApproveOverFunctionAsync(host.Client, id, """{"approve":true,"by":"late-larry"}""");
+
+        Assert.Equal(409, late.StatusCode);
+        Assert.Equal("old-5", (await registry.GetLiveAsync())!.Version);
+        Assert.Equal(ModelStatus.Rejected, (await registry.GetAsync("cand-5"))!.Status);
+    }
+
+    [Fact]
+    public async Task The_orchestrator_checks_its_own_input_before_training()
+    {
+        var (host, registry) = await StartAsync("cand-7", sentinelPassed: true);
+        await using var _ = host;
+
+        var none = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline);
+        var outOfRange = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request with { ApprovalTimeout = TimeSpan.FromDays(90) });
+        var noTimeout = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request with { ApprovalTimeout = TimeSpan.Zero });
+
+        Assert.Equal(PipelineOutcome.InvalidInput, (await ResultAsync(host.Client, none)).Outcome);
+        var refused = await ResultAsync(host.Client, outOfRange);
+        Assert.Equal(PipelineOutcome.InvalidInput, refused.Outcome);
+        Assert.Contains("approvalTimeout", refused.Reason, StringComparison.Ordinal);
+        Assert.Null(refused.Version);
+        Assert.Equal(TrainPipelineOrchestrator.StageInvalidInput, await StageAsync(host.Client, outOfRange));
+
+        // A missing timeout gets the default (3 days): the gate's deadline says so.
+        var waiting = await WaitForApprovalGateAsync(host.Client, noTimeout);
+        Assert.True(waiting!.ApprovalDeadline > DateTime.UtcNow.AddDays(2.9));
+        Assert.Single(await registry.ListAsync());   // only the valid one trained
+    }
+
+    [Fact]
+    public async Task Two_pipelines_started_together_train_distinct_versions()
+    {
+        var suffixes = new List<string?>();
+        var (host, registry) = await StartAsync("cand-8", sentinelPassed: true, suffixes: suffixes);
+        await using var _ = host;
+        var a = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request);
+        var b = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request);
+        await WaitForApprovalGateAsync(host.Client, a);
+        await WaitForApprovalGateAsync(host.Client, b);
+
+        Assert.Equal(2, suffixes.Where(s => s is { Length: 8 }).Distinct().Count());
+        Assert.Equal(2, (await registry.ListAsync()).Count);
+    }
+
+    [Fact]
+    public async Task A_candidate_the_validation_step_refuses_never_waits_for_approval()
+    {
+        var (host, registry) = await StartAsync("cand-9", sentinelPassed: true, liveBefore: "old-9", validationPasses: false);
+        await using var _ = host;
+        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request);
+
         var result = await ResultAsync(host.Client, id);
 
-        Assert.Equal(PipelineOutcome.ApprovalTimedOut, result.Outcome);
-        Assert.Contains("late-larry decided after the deadline", result.Reason, StringComparison.Ordinal);
-        Assert.Equal("old-5", (await registry.GetLiveAsync())!.Version);
+        Assert.Equal(PipelineOutcome.RejectedBySentinel, result.Outcome);
+        Assert.Contains("shadow-accuracy", result.Reason, StringComparison.Ordinal);
+        Assert.Equal(ModelStatus.Rejected, (await registry.GetAsync("cand-9"))!.Status);
+        Assert.Equal(TrainPipelineOrchestrator.StageRejected, await StageAsync(host.Client, id));
+        Assert.Equal("old-9", (await registry.GetLiveAsync())!.Version);
+    }
+
+    [Fact]
+    public async Task Publishing_refuses_a_candidate_rejected_since_or_never_validated()
+    {
+        var registry = new ModelRegistry(azurite.Tables(), azurite.NewPrefix());
+        await registry.EnsureCreatedAsync();
+        var manifest = SharedModels.Get(TrainerKind.LogisticRegression).Manifest;
+        await registry.RegisterAsync(manifest with { Version = "never-checked" });
+        await registry.RegisterAsync(manifest with { Version = "rejected-since" });
+        await registry.RecordSentinelAsync("rejected-since", true, "passed");
+        await registry.SetStatusAsync("rejected-since", ModelStatus.Rejected, "changed my mind", "carol");
+        var publish = new PublishModelActivity(registry);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => publish.RunAsync(null!, new ModelDecision("never-checked", "approved")));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => publish.RunAsync(null!, new ModelDecision("rejected-since", "approved")));
+        Assert.Null(await registry.GetLiveAsync());
+        Assert.Equal("carol", (await registry.GetStatusHistoryAsync("rejected-since"))[^1].By);
+    }
+
+    private static async Task<string?> StageAsync(DurableTaskClient client, string id) =>
+        TrainPipelineInstances.Progress(await client.GetInstanceAsync(id, getInputsAndOutputs: true))?.Stage;
+
+    /// <summary>The approval HTTP function itself, on a request built in memory, against the in-process host's client.</summary>
+    private static async Task<Microsoft.AspNetCore.Mvc.ObjectResult> ApproveOverFunctionAsync(DurableTaskClient client, string id, string json)
+    {
+        var http = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        http.Request.Method = "POST";
+        http.Request.ContentType = "application/json";
+        http.Request.Body = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
+        http.Request.ContentLength = http.Request.Body.Length;
+        var result = await Serverless.Functions.Models.TrainPipelineFunctions.Approval(http.Request, id, client);
+        return Assert.IsAssignableFrom<Microsoft.AspNetCore.Mvc.ObjectResult>(result);
     }
 
     [Fact]

@@ -1,0 +1,167 @@
+using System.Globalization;
+using Serverless.Models;
+
+namespace Serverless.Sentinel;
+
+/// <summary>
+/// A feature's distribution in the training set, kept in the manifest: the bins (cut at the
+/// training set's deciles, ties merged), the training share per bin, and 101 percentiles for a
+/// two-sample KS statistic without keeping the training rows.
+/// </summary>
+public sealed record FeatureProfile(string Name, double[] Edges, double[] Shares, double[] Percentiles)
+{
+    /// <summary>The bin of <paramref name="value"/>: bin k holds (Edges[k-1], Edges[k]].</summary>
+    public int Bin(double value)
+    {
+        var i = Array.BinarySearch(Edges, value);
+        return i >= 0 ? i : ~i;
+    }
+}
+
+/// <summary>Population stability index and KS statistic per feature, training set against live logged vectors.</summary>
+public static class FeatureDrift
+{
+    private const double ShareFloor = 1e-4;
+
+    /// <summary>The training set's profile of every feature (deciles for PSI bins, percentiles for KS).</summary>
+    public static IReadOnlyList<FeatureProfile> Profile(IReadOnlyList<string> names, IReadOnlyList<float[]> rows)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        ArgumentNullException.ThrowIfNull(rows);
+        var profiles = new List<FeatureProfile>(names.Count);
+        var column = new double[rows.Count];
+        for (var f = 0; f < names.Count; f++)
+        {
+            for (var i = 0; i < rows.Count; i++)
+            {
+                column[i] = rows[i][f];
+            }
+
+            Array.Sort(column);
+            var percentiles = rows.Count == 0 ? [] : Enumerable.Range(0, 101).Select(k => PairedBootstrap.Percentile(column, k / 100.0)).ToArray();
+            var edges = rows.Count == 0 ? [] : Enumerable.Range(1, 9).Select(k => PairedBootstrap.Percentile(column, k / 10.0)).Distinct().ToArray();
+            var profile = new FeatureProfile(names[f], edges, [], percentiles);
+            profiles.Add(profile with { Shares = Shares(profile, column) });
+        }
+
+        return profiles;
+    }
+
+    public static double[] Shares(FeatureProfile profile, IReadOnlyList<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        var counts = new double[profile.Edges.Length + 1];
+        foreach (var v in values)
+        {
+            counts[profile.Bin(v)]++;
+        }
+
+        return counts.Select(c => values.Count == 0 ? 0 : c / values.Count).ToArray();
+    }
+
+    /// <summary>PSI = sum over bins of (live - train) * ln(live / train), shares floored at 1e-4.</summary>
+    public static double Psi(IReadOnlyList<double> expected, IReadOnlyList<double> actual)
+    {
+        var psi = 0.0;
+        for (var b = 0; b < expected.Count; b++)
+        {
+            var e = Math.Max(expected[b], ShareFloor);
+            var a = Math.Max(actual[b], ShareFloor);
+            psi += (a - e) * Math.Log(a / e);
+        }
+
+        return psi;
+    }
+
+    /// <summary>
+    /// Two-sample KS statistic: the largest gap between the live empirical CDF and the training CDF
+    /// read off its 101 percentiles (exact to 0.01).
+    /// </summary>
+    public static double Ks(double[] percentiles, double[] sortedLive)
+    {
+        if (percentiles.Length == 0 || sortedLive.Length == 0)
+        {
+            return double.NaN;
+        }
+
+        var points = percentiles.Concat(sortedLive).Distinct().Order();
+        var max = 0.0;
+        foreach (var x in points)
+        {
+            var live = UpperBound(sortedLive, x) / (double)sortedLive.Length;
+            var train = TrainCdf(percentiles, x);
+            max = Math.Max(max, Math.Abs(live - train));
+        }
+
+        return max;
+    }
+
+    private static double TrainCdf(double[] p, double x)
+    {
+        if (x < p[0]) { return 0; }
+        if (x >= p[^1]) { return 1; }
+        var k = UpperBound(p, x) - 1;    // p[k] <= x < p[k + 1]
+        var within = p[k + 1] > p[k] ? (x - p[k]) / (p[k + 1] - p[k]) : 0;
+        return (k + within) / (p.Length - 1);
+    }
+
+    /// <summary>How many of the sorted values are &lt;= x.</summary>
+    private static int UpperBound(double[] sorted, double x)
+    {
+        int lo = 0, hi = sorted.Length;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (sorted[mid] <= x) { lo = mid + 1; } else { hi = mid; }
+        }
+
+        return lo;
+    }
+
+    /// <summary>The drift check: fails when any feature's PSI passes the threshold, naming each one.</summary>
+    public static SentinelCheck Check(IReadOnlyList<FeatureProfile>? reference, IReadOnlyList<float[]> live, SentinelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(live);
+        ArgumentNullException.ThrowIfNull(options);
+        var threshold = string.Create(CultureInfo.InvariantCulture, $"PSI <= {options.MaxPsi:G3} for every feature (bins: training deciles)");
+        if (reference is null || reference.Count == 0)
+        {
+            return SentinelCheck.Skip(SentinelChecks.FeatureDrift, threshold, "the manifest carries no training-set feature profile (trained before profiles were kept)");
+        }
+
+        if (live.Count < options.MinShadowRows)
+        {
+            return SentinelCheck.Skip(SentinelChecks.FeatureDrift, threshold, $"{live.Count} recent logged vectors, fewer than {options.MinShadowRows}");
+        }
+
+        var psi = new double[reference.Count];
+        var ks = new double[reference.Count];
+        var column = new double[live.Count];
+        for (var f = 0; f < reference.Count; f++)
+        {
+            for (var i = 0; i < live.Count; i++)
+            {
+                column[i] = live[i][f];
+            }
+
+            Array.Sort(column);
+            psi[f] = Psi(reference[f].Shares, Shares(reference[f], column));
+            ks[f] = Ks(reference[f].Percentiles, column);
+        }
+
+        var drifting = Enumerable.Range(0, psi.Length).Where(f => psi[f] > options.MaxPsi).OrderByDescending(f => psi[f]).ToList();
+        var worst = Enumerable.Range(0, psi.Length).MaxBy(f => psi[f]);
+        string Named(int f) => string.Create(CultureInfo.InvariantCulture, $"{reference[f].Name} PSI {psi[f]:F3} KS {ks[f]:F3}");
+        var measured = drifting.Count > 0
+            ? $"{drifting.Count} drifting: " + string.Join(", ", drifting.Select(Named))
+            : "none drifting; largest " + Named(worst);
+        return new SentinelCheck(SentinelChecks.FeatureDrift, measured, threshold, drifting.Count == 0)
+        {
+            Value = psi[worst],
+            Explanation = drifting.Count == 0
+                ? $"live logged vectors ({live.Count}) are distributed like the training set"
+                : "live inputs differ from what the candidate learned on: " + string.Join(", ", drifting.Select(f => reference[f].Name)),
+            Plot = new Dictionary<string, double[]> { ["psi"] = psi, ["ks"] = ks },
+        };
+    }
+}

@@ -1,0 +1,178 @@
+using Serverless.Models;
+using Serverless.Sentinel;
+using Serverless.Tests.Models;
+
+namespace Serverless.Tests.Sentinel;
+
+/// <summary>
+/// The Sentinel's data checks on synthetic "likes" with a known ground truth: each fault the checks
+/// exist for is caught by the right check, and clean candidates (3 seeds x 2 trainers, same data as
+/// live) raise no alarm on the same shadow data.
+/// </summary>
+public sealed class SentinelChecksTests
+{
+    private static readonly SentinelOptions Options = new() { MinShadowRows = 500, MinShadowRequests = 30 };
+
+    /// <summary>Shadow data: 4,000 fresh impressions in logged requests of 10.</summary>
+    private static readonly Lazy<(ShadowData Data, List<TrainingExample> Rows)> Shadow = new(() =>
+    {
+        var rows = SyntheticData.Examples(4000, 99);
+        return (new ShadowData(rows.Select(r => r.Features).ToList(), rows.Select(r => r.Label).ToList(), rows.Select((_, i) => "req-" + (i / 10)).ToList()), rows);
+    });
+
+    private static float[] Score(TrainedModel model, IReadOnlyList<float[]> rows)
+    {
+        using var scorer = new ModelScorer(model);
+        var scores = new float[rows.Count];
+        scorer.ScoreBatch(rows, scores);
+        return scores;
+    }
+
+    private static float[] LiveScores => Score(SharedModels.Get(TrainerKind.LightGbm), Shadow.Value.Data.Features);
+
+    [Fact]
+    public void Clean_candidates_of_three_seeds_and_two_trainers_raise_no_alarm()
+    {
+        var data = Shadow.Value.Data;
+        var reference = FeatureDrift.Profile(SyntheticData.FeatureNames, SyntheticData.Examples(5000, 1).Select(e => e.Features).ToList());
+        foreach (var trainer in new[] { TrainerKind.LightGbm, TrainerKind.LogisticRegression })
+        {
+            foreach (var seed in new[] { 1, 2, 3 })
+            {
+                using var candidate = ModelTrainer.Train(SyntheticData.Request(trainer, $"clean-{trainer}-{seed}", seed: seed));
+                var scores = Score(candidate, data.Features);
+                var checks = new[]
+                {
+                    ShadowChecks.Accuracy(data, scores, LiveScores, "live", null, Options),
+                    ShadowChecks.Calibration(data, scores, Options),
+                    FeatureDrift.Check(reference, data.Features, Options),
+                };
+                Assert.All(checks, c => Assert.True(c.Passed && !c.Skipped, $"{trainer} seed {seed}: {c.Name} {c.Measured}"));
+            }
+        }
+    }
+
+    [Fact]
+    public void A_candidate_trained_on_shuffled_labels_fails_shadow_accuracy_with_its_interval()
+    {
+        var request = SyntheticData.Request(TrainerKind.LightGbm, "shuffled");
+        var random = new Random(5);
+        var labels = request.Train.Select(e => e.Label).OrderBy(_ => random.Next()).ToList();
+        using var candidate = ModelTrainer.Train(request with { Train = request.Train.Select((e, i) => e with { Label = labels[i] }).ToList() });
+
+        var check = ShadowChecks.Accuracy(Shadow.Value.Data, Score(candidate, Shadow.Value.Data.Features), LiveScores, "live", null, Options);
+
+        Assert.False(check.Passed);
+        Assert.Equal(SentinelChecks.ShadowAccuracy, check.Name);
+        Assert.Contains("auc", check.Explanation, StringComparison.Ordinal);
+        Assert.True(check.Plot!["upper"][0] < -Options.AucTolerance);   // the whole AUC interval lies below live
+    }
+
+    [Fact]
+    public void The_bootstrap_is_deterministic()
+    {
+        var data = Shadow.Value.Data;
+        var scores = Score(SharedModels.Get(TrainerKind.LogisticRegression), data.Features);
+        var a = ShadowChecks.Accuracy(data, scores, LiveScores, "live", null, Options);
+        var b = ShadowChecks.Accuracy(data, scores, LiveScores, "live", null, Options);
+        Assert.Equal(a.Measured, b.Measured);
+    }
+
+    [Fact]
+    public void Live_vectors_with_one_feature_shifted_fail_the_drift_check_naming_it()
+    {
+        var reference = FeatureDrift.Profile(SyntheticData.FeatureNames, SyntheticData.Examples(5000, 1).Select(e => e.Features).ToList());
+        var shifted = Shadow.Value.Data.Features.Select(f => { var c = (float[])f.Clone(); c[3] += 1.0f; return c; }).ToList();
+
+        var check = FeatureDrift.Check(reference, shifted, Options);
+
+        Assert.False(check.Passed);
+        Assert.Contains("1 drifting: genre_affinity", check.Measured, StringComparison.Ordinal);
+        Assert.True(check.Plot!["psi"][3] > 0.2);
+        Assert.True(check.Plot["ks"][3] > 0.3);
+    }
+
+    [Theory]
+    [InlineData("squashed")]
+    [InlineData("inflated")]
+    public void Miscalibrated_scores_fail_the_calibration_check(string fault)
+    {
+        var data = Shadow.Value.Data;
+        float[] scores;
+        if (fault == "squashed")
+        {
+            scores = Score(SharedModels.Get(TrainerKind.LightGbm), data.Features).Select(p => 0.5f + (p - 0.5f) * 0.2f).ToArray();
+        }
+        else
+        {
+            // Positives weighted 4x and never recalibrated: a real way to inflate probabilities.
+            var request = SyntheticData.Request(TrainerKind.LogisticRegression, "inflated");
+            using var model = ModelTrainer.Train(request with { Train = request.Train.Select(e => e.Label ? e with { Weight = 4 } : e).ToList() });
+            scores = Score(model, data.Features);
+        }
+
+        var check = ShadowChecks.Calibration(data, scores, Options);
+
+        Assert.False(check.Passed, check.Measured);
+        Assert.Equal(10, check.Plot!["observedRate"].Length);
+        Assert.Equal(data.Count, check.Plot["count"].Sum());
+    }
+
+    [Fact]
+    public void Too_few_shadow_rows_or_no_live_model_skip_with_the_reason_and_the_floor_applies()
+    {
+        var few = new ShadowData(Shadow.Value.Data.Features.Take(100).ToList(), Shadow.Value.Data.Labels.Take(100).ToList(), Enumerable.Range(0, 100).Select(i => "r" + i).ToList());
+        var scores = Score(SharedModels.Get(TrainerKind.LightGbm), few.Features);
+
+        var noLive = ShadowChecks.Accuracy(Shadow.Value.Data, LiveScores, null, null, "no live model to compare with", Options);
+        var tooFew = ShadowChecks.Calibration(few, scores, Options);
+        Assert.True(noLive.Skipped && noLive.Passed);
+        Assert.Contains("no live model", noLive.Explanation, StringComparison.Ordinal);
+        Assert.Contains("fewer than 500", tooFew.Explanation, StringComparison.Ordinal);
+
+        var manifest = SharedModels.Get(TrainerKind.LightGbm).Manifest;
+        var above = ShadowChecks.HoldoutFloor(manifest with { Metrics = new Dictionary<string, double>(manifest.Metrics) { [ModelMetricNames.PopularityBaselineAuc] = 0.6 } });
+        var below = ShadowChecks.HoldoutFloor(manifest with { Metrics = new Dictionary<string, double>(manifest.Metrics) { [ModelMetricNames.PopularityBaselineAuc] = 0.99 } });
+        Assert.True(above.Passed && !above.Skipped);
+        Assert.False(below.Passed);
+    }
+
+    [Fact]
+    public void A_model_over_the_serving_budget_fails_it()
+    {
+        var rows = Shadow.Value.Data.Features;
+        using var scorer = new ModelScorer(SharedModels.Get(TrainerKind.LightGbm));
+
+        var roomy = ShadowChecks.ServingBudget(scorer, rows, Options with { ServingBudget = TimeSpan.FromSeconds(5) });
+        var tight = ShadowChecks.ServingBudget(scorer, rows, Options with { ServingBudget = TimeSpan.FromTicks(1) });
+
+        Assert.True(roomy.Passed, roomy.Measured);
+        Assert.False(tight.Passed, tight.Measured);
+        Assert.Equal(SentinelChecks.ServingBudget, tight.Name);
+    }
+
+    [Fact]
+    public async Task A_dependency_of_an_unknown_kind_or_none_at_all_fails_the_dependent_data_check()
+    {
+        var resolvers = new DependencyResolvers([]);
+        var manifest = SharedModels.Get(TrainerKind.LightGbm).Manifest;
+
+        var (unknown, _) = await resolvers.CheckAsync(manifest with { Dependencies = ["title-stats:v7"] }, default);
+        var (none, _) = await resolvers.CheckAsync(manifest with { Dependencies = [] }, default);
+
+        Assert.False(unknown.Passed);
+        Assert.Contains("no resolver for kind 'title-stats'", unknown.Measured, StringComparison.Ordinal);
+        Assert.False(none.Passed);
+    }
+
+    [Fact]
+    public void Metrics_match_hand_computed_values()
+    {
+        // Two requests: r1 ranks its like first, r2 ranks it last.
+        var data = new ShadowData([[0f], [0f], [0f], [0f]], [true, false, false, true], ["r1", "r1", "r2", "r2"]);
+        var metrics = new ShadowMetrics(data, [0.9f, 0.1f, 0.8f, 0.2f]);
+        Assert.Equal(0.75, metrics.Auc(), 6);                                  // like-vs-other pairs ordered right: 0.9>0.1, 0.9>0.8, 0.2>0.1 (not 0.2>0.8)
+        Assert.Equal((1 + 1 / Math.Log2(3)) / 2, metrics.MeanNdcg(), 6);
+        Assert.Equal(1 / Math.Log2(3), metrics.MeanNdcg([0, 1]), 6);        // only r2 counts: its like at rank 2
+    }
+}
