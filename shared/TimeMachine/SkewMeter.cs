@@ -66,6 +66,14 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
     public const string SkippedNoData = "the serving model or its snapshot is gone";
     public const string SkippedWidth = "logged vector has another width";
 
+    /// <summary>Model versions whose serving data the meter keeps between runs (the hourly run reads the same few).</summary>
+    public const int CachedVersions = 4;
+
+    /// <summary>History reads in flight at once.</summary>
+    public const int ReadParallelism = 8;
+
+    private readonly Dictionary<string, ServingData?> data = new(StringComparer.Ordinal);
+
     public async Task<SkewReport> MeasureAsync(SkewMeterRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -86,12 +94,11 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
         var mismatches = new long[names.Count];
         var maxDiff = new double[names.Count];
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
-        var data = new Dictionary<string, ServingData?>(StringComparer.Ordinal);
         var recomputed = new float[names.Count];
 
         // Title statistics as training by time travel reads them: the derived version current at the request time, else the model's snapshot.
         var timeline = await titleStats.TimelineAsync(sample.Select(r => r[0].RequestTime), cancellationToken);
-        var done = 0;
+        var work = new List<(List<FeatureLogRecord> Records, ServingData Data)>(sample.Count);
         foreach (var records in sample)
         {
             var first = records[0];
@@ -99,7 +106,7 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
                 : first.ConfigHash != encoder.ConfigHash ? SkippedOtherConfig
                 : records.Any(r => r.Features.Length != names.Count) ? SkippedWidth
                 : null;
-            var served = reason is null ? await DataOfAsync(first.ModelVersion, data, cancellationToken) : null;
+            var served = reason is null ? await DataOfAsync(first.ModelVersion, cancellationToken) : null;
             if (reason is not null || served is null)
             {
                 reason ??= SkippedNoData;
@@ -107,8 +114,19 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
                 continue;
             }
 
-            var history = await archive.HistoryAsync(first.Member, encoder.Config.HistoryLimit, first.Watermark, cancellationToken);
-            var profile = RankService.ProfileOf(encoder, first.Member, history, first.RequestTime, served, timeline.At(first.RequestTime)?.Stats);
+            work.Add((records, served));
+        }
+
+        // The members' histories as of each logged watermark: point-in-time reads, several at once.
+        var histories = new IReadOnlyList<ArchivedFact>[work.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, work.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
+            async (i, ct) => histories[i] = await archive.HistoryAsync(work[i].Records[0].Member, encoder.Config.HistoryLimit, work[i].Records[0].Watermark, ct));
+
+        for (var w = 0; w < work.Count; w++)
+        {
+            var (records, served) = work[w];
+            var first = records[0];
+            var profile = RankService.ProfileOf(encoder, first.Member, histories[w], first.RequestTime, served, timeline.At(first.RequestTime)?.Stats);
             foreach (var record in records)
             {
                 encoder.Encode(profile, record.Title, recomputed);
@@ -122,17 +140,16 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
                     }
                 }
             }
-
-            done++;
         }
 
+        var done = work.Count;
         var features = names.Select((name, f) => new FeatureSkew(name, compared[f], mismatches[f], maxDiff[f])).ToList();
         var report = new SkewReport(time.GetUtcNow(), requests.Count, done, compared.Sum(), mismatches.Sum(), features, skipped);
         if (report.Mismatches > 0)
         {
             logger.LogError("Training/serving skew: {Summary}", report.Summary());
         }
-        else
+        else if (report.RequestsCompared > 0)
         {
             logger.LogInformation("{Summary}", report.Summary());
         }
@@ -140,18 +157,31 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
         return report;
     }
 
-    /// <summary>The data a model served with (its fact snapshot), loaded once per version; null when it is gone.</summary>
-    private async Task<ServingData?> DataOfAsync(string version, Dictionary<string, ServingData?> cache, CancellationToken cancellationToken)
+    /// <summary>The data a model served with (its fact snapshot), loaded once per version and kept for the next runs; null when it is gone.</summary>
+    private async Task<ServingData?> DataOfAsync(string version, CancellationToken cancellationToken)
     {
-        if (!cache.TryGetValue(version, out var data))
+        lock (data)
         {
-            var snapshot = await models.GetManifestAsync(version, cancellationToken) is { } manifest ? TrainingJob.SnapshotOf(manifest) : null;
-            data = snapshot is not null && await snapshots.ExistsAsync(snapshot, cancellationToken)
-                ? ServingData.Build(await snapshots.LoadAsync(snapshot, cancellationToken), TrainingJob.WatermarkOf(snapshot), encoder.Config, snapshot)
-                : null;
-            cache[version] = data;
+            if (data.TryGetValue(version, out var cached))
+            {
+                return cached;
+            }
         }
 
-        return data;
+        var snapshot = await models.GetManifestAsync(version, cancellationToken) is { } manifest ? TrainingJob.SnapshotOf(manifest) : null;
+        var loaded = snapshot is not null && await snapshots.ExistsAsync(snapshot, cancellationToken)
+            ? ServingData.Build(await snapshots.LoadAsync(snapshot, cancellationToken), TrainingJob.WatermarkOf(snapshot), encoder.Config, snapshot)
+            : null;
+        lock (data)
+        {
+            if (data.Count >= CachedVersions)
+            {
+                data.Clear();
+            }
+
+            data[version] = loaded;
+        }
+
+        return loaded;
     }
 }

@@ -74,6 +74,18 @@ public sealed class TrainingJob(
         var set = logged is not null
             ? TrainingSetBuilder.FromLogs(logged, encoder.ConfigHash, encoder.Count)
             : TrainingSetBuilder.Build(facts!, watermark, encoder, options, timeline);
+        if (logged is null)
+        {
+            // Every set cut from history is scanned for leakage before anything trains on it.
+            var started = time.GetTimestamp();
+            var scan = TimeMachine.LeakageScan.Scan(set, facts!, encoder, timeline);
+            logger.LogInformation("{Summary} ({Seconds:F1} s)", scan.Summary(), time.GetElapsedTime(started).TotalSeconds);
+            if (!scan.Clean)
+            {
+                throw new TimeMachine.LeakageException(scan);
+            }
+        }
+
         var derived = (set.TitleStatsVersions ?? new Dictionary<DateTimeOffset, string?>()).Values.OfType<string>().Distinct(StringComparer.Ordinal)
             .Select(v => Serverless.Precompute.DerivedDatasets.Dependency(Serverless.Precompute.DerivedDatasets.TitleStats, v)).ToList();
         logger.LogInformation("Training {Trainer} on {Train} examples, validating on {Validation}, snapshot {Snapshot}",
