@@ -51,4 +51,7 @@ public sealed class ArchiveOptions
     public string DeadLetterTable => TablePrefix + "deadletters";
 
     public string PartitionTable => TablePrefix + "partitions";
+
+    /// <summary>The blob container holding dead-lettered payloads too large for a table property.</summary>
+    public string DeadLetterContainer => TablePrefix.ToLowerInvariant() + "deadletters";
 }
