@@ -41,8 +41,9 @@ public sealed record LiveReadCounts(long FromRecent, long FromFactRows, long Bac
 /// Batch interface: paged, as-of queries for offline jobs, behind <see cref="BatchThrottle"/> so
 /// batch load cannot starve live reads.
 /// </summary>
-public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, TimeProvider time, ILogger<ArchiveReader>? logger = null) : ILiveHistory
+public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, TimeProvider time, ArchiveOptions options, ILogger<ArchiveReader>? logger = null) : ILiveHistory
 {
+    private readonly byte[] tokenKey = options.ContinuationKeyBytes;
     private const string RetractionKind = "retraction";
     private long fromRecent;
     private long fromFactRows;
@@ -79,7 +80,9 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
 
     public async Task<IReadOnlyList<ArchivedFact>> HistoryAsync(string member, int limit, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
     {
-        var at = asOf ?? time.GetUtcNow();
+        var now = time.GetUtcNow();
+        AsOfRule.Check(asOf, now);
+        var at = asOf ?? now;
         var partition = FactPartition.ForMember(member);
         var recent = await tables.Recent.ReadAsync(partition, cancellationToken);
         if (recent is not null)
@@ -135,7 +138,9 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     /// <summary>The newest catalog entry of a title as known at <paramref name="asOf"/> (default now), or null.</summary>
     public async Task<ArchivedFact?> CatalogEntryAsync(string title, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
     {
-        var at = asOf ?? time.GetUtcNow();
+        var now = time.GetUtcNow();
+        AsOfRule.Check(asOf, now);
+        var at = asOf ?? now;
         var (from, to) = FactRows.TitleRange(title);
         var filter = TableClient.CreateQueryFilter(
             $"PartitionKey eq {FactPartition.Catalog} and RowKey ge {from} and RowKey lt {to} and Kind eq {"catalog"} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at}");
@@ -172,13 +177,15 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     public async Task<FactPage> BatchAsync(BatchQuery query, CancellationToken cancellationToken = default)
     {
         var fingerprint = PageToken.FingerprintOf(query.Member, query.Title, query.Kind, query.From, query.To, query.IncludeSuperseded, query.PageSize);
-        var asOf = query.AsOf ?? time.GetUtcNow();
+        var now = time.GetUtcNow();
+        AsOfRule.Check(query.AsOf, now);
+        var asOf = query.AsOf ?? now;
         var single = query.Member is { } m ? FactPartition.ForMember(m) : null;
         string? partition;
         string? inner = null;
         if (query.Continuation is { } encoded)
         {
-            if (!PageToken.TryDecode(encoded, out var token, out var error))
+            if (!PageToken.TryDecode(encoded, tokenKey, out var token, out var error))
             {
                 throw new ArchiveQueryException(error!);
             }
@@ -248,7 +255,7 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
             }
         }
 
-        var continuation = partition is null ? null : new PageToken(partition, inner, fingerprint, asOf).Encode();
+        var continuation = partition is null ? null : new PageToken(partition, inner, fingerprint, asOf).Encode(tokenKey);
         return new FactPage(facts, continuation, asOf);
     }
 

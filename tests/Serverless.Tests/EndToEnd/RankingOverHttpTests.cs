@@ -306,7 +306,7 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
                 await Task.Delay(200, timeout.Token);
                 status = (await Http.GetFromJsonAsync<JsonObject>($"api/pipelines/train/{id}", timeout.Token))!;
             }
-            while ((string?)status["progress"]?["stage"] != "awaiting-approval" && (string?)status["status"] == "Running");
+            while ((string?)status["progress"]?["stage"] != "awaiting-approval" && (string?)status["status"] is "Running" or "Pending");
         }
 
         if ((string?)status["status"] == "Running")
@@ -324,7 +324,7 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
                 await Task.Delay(200, timeout.Token);
                 status = (await Http.GetFromJsonAsync<JsonObject>($"api/pipelines/train/{id}", timeout.Token))!;
             }
-            while ((string?)status["status"] == "Running");
+            while ((string?)status["status"] is "Running" or "Pending");
         }
 
         Assert.Equal("Completed", (string?)status["status"]);

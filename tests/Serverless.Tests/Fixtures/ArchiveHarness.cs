@@ -25,7 +25,7 @@ public sealed class ArchiveHarness : IDisposable
         Tables.EnsureCreatedAsync().GetAwaiter().GetResult();
         Throttle = new BatchThrottle(Microsoft.Extensions.Options.Options.Create(Options));
         Archive = new FactArchive(Tables, new FactValidator(new FactLimits()), Options, Clock, NullLogger<FactArchive>.Instance);
-        Reader = new ArchiveReader(Tables, Throttle, Clock);
+        Reader = new ArchiveReader(Tables, Throttle, Clock, Options);
     }
 
     public ArchiveOptions Options { get; }
