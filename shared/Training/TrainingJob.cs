@@ -14,7 +14,8 @@ namespace Serverless.Training;
 public sealed record TrainingJobRequest(TrainerKind Trainer, DateTimeOffset? Watermark, bool Publish, TrainingSetOptions? Options = null, bool FromLoggedFeatures = false);
 
 /// <summary>What a training run produced.</summary>
-public sealed record TrainingJobResult(ModelManifest Manifest, SentinelReport Sentinel, bool Published, string Snapshot);
+/// <param name="UnknownGenres">Catalog genres outside the feature config, which the encoder ignored in this run (reported once).</param>
+public sealed record TrainingJobResult(ModelManifest Manifest, SentinelReport Sentinel, bool Published, string Snapshot, IReadOnlyList<UnknownGenre>? UnknownGenres = null);
 
 /// <summary>
 /// Train from the archive: snapshot every fact known at W (the Time Machine), cut a training set
@@ -51,6 +52,13 @@ public sealed class TrainingJob(
         await using (ProgressLog.Start(logger, "Training: reading the archive", "facts", expectedFacts, () => read.Value, ProgressInterval, TimeProvider.System))
         {
             facts = await FactSnapshotStore.ReadArchiveAsync(reader, watermark, read, cancellationToken);
+        }
+
+        var unknownGenres = GenreCoverage.Unknown(facts, encoder.Config);
+        if (unknownGenres.Count > 0)
+        {
+            logger.LogWarning("The catalog names {Unknown} outside feature config {ConfigHash}; the encoder ignores them (add them to FeatureConfig.Genres to use them)",
+                GenreCoverage.Describe(unknownGenres), encoder.ConfigHash);
         }
 
         var snapshot = await snapshots.SaveAsync(facts, watermark, cancellationToken);
@@ -101,7 +109,7 @@ public sealed class TrainingJob(
         logger.LogInformation("Model {Version}: AUC {Auc:F3}, calibration error {Ece:F3}, sentinel {Verdict}, published {Published}",
             version, model.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), model.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.CalibrationError),
             report.Passed ? "passed" : "failed", published);
-        return new TrainingJobResult(model.Manifest, report, published, snapshot);
+        return new TrainingJobResult(model.Manifest, report, published, snapshot, unknownGenres);
     }
 
     public const string SnapshotPrefix = "snapshot:";

@@ -341,6 +341,14 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
         await Http.PostAsync("api/models/refresh", null);
     }
 
+    [Fact]
+    public void A_training_run_reports_the_genres_its_encoder_ignores_and_ml_latest_small_has_none()
+    {
+        // Every genre of ml-latest-small is in the default feature config (GenreCoverageTests covers a catalog that is not).
+        Assert.NotNull(fixture.Trained.UnknownGenres);
+        Assert.Empty(fixture.Trained.UnknownGenres);
+    }
+
     private static List<float[]> SyntheticProbe(int width) =>
         Enumerable.Range(0, 10).Select(i => Enumerable.Range(0, width).Select(j => (float)((i + j) % 5)).ToArray()).ToList();
 
