@@ -120,6 +120,20 @@ public sealed class HostileInputOverHttpTests(AzuriteFixture azurite)
         Assert.Empty(errors.Entries);
     }
 
+    [Fact]
+    public async Task Stopping_the_host_logs_no_error()
+    {
+        // Issue 10, item 13: the background services (live-model refresher, feature-log publisher) end quietly on shutdown.
+        var host = await LocalHostFixture.StartAsync(azurite, T0);
+        var errors = new ErrorLog();
+        host.App.Services.GetRequiredService<ILoggerFactory>().AddProvider(errors);
+        Assert.Equal(HttpStatusCode.OK, (await Send(host.Http, HttpMethod.Get, "api/archive/members/1/history")).Status);
+
+        await host.DisposeAsync();
+
+        Assert.Empty(errors.Entries);
+    }
+
     /// <summary>Errors the host logs (a function that failed with a 500 logs one).</summary>
     private sealed class ErrorLog : ILoggerProvider
     {
