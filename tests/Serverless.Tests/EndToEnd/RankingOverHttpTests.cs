@@ -342,6 +342,33 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_sample_rate_below_one_logs_exactly_the_sampled_members_every_time_through_the_ranking_path()
+    {
+        var lumberjack = fixture.Host.App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<LumberjackOptions>>().Value;
+        var rate = lumberjack.SampleRate;
+        lumberjack.SampleRate = 0.5;
+        try
+        {
+            var members = Enumerable.Range(1, 40).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            var logged = new Dictionary<string, List<bool>>();
+            foreach (var member in members.Concat(members))
+            {
+                var response = await (await Http.PostAsJsonAsync("api/rank", new { member, candidates = new[] { "1", "2", "3" } })).Content.ReadFromJsonAsync<RankResponse>();
+                Assert.False(response!.Fallback, response.FallbackReason);
+                (logged.TryGetValue(member, out var list) ? list : logged[member] = []).Add(response.Logged);
+            }
+
+            // Per member, so a member's session stays whole: both requests agree with the sampler, and some members are left out.
+            Assert.All(members, m => Assert.Equal([FeatureLogSampler.IsSampled(m, 0.5), FeatureLogSampler.IsSampled(m, 0.5)], logged[m]));
+            Assert.InRange(members.Count(m => logged[m][0]), 5, 35);
+        }
+        finally
+        {
+            lumberjack.SampleRate = rate;
+        }
+    }
+
+    [Fact]
     public void A_training_run_reports_the_genres_its_encoder_ignores_and_ml_latest_small_has_none()
     {
         // Every genre of ml-latest-small is in the default feature config (GenreCoverageTests covers a catalog that is not).
