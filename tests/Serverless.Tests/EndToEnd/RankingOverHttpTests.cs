@@ -187,11 +187,17 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
         Assert.Equal(good.Version, (string?)refused!["model"]);
         Assert.False((bool)refused["sentinel"]!["passed"]!);
 
-        // A model trained with another feature config (different names and hash).
-        var other = SyntheticModel("other-config-1");
+        // A model trained with another feature config (different names and hash), naming the good model's
+        // snapshot, so its dependent data loads and the refusal is the config hash check's own.
+        using var other = SyntheticModel("other-config-1", good.Dependencies);
         await store.SaveAsync(other);
         await PublishAsync(registry, other.Manifest);
-        await Http.PostAsync("api/models/refresh", null);
+        var otherRefused = await (await Http.PostAsync("api/models/refresh", null)).Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal(good.Version, (string?)otherRefused!["model"]);
+        var otherChecks = otherRefused["sentinel"]!["checks"]!.AsArray();
+        Assert.True((bool)otherChecks.Single(c => (string?)c!["name"] == LiveModel.DependentDataAvailable)!["passed"]!);
+        Assert.False((bool)otherChecks.Single(c => (string?)c!["name"] == ModelSentinel.FeatureConfigHash)!["passed"]!);
+        Assert.False((bool)otherChecks.Single(c => (string?)c!["name"] == ModelSentinel.FeatureNames)!["passed"]!);
 
         // A saved ML.NET model with the right manifest, schema and hash whose probabilities are NaN.
         using (var served = await store.LoadAsync(good.Version))
@@ -398,7 +404,7 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
         return new TrainedModel(manifest, served.Transformer.Append(nan), served.InputSchema);
     }
 
-    private static TrainedModel SyntheticModel(string version)
+    private static TrainedModel SyntheticModel(string version, IReadOnlyList<string>? dependencies = null)
     {
         var random = new Random(3);
         List<TrainingExample> Examples(int n) => Enumerable.Range(0, n).Select(_ =>
@@ -416,6 +422,7 @@ public sealed class RankingOverHttpTests(TrainedHostFixture fixture) : IClassFix
             Version = version,
             TrainedFrom = DateTimeOffset.UnixEpoch,
             TrainedTo = DateTimeOffset.UnixEpoch.AddDays(1),
+            Dependencies = dependencies ?? [],
         });
     }
 }
