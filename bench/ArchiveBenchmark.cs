@@ -134,7 +134,8 @@ public static class ArchiveBenchmark
             rate = bodies.Count / watch.Elapsed.TotalSeconds;
         }
 
-        var stats = hub.Stats().Single(s => s.Hub == Hubs.Facts);
+        // The archive's consumer group: the facts hub may have others (e.g. label joins), each with its own checkpoints.
+        var stats = hub.Stats().Single(s => s.Hub == Hubs.Facts && s.ConsumerGroup == Hubs.FactsConsumerGroup);
         if (stats.Checkpointed != bodies.Count || stats.FailedBatches != 0)
         {
             throw new InvalidOperationException($"ingestion incomplete: {stats}");

@@ -203,7 +203,7 @@ public static class RankBenchmark
         var events = Enumerable.Range(0, requests).Select(r => new OutgoingEvent(null, FeatureLogEvent.From(Enumerable.Range(0, 100).Select(p => new FeatureLogRecord(
             $"bench{r}", start.AddMilliseconds(r), $"{r % 600}", $"{(r * 7 + p) % 9000}", p, "bench-model", "benchhash",
             Enumerable.Range(0, 17).Select(_ => (float)random.NextDouble()).ToArray(), (float)random.NextDouble(), start, false)).ToList()).ToJson())).ToList();
-        var before = hub.Stats().Single(s => s.Hub == Hubs.FeatureLog).Checkpointed;
+        var before = hub.Stats().Single(s => s.Hub == Hubs.FeatureLog && s.ConsumerGroup == Hubs.FeatureLogConsumerGroup).Checkpointed;
         var watch = Stopwatch.StartNew();
         foreach (var chunk in events.Chunk(500))
         {
@@ -211,7 +211,7 @@ public static class RankBenchmark
         }
 
         await hub.WaitForIdleAsync(TimeSpan.FromMinutes(10));
-        var landed = (hub.Stats().Single(s => s.Hub == Hubs.FeatureLog).Checkpointed - before) / watch.Elapsed.TotalSeconds;
+        var landed = (hub.Stats().Single(s => s.Hub == Hubs.FeatureLog && s.ConsumerGroup == Hubs.FeatureLogConsumerGroup).Checkpointed - before) / watch.Elapsed.TotalSeconds;
         var bytes = events.Sum(e => (long)e.Body.Length) / requests;
 
         Report.Header($"Lumberjack: feature-log landing ({requests:N0} request events of 100 candidates, {bytes / 1024.0:F1} KB each, Azurite)");

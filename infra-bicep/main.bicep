@@ -117,6 +117,11 @@ param archiveMaxFutureSkew string = '01:00:00'
 @maxValue(10000)
 param archiveRecentHistoryCap int = 512
 
+@description('Optional. Archive__ContinuationKey: the secret (16+ characters) that signs the batch interface\'s continuation tokens; altered tokens are refused. Generated per deployment when not given (tokens issued before a redeploy are then refused: callers start their walk again); pass your own to keep them valid.')
+@secure()
+@minLength(16)
+param archiveContinuationKey string = newGuid()
+
 @description('Optional. Lumberjack__SampleRate: share of members (0..1, decimal string) whose scored features are logged.')
 param lumberjackSampleRate string = '1'
 
@@ -420,6 +425,7 @@ var appSettings = {
   Archive__BatchMaxPageSize: string(archiveBatchMaxPageSize)
   Archive__MaxFutureSkew: archiveMaxFutureSkew
   Archive__RecentHistoryCap: string(archiveRecentHistoryCap)
+  Archive__ContinuationKey: archiveContinuationKey
   Lumberjack__SampleRate: lumberjackSampleRate
   Lumberjack__BufferCapacity: string(lumberjackBufferCapacity)
   Lumberjack__PublishInterval: lumberjackPublishInterval

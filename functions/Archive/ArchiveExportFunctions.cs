@@ -40,13 +40,19 @@ public sealed class ArchiveExportFunctions(ArchiveOptions options, TimeProvider 
             return Problems.BadRequest("from must be before to", req);
         }
 
+        var now = time.GetUtcNow();
+        if (body.AsOf is { } asOf && AsOfRule.Error(asOf, now) is { } asOfError)
+        {
+            return Problems.BadRequest(asOfError, req);
+        }
+
         var pageSize = body.PageSize ?? options.BatchMaxPageSize;
         if (pageSize < 1 || pageSize > options.BatchMaxPageSize)
         {
             return Problems.BadRequest($"pageSize must be 1..{options.BatchMaxPageSize}", req);
         }
 
-        var request = new ArchiveExportRequest(body.Member, body.From, body.To, body.AsOf ?? time.GetUtcNow(), pageSize);
+        var request = new ArchiveExportRequest(body.Member, body.From, body.To, body.AsOf ?? now, pageSize);
         var id = await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.ArchiveExport, ArchiveExportOrchestrator.Start(request), req.HttpContext.RequestAborted);
         return new AcceptedResult($"/api/archive/exports/{id}", new { id, request.AsOf });
     }

@@ -1,17 +1,23 @@
 using System.Buffers;
-using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Net.Http.Headers;
 using Serverless.Facts;
 
 namespace Serverless.Functions.Http;
 
-/// <summary>Request bodies as JSON, bounded: more than the limit is a 413 whether or not Content-Length says so.</summary>
+/// <summary>
+/// Request bodies as JSON, bounded and strict: more than the limit is a 413 whether or not
+/// Content-Length says so; a body that is not declared JSON is a 415; a body shorter than its
+/// Content-Length (the client stopped sending) is a 400, or a 408 when it stopped arriving; an
+/// unknown field is a 400 naming it; a value of the wrong kind is a 400 naming the field and what
+/// it must be. Messages never name our .NET types.
+/// </summary>
 public static class JsonBody
 {
     /// <summary>
     /// Reads at most <paramref name="maxBytes"/> of the body and deserializes it. An empty body gives
-    /// <paramref name="whenEmpty"/>. Returns a problem (413, or 400 for malformed JSON) instead of a value when refused.
+    /// <paramref name="whenEmpty"/>. Returns a problem (400, 408, 413, 415) instead of a value when refused.
     /// </summary>
     public static async Task<(T? Value, IActionResult? Problem)> ReadAsync<T>(HttpRequest request, int maxBytes, T? whenEmpty = default)
     {
@@ -36,6 +42,17 @@ public static class JsonBody
                 buffer.Write(chunk, 0, read);
             }
         }
+        catch (BadHttpRequestException ex)
+        {
+            // Kestrel: the body ended before Content-Length (400) or stopped arriving (408).
+            return (default, ex.StatusCode == StatusCodes.Status408RequestTimeout
+                ? Problems.Create(StatusCodes.Status408RequestTimeout, "Request timeout", "the request body stopped arriving before its Content-Length was reached", request)
+                : Problems.BadRequest("the request body ended before its Content-Length was reached", request));
+        }
+        catch (IOException)
+        {
+            return (default, Problems.BadRequest("the request body ended before its Content-Length was reached", request));
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(chunk);
@@ -47,15 +64,24 @@ public static class JsonBody
             return (whenEmpty, null);
         }
 
-        try
+        if (!IsJson(request.ContentType))
         {
-            return (JsonSerializer.Deserialize<T>(bytes, FactJson.Options) ?? whenEmpty, null);
+            return (default, Problems.Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
+                $"the body must be JSON sent with Content-Type: application/json (got {(string.IsNullOrEmpty(request.ContentType) ? "none" : Cut(request.ContentType))})", request));
         }
-        catch (JsonException ex)
-        {
-            return (default, Problems.BadRequest($"malformed JSON: {ex.Message}", request));
-        }
+
+        return JsonShape.TryRead<T>(bytes, JsonShape.Strict, out var value, out var error)
+            ? (value ?? whenEmpty, null)
+            : (default, Problems.BadRequest(error!, request));
     }
+
+    /// <summary>application/json, or any type with a +json suffix (e.g. application/problem+json).</summary>
+    public static bool IsJson(string? contentType) =>
+        MediaTypeHeaderValue.TryParse(contentType, out var media)
+        && (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || media.MediaType.Value?.EndsWith("+json", StringComparison.OrdinalIgnoreCase) == true);
+
+    private static string Cut(string s) => s.Length <= 60 ? s : s[..60] + "...";
 
     private static ObjectResult TooLarge(HttpRequest request, int maxBytes) =>
         Problems.Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"the body may hold at most {maxBytes} bytes", request);

@@ -46,9 +46,25 @@ public sealed class ArchiveOptions
     [Range(1, 10_000)]
     public int RecentHistoryCap { get; set; } = 512;
 
+    /// <summary>The development value of <see cref="ContinuationKey"/>; Azure gets a generated secret (infra-bicep).</summary>
+    public const string DevelopmentContinuationKey = "local-development-only-continuation-key";
+
+    /// <summary>
+    /// The secret that signs the batch interface's continuation tokens (HMAC-SHA256), so a token
+    /// altered anywhere is refused. At least 16 characters. Instances serving one archive share it;
+    /// changing it invalidates the tokens issued before (callers start their walk again).
+    /// </summary>
+    [MinLength(16)]
+    public string ContinuationKey { get; set; } = DevelopmentContinuationKey;
+
+    public byte[] ContinuationKeyBytes => System.Text.Encoding.UTF8.GetBytes(ContinuationKey);
+
     public string FactsTable => TablePrefix + "facts";
 
     public string DeadLetterTable => TablePrefix + "deadletters";
 
     public string PartitionTable => TablePrefix + "partitions";
+
+    /// <summary>The blob container holding dead-lettered payloads too large for a table property.</summary>
+    public string DeadLetterContainer => TablePrefix.ToLowerInvariant() + "deadletters";
 }

@@ -41,8 +41,9 @@ public sealed record LiveReadCounts(long FromRecent, long FromFactRows, long Bac
 /// Batch interface: paged, as-of queries for offline jobs, behind <see cref="BatchThrottle"/> so
 /// batch load cannot starve live reads.
 /// </summary>
-public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, TimeProvider time, ILogger<ArchiveReader>? logger = null) : ILiveHistory
+public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, TimeProvider time, ArchiveOptions options, ILogger<ArchiveReader>? logger = null) : ILiveHistory
 {
+    private readonly byte[] tokenKey = options.ContinuationKeyBytes;
     private const string RetractionKind = "retraction";
     private long fromRecent;
     private long fromFactRows;
@@ -79,7 +80,9 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
 
     public async Task<IReadOnlyList<ArchivedFact>> HistoryAsync(string member, int limit, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
     {
-        var at = asOf ?? time.GetUtcNow();
+        var now = time.GetUtcNow();
+        AsOfRule.Check(asOf, now);
+        var at = asOf ?? now;
         var partition = FactPartition.ForMember(member);
         var recent = await tables.Recent.ReadAsync(partition, cancellationToken);
         if (recent is not null)
@@ -135,7 +138,9 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     /// <summary>The newest catalog entry of a title as known at <paramref name="asOf"/> (default now), or null.</summary>
     public async Task<ArchivedFact?> CatalogEntryAsync(string title, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
     {
-        var at = asOf ?? time.GetUtcNow();
+        var now = time.GetUtcNow();
+        AsOfRule.Check(asOf, now);
+        var at = asOf ?? now;
         var (from, to) = FactRows.TitleRange(title);
         var filter = TableClient.CreateQueryFilter(
             $"PartitionKey eq {FactPartition.Catalog} and RowKey ge {from} and RowKey lt {to} and Kind eq {"catalog"} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at}");
@@ -172,13 +177,15 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     public async Task<FactPage> BatchAsync(BatchQuery query, CancellationToken cancellationToken = default)
     {
         var fingerprint = PageToken.FingerprintOf(query.Member, query.Title, query.Kind, query.From, query.To, query.IncludeSuperseded, query.PageSize);
-        var asOf = query.AsOf ?? time.GetUtcNow();
+        var now = time.GetUtcNow();
+        AsOfRule.Check(query.AsOf, now);
+        var asOf = query.AsOf ?? now;
         var single = query.Member is { } m ? FactPartition.ForMember(m) : null;
         string? partition;
         string? inner = null;
         if (query.Continuation is { } encoded)
         {
-            if (!PageToken.TryDecode(encoded, out var token, out var error))
+            if (!PageToken.TryDecode(encoded, tokenKey, out var token, out var error))
             {
                 throw new ArchiveQueryException(error!);
             }
@@ -248,22 +255,73 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
             }
         }
 
-        var continuation = partition is null ? null : new PageToken(partition, inner, fingerprint, asOf).Encode();
+        var continuation = partition is null ? null : new PageToken(partition, inner, fingerprint, asOf).Encode(tokenKey);
         return new FactPage(facts, continuation, asOf);
     }
 
-    /// <summary>Every page of a batch query (offline jobs; each storage query still takes a batch permit).</summary>
+    /// <summary>How long an offline job waits in total for batch capacity before it gives up.</summary>
+    public static readonly TimeSpan OfflineMaxThrottleWait = TimeSpan.FromMinutes(10);
+
+    /// <summary>The first pause after a refusal when the throttle names none (doubles after each, up to 5 s).</summary>
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// One page of a batch query for an offline job (training, label joins, exports): they are the
+    /// batch load the throttle exists for, so when batch capacity is used up they back off and try
+    /// again (the throttle's Retry-After, at least an exponential backoff from 50 ms up to 5 s)
+    /// instead of failing, for at most <paramref name="maxWait"/> in total (default
+    /// <see cref="OfflineMaxThrottleWait"/>); after that a <see cref="TimeoutException"/> says so.
+    /// A page is retried from the same continuation, so a retry reads nothing twice.
+    /// </summary>
+    public async Task<FactPage> BatchPatientlyAsync(BatchQuery query, TimeSpan? maxWait = null, CancellationToken cancellationToken = default)
+    {
+        var budget = maxWait ?? OfflineMaxThrottleWait;
+        var waited = TimeSpan.Zero;
+        var backoff = FirstBackoff;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await BatchAsync(query, cancellationToken);
+            }
+            catch (ArchiveThrottledException ex)
+            {
+                var pause = ex.RetryAfter > backoff ? ex.RetryAfter : backoff;
+                if (waited + pause > budget)
+                {
+                    throw new TimeoutException(
+                        $"the archive's batch interface stayed busy: waited {waited.TotalSeconds:0.0} s over {attempt} attempts, and the next wait would pass the limit of {budget.TotalSeconds:0.0} s", ex);
+                }
+
+                if (attempt == 1)
+                {
+                    logger?.LogInformation("Batch capacity of the archive is used up; the offline read waits its turn (up to {Limit})", budget);
+                }
+
+                // Real time: the throttle's token bucket refills in real time, whatever clock the app follows.
+                await Task.Delay(pause, cancellationToken);
+                waited += pause;
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
+
+    /// <summary>Every page of a batch query (offline jobs: each storage query still takes a batch permit; a throttled page waits its turn, see <see cref="BatchPatientlyAsync"/>).</summary>
     public Task<List<ArchivedFact>> ReadAllAsync(BatchQuery query, CancellationToken cancellationToken = default) =>
         ReadAllAsync(query, null, cancellationToken);
 
     /// <summary>Every page of a batch query; after each page, reports how many facts were read so far.</summary>
-    public async Task<List<ArchivedFact>> ReadAllAsync(BatchQuery query, IProgress<long>? factsRead, CancellationToken cancellationToken = default)
+    public Task<List<ArchivedFact>> ReadAllAsync(BatchQuery query, IProgress<long>? factsRead, CancellationToken cancellationToken = default) =>
+        ReadAllAsync(query, factsRead, null, cancellationToken);
+
+    /// <summary>Every page of a batch query, waiting at most <paramref name="maxThrottleWait"/> in total for batch capacity.</summary>
+    public async Task<List<ArchivedFact>> ReadAllAsync(BatchQuery query, IProgress<long>? factsRead, TimeSpan? maxThrottleWait, CancellationToken cancellationToken = default)
     {
         var facts = new List<ArchivedFact>();
         var page = query;
         while (true)
         {
-            var result = await BatchAsync(page, cancellationToken);
+            var result = await BatchPatientlyAsync(page, maxThrottleWait, cancellationToken);
             facts.AddRange(result.Facts);
             factsRead?.Report(facts.Count);
             if (result.Continuation is null)

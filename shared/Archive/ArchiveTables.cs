@@ -1,4 +1,5 @@
 using Azure.Data.Tables;
+using Azure.Storage.Blobs;
 using Microsoft.Extensions.Options;
 
 namespace Serverless.Archive;
@@ -6,11 +7,11 @@ namespace Serverless.Archive;
 /// <summary>The archive's tables. Live and batch reads use separate clients so batch work can be pointed elsewhere.</summary>
 public sealed class ArchiveTables
 {
-    public ArchiveTables(TableServiceClient service, IOptions<ArchiveOptions> options)
+    public ArchiveTables(TableServiceClient service, BlobServiceClient blobs, IOptions<ArchiveOptions> options)
     {
         var o = options.Value;
         Facts = service.GetTableClient(o.FactsTable);
-        DeadLetters = new DeadLetterStore(service.GetTableClient(o.DeadLetterTable));
+        DeadLetters = new DeadLetterStore(service.GetTableClient(o.DeadLetterTable), blobs.GetBlobContainerClient(o.DeadLetterContainer));
         Partitions = new PartitionIndex(service.GetTableClient(o.PartitionTable));
         Recent = new RecentHistoryStore(Facts, o.RecentHistoryCap);
     }
@@ -28,6 +29,7 @@ public sealed class ArchiveTables
     {
         await Facts.CreateIfNotExistsAsync(cancellationToken);
         await DeadLetters.Table.CreateIfNotExistsAsync(cancellationToken);
+        await DeadLetters.Payloads.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         await Partitions.Table.CreateIfNotExistsAsync(cancellationToken);
     }
 }

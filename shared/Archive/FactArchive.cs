@@ -4,7 +4,6 @@ using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
 using Serverless.Events;
 using Serverless.Facts;
-using Serverless.Storage;
 
 namespace Serverless.Archive;
 
@@ -39,7 +38,6 @@ public sealed class FactArchive(
         var facts = new List<Fact>(events.Count);
         var sources = new Dictionary<string, IncomingEvent>(StringComparer.Ordinal);
         var rejected = new List<(DeadLetter, string)>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
         var duplicates = 0;
         foreach (var e in events)
         {
@@ -48,9 +46,12 @@ public sealed class FactArchive(
             {
                 rejected.Add(Reject(e, parsed.Error!));
             }
-            else if (!seen.Add(fact.Id))
+            else if (sources.TryGetValue(fact.Id, out var firstEvent))
             {
-                duplicates++;
+                // One id, one fact: an exact resend inside the batch is a duplicate, other content under the id is refused.
+                var first = facts.First(f => f.Id == fact.Id);
+                if (FactIdentity.Hash(first) == FactIdentity.Hash(fact)) { duplicates++; }
+                else { rejected.Add(Reject(e, FactIdentity.Reused(fact, first))); }
             }
             else
             {
@@ -66,14 +67,19 @@ public sealed class FactArchive(
         // Register partitions first: a fact is never stored in a partition the batch interface cannot find.
         var created = await tables.Partitions.RegisterAsync(facts.Select(f => f.PartitionKey), cancellationToken);
 
-        // Catalog rows are plain idempotent inserts; a member's rows go in with the member's recent-history entity.
-        var stored = await IdempotentInserts.InsertAllAsync(
-            tables.Facts, originals.Where(f => !RecentHistory.Applies(f.PartitionKey)).Select(FactRows.ToEntity), options.IngestParallelism, cancellationToken);
+        // Every partition's rows go in with their identity rows; a member's also with the member's recent-history entity.
+        var stored = 0;
+        var refused = new System.Collections.Concurrent.ConcurrentBag<(Fact Fact, string Reason)>();
         await Parallel.ForEachAsync(
-            originals.Where(f => RecentHistory.Applies(f.PartitionKey)).GroupBy(f => f.PartitionKey, StringComparer.Ordinal),
+            originals.GroupBy(f => f.PartitionKey, StringComparer.Ordinal),
             new ParallelOptions { MaxDegreeOfParallelism = options.IngestParallelism, CancellationToken = cancellationToken },
-            async (partition, ct) => Interlocked.Add(ref stored, await AddToMemberAsync(partition.Key, partition.ToList(), created.Contains(partition.Key), ct)));
-        duplicates += originals.Count - stored;
+            async (partition, ct) => Interlocked.Add(ref stored, await AddToPartitionAsync(partition.Key, partition.ToList(), created.Contains(partition.Key), refused, ct)));
+        foreach (var (fact, reason) in refused)
+        {
+            rejected.Add(Reject(sources[fact.Id], reason));
+        }
+
+        duplicates += originals.Count - stored - refused.Count;
 
         var applied = 0;
         foreach (var byPartition in corrections.GroupBy(f => f.PartitionKey))
@@ -113,56 +119,96 @@ public sealed class FactArchive(
         public sealed record Rejected(string Reason) : CorrectionOutcome;
     }
 
-    /// <summary>Fact rows in one transaction with the recent-history entity (a transaction holds at most 100 actions).</summary>
-    public const int MaxFactsPerTransaction = 99;
+    /// <summary>Fact rows (each with its identity row) in one transaction with the recent-history entity (a transaction holds at most 100 actions).</summary>
+    public const int MaxFactsPerTransaction = 49;
 
     /// <summary>Attempts of one transaction that keeps conflicting (another writer of the partition) before the batch fails and is redelivered.</summary>
     private const int MaxAttempts = 8;
 
     /// <summary>
-    /// Adds a member's new rows, up to 99 per transaction, each transaction with the member's
-    /// recent-history entity (ETag-guarded; added when the member has none). Rows already stored are
-    /// left as they are: those the entity holds are skipped before writing; others (superseded, or
-    /// older than what the entity holds) make the transaction fail, are looked up and skipped.
+    /// Adds a partition's new rows, up to 49 per transaction, each with its identity row and, in a
+    /// member's partition, with the member's recent-history entity (ETag-guarded; added when the
+    /// member has none). Facts already stored with the same content are left as they are (those the
+    /// entity holds are skipped before writing; others make the transaction fail, are looked up and
+    /// skipped); facts whose id is stored with other content are added to <paramref name="refused"/>.
     /// Returns how many rows were new. A partition this batch <paramref name="created"/> (registered
     /// in the index just now) has no rows and no entity yet: its first transaction adds the entity
     /// without reading first.
     /// </summary>
-    private async Task<int> AddToMemberAsync(string partition, IReadOnlyList<Fact> facts, bool created, CancellationToken cancellationToken)
+    private async Task<int> AddToPartitionAsync(
+        string partition, IReadOnlyList<Fact> facts, bool created, System.Collections.Concurrent.ConcurrentBag<(Fact, string)> refused, CancellationToken cancellationToken)
     {
         var added = 0;
         foreach (var chunk in facts.Chunk(MaxFactsPerTransaction))
         {
-            added += await AddChunkToMemberAsync(partition, chunk, created && added == 0, cancellationToken);
+            added += await AddChunkAsync(partition, chunk, created && added == 0, refused, cancellationToken);
         }
 
         return added;
     }
 
-    private async Task<int> AddChunkToMemberAsync(string partition, Fact[] chunk, bool created, CancellationToken cancellationToken)
+    private async Task<int> AddChunkAsync(
+        string partition, Fact[] chunk, bool created, System.Collections.Concurrent.ConcurrentBag<(Fact, string)> refused, CancellationToken cancellationToken)
     {
-        var stored = new HashSet<string>(StringComparer.Ordinal);
+        var keepsRecent = RecentHistory.Applies(partition);
+        var settled = new HashSet<string>(StringComparer.Ordinal);
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
-            var start = created && attempt == 0 ? RecentHistory.Empty(tables.Recent.Cap) : await StartRecentAsync(partition, cancellationToken);
-            var rows = chunk.Where(f => FactRows.RowKey(f) is var key && !stored.Contains(key) && !start.Holds(key)).ToList();
+            var start = !keepsRecent ? null : created && attempt == 0 ? RecentHistory.Empty(tables.Recent.Cap) : await StartRecentAsync(partition, cancellationToken);
+            var rows = new List<Fact>(chunk.Length);
+            foreach (var fact in chunk)
+            {
+                if (settled.Contains(fact.Id))
+                {
+                    continue;
+                }
+
+                if (start?.Held(FactRows.RowKey(fact)) is { } held)
+                {
+                    // Stored under the same key (same id and event time): a duplicate, or the id re-used for another value.
+                    settled.Add(fact.Id);
+                    if (FactIdentity.Hash(held) != FactIdentity.Hash(fact))
+                    {
+                        refused.Add((fact, FactIdentity.Reused(fact, held)));
+                    }
+
+                    continue;
+                }
+
+                rows.Add(fact);
+            }
+
             if (rows.Count == 0)
             {
                 return 0;
             }
 
-            var next = await start.ApplyAsync(rows, null, null, tables.Recent.Cap, tables.Recent.CurrentAfter(partition), cancellationToken);
-            var actions = rows.Select(f => new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(f))).ToList();
-            actions.Add(RecentHistoryStore.Write(partition, start, next));
+            var actions = new List<TableTransactionAction>(rows.Count * 2 + 1);
+            foreach (var f in rows)
+            {
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(f)));
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, FactIdentity.ToEntity(f)));
+            }
+
             try
             {
-                await SubmitAsync(partition, actions, next, cancellationToken);
+                if (start is null)
+                {
+                    await tables.Facts.SubmitTransactionAsync(actions, cancellationToken);
+                }
+                else
+                {
+                    var next = await start.ApplyAsync(rows, null, null, tables.Recent.Cap, tables.Recent.CurrentAfter(partition), cancellationToken);
+                    actions.Add(RecentHistoryStore.Write(partition, start, next));
+                    await SubmitAsync(partition, actions, next, cancellationToken);
+                }
+
                 return rows.Count;
             }
             catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
             {
-                // Stored rows the entity does not hold (a redelivery), or another writer added the entity: see which, then again.
-                stored.UnionWith(await tables.Recent.ExistingAsync(partition, rows.Select(FactRows.RowKey).ToList(), cancellationToken));
+                // Ids already stored (a redelivery, or an id re-used), or another writer added the entity: see which, then again.
+                await SettleStoredAsync(partition, rows, settled, refused, cancellationToken);
             }
             catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed)
             {
@@ -171,6 +217,34 @@ public sealed class FactArchive(
         }
 
         throw new InvalidOperationException($"adding facts to {partition} kept conflicting; the batch will be redelivered");
+    }
+
+    /// <summary>
+    /// Marks as settled the facts whose id is stored: the same content is a duplicate; other content
+    /// is refused. A fact row stored without an identity row (archived before identity rows existed) counts as a duplicate.
+    /// </summary>
+    private async Task SettleStoredAsync(
+        string partition, List<Fact> rows, HashSet<string> settled, System.Collections.Concurrent.ConcurrentBag<(Fact, string)> refused, CancellationToken cancellationToken)
+    {
+        var identities = await tables.Recent.IdentitiesAsync(partition, rows.Select(f => f.Id).ToList(), cancellationToken);
+        foreach (var fact in rows)
+        {
+            if (identities.TryGetValue(fact.Id, out var hash))
+            {
+                settled.Add(fact.Id);
+                if (hash != FactIdentity.Hash(fact))
+                {
+                    refused.Add((fact, FactIdentity.Reused(fact, await tables.Recent.StoredAsync(partition, fact.Id, cancellationToken))));
+                }
+            }
+        }
+
+        var unknown = rows.Where(f => !settled.Contains(f.Id)).ToList();
+        var legacy = await tables.Recent.ExistingAsync(partition, unknown.Select(FactRows.RowKey).ToList(), cancellationToken);
+        foreach (var fact in unknown.Where(f => legacy.Contains(FactRows.RowKey(f))))
+        {
+            settled.Add(fact.Id);
+        }
     }
 
     /// <summary>
@@ -234,7 +308,10 @@ public sealed class FactArchive(
 
             if (existing is not null)
             {
-                return CorrectionOutcome.AlreadyApplied;
+                var stored = FactRows.FromEntity(existing).Fact;
+                return FactIdentity.Hash(stored) == FactIdentity.Hash(correction)
+                    ? CorrectionOutcome.AlreadyApplied
+                    : new CorrectionOutcome.Rejected(FactIdentity.Reused(correction, stored));
             }
 
             if (target is null)
@@ -262,6 +339,7 @@ public sealed class FactArchive(
             List<TableTransactionAction> actions =
             [
                 new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(correction)),
+                new TableTransactionAction(TableTransactionActionType.Add, FactIdentity.ToEntity(correction)),
                 new TableTransactionAction(TableTransactionActionType.UpdateMerge, mark, target.ETag),
             ];
             try

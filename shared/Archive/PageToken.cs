@@ -8,24 +8,31 @@ namespace Serverless.Archive;
 /// <summary>
 /// The batch interface's continuation token: opaque to callers, bound to the query it came from
 /// (a fingerprint of the query's parameters) and carrying the resolved as-of time, so the pages of
-/// one export all see the same snapshot of knowledge.
+/// one export all see the same snapshot of knowledge. The whole token is signed (HMAC-SHA256 with
+/// the configured <see cref="ArchiveOptions.ContinuationKey"/>): a token altered anywhere, including
+/// its inner storage cursor, is refused, never followed.
 /// </summary>
 /// <param name="Partition">The archive partition to continue in.</param>
 /// <param name="Inner">The storage continuation inside that partition, if the partition was not finished.</param>
 public sealed record PageToken(string Partition, string? Inner, string Fingerprint, DateTimeOffset AsOf)
 {
     private const int MaxEncodedLength = 4096;
+    private const int MacBytes = 32;
 
     private sealed record Wire(int V, string P, string? C, string Q, long A);
 
-    public string Encode()
+    /// <summary>The token as text: base64url of its JSON followed by the HMAC of that JSON.</summary>
+    public string Encode(byte[] key)
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(new Wire(2, Partition, Inner, Fingerprint, AsOf.UtcTicks));
-        return Base64Url.EncodeToString(json);
+        var signed = new byte[json.Length + MacBytes];
+        json.CopyTo(signed, 0);
+        HMACSHA256.HashData(key, json, signed.AsSpan(json.Length));
+        return Base64Url.EncodeToString(signed);
     }
 
-    /// <summary>Decodes a token; returns an error message for anything that is not a token this service issued.</summary>
-    public static bool TryDecode(string encoded, out PageToken? token, out string? error)
+    /// <summary>Decodes a token; returns an error message for anything that is not a token this service issued, unaltered.</summary>
+    public static bool TryDecode(string encoded, byte[] key, out PageToken? token, out string? error)
     {
         token = null;
         error = null;
@@ -38,7 +45,22 @@ public sealed record PageToken(string Partition, string? Inner, string Fingerpri
         try
         {
             var bytes = Base64Url.DecodeFromChars(encoded);
-            var wire = JsonSerializer.Deserialize<Wire>(bytes);
+            if (bytes.Length <= MacBytes)
+            {
+                error = "continuation token is malformed";
+                return false;
+            }
+
+            var json = bytes.AsSpan(0, bytes.Length - MacBytes);
+            Span<byte> expected = stackalloc byte[MacBytes];
+            HMACSHA256.HashData(key, json, expected);
+            if (!CryptographicOperations.FixedTimeEquals(expected, bytes.AsSpan(bytes.Length - MacBytes)))
+            {
+                error = "continuation token was altered or not issued by this service (pass it back exactly as received)";
+                return false;
+            }
+
+            var wire = JsonSerializer.Deserialize<Wire>(json);
             if (wire is null || wire.V != 2 || string.IsNullOrEmpty(wire.Q) || !Facts.FactPartition.IsPartitionKey(wire.P)
                 || wire.A < DateTimeOffset.MinValue.UtcTicks || wire.A > DateTimeOffset.MaxValue.UtcTicks
                 || (wire.C is not null && (wire.C.Length is 0 or > 1024 || wire.C.Any(c => c < 0x20 || c > 0x7E))))

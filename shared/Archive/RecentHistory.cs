@@ -85,7 +85,12 @@ public sealed class RecentHistory
     public IReadOnlyList<string> RowKeys => rowKeys ??= Facts.Select(f => FactRows.RowKey(f.Fact)).ToArray();
 
     /// <summary>Whether the entity holds the version stored under <paramref name="rowKey"/> (so that row exists).</summary>
-    public bool Holds(string rowKey)
+    public bool Holds(string rowKey) => IndexOf(rowKey) >= 0;
+
+    /// <summary>The version stored under <paramref name="rowKey"/> when the entity holds it, else null.</summary>
+    public Fact? Held(string rowKey) => IndexOf(rowKey) is >= 0 and var i ? Facts[i].Fact : null;
+
+    private int IndexOf(string rowKey)
     {
         var keys = RowKeys;
         var lo = 0;
@@ -96,13 +101,13 @@ public sealed class RecentHistory
             var c = string.CompareOrdinal(keys[mid], rowKey);
             if (c == 0)
             {
-                return true;
+                return mid;
             }
 
             if (c < 0) { lo = mid + 1; } else { hi = mid - 1; }
         }
 
-        return false;
+        return -1;
     }
 
     /// <summary>

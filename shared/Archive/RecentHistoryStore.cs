@@ -117,6 +117,41 @@ public sealed class RecentHistoryStore(TableClient facts, int cap)
         return found;
     }
 
+    /// <summary>The content hashes of the identity rows of <paramref name="ids"/> (all of one partition) that are stored: one range query.</summary>
+    public async Task<Dictionary<string, string>> IdentitiesAsync(string partition, IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
+    {
+        var wanted = ids.Select(FactIdentity.RowKey).ToHashSet(StringComparer.Ordinal);
+        var found = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (wanted.Count == 0)
+        {
+            return found;
+        }
+
+        var filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {partition} and RowKey ge {wanted.Min(StringComparer.Ordinal)} and RowKey le {wanted.Max(StringComparer.Ordinal)}");
+        await foreach (var row in facts.QueryAsync<TableEntity>(filter, select: ["RowKey", FactIdentity.ContentHash], cancellationToken: cancellationToken))
+        {
+            if (wanted.Contains(row.RowKey))
+            {
+                found[row.RowKey[FactIdentity.RowKeyPrefix.Length..]] = row.GetString(FactIdentity.ContentHash) ?? "";
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>The stored version of fact <paramref name="id"/> in a partition (a query for its id; only on the rare path of a re-used id).</summary>
+    public async Task<Fact?> StoredAsync(string partition, string id, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey lt {RecentHistory.FactRowKeyBound} and FactId eq {id}");
+        await foreach (var row in facts.QueryAsync<TableEntity>(filter, maxPerPage: 1, cancellationToken: cancellationToken))
+        {
+            return FactRows.FromEntity(row).Fact;
+        }
+
+        return null;
+    }
+
     /// <summary>The transaction action that stores <paramref name="next"/> in place of <paramref name="start"/> (ETag-guarded, or an add).</summary>
     public static TableTransactionAction Write(string partition, RecentHistory start, RecentHistory next) =>
         start.IsStored

@@ -53,14 +53,9 @@ public sealed class FactValidator(FactLimits limits)
             return FactParseResult.Fail($"payload too large: {payload.Length} bytes > {limits.MaxPayloadBytes}");
         }
 
-        FactEnvelope? envelope;
-        try
+        if (!JsonShape.TryRead<FactEnvelope>(payload, FactJson.Options, out var envelope, out var shapeError))
         {
-            envelope = JsonSerializer.Deserialize<FactEnvelope>(payload, FactJson.Options);
-        }
-        catch (JsonException ex)
-        {
-            return FactParseResult.Fail($"malformed JSON: {ex.Message}");
+            return FactParseResult.Fail(shapeError!.StartsWith("malformed JSON", StringComparison.Ordinal) ? shapeError : $"malformed JSON: {shapeError}");
         }
 
         if (envelope is null)
@@ -75,7 +70,7 @@ public sealed class FactValidator(FactLimits limits)
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Total: a shape the checks did not foresee is refused (dead-lettered), never retried forever.
-            return FactParseResult.Fail($"unreadable fact ({ex.GetType().Name}: {ex.Message})");
+            return FactParseResult.Fail("unreadable fact: a field has a value the validation does not accept");
         }
     }
 

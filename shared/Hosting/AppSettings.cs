@@ -12,6 +12,12 @@ public enum SettingKind
 
     /// <summary>A plain value with the same key in Azure and locally.</summary>
     Plain,
+
+    /// <summary>
+    /// A secret with the same key in Azure and locally: Azure gets it from a secure Bicep parameter
+    /// (generated when not given), the local template carries a fixed development value.
+    /// </summary>
+    Secret,
 }
 
 /// <summary>One setting the app reads, with the keys it must have in Azure.</summary>
@@ -45,6 +51,7 @@ public static class AppSettings
         new("Archive__BatchMaxPageSize", SettingKind.Plain, []),
         new("Archive__MaxFutureSkew", SettingKind.Plain, []),
         new("Archive__RecentHistoryCap", SettingKind.Plain, []),
+        new("Archive__ContinuationKey", SettingKind.Secret, []),
         new("Lumberjack__SampleRate", SettingKind.Plain, []),
         new("Lumberjack__BufferCapacity", SettingKind.Plain, []),
         new("Lumberjack__PublishInterval", SettingKind.Plain, []),

@@ -110,6 +110,10 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
         {
             await PublishQueuedAsync(publisher, interval, requests, batch, bodies, writer, linger, stoppingToken);
         }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The host is stopping: a normal end (what is still queued is counted below), not a failure.
+        }
         finally
         {
             // Out of time (the host's shutdown): what is still queued will never go out. This loop is

@@ -253,7 +253,15 @@ public sealed class LiveModelRefresher(LiveModel model, ILogger<LiveModelRefresh
                 logger.LogWarning(ex, "Checking the live model failed; serving what is loaded");
             }
 
-            await Task.Delay(Interval, stoppingToken);
+            try
+            {
+                await Task.Delay(Interval, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                // The host is stopping: a normal end, nothing to report.
+                return;
+            }
         }
     }
 }

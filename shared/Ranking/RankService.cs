@@ -47,7 +47,7 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
     public const int DefaultPool = 100;
 
     /// <summary>How far after now a request's asOf may lie (clock skew between client and server).</summary>
-    public static readonly TimeSpan MaxAsOfAhead = TimeSpan.FromMinutes(1);
+    public static readonly TimeSpan MaxAsOfAhead = AsOfRule.MaxAhead;
 
     /// <summary>Checks a request; throws <see cref="RankRefusedException"/> with a clear message.</summary>
     public static (string Member, string[]? Candidates, int Count) Validate(RankRequest? request)
@@ -94,9 +94,9 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
         var (member, requested, count) = Validate(request);
         var now = time.GetUtcNow();
         var asOf = request!.AsOf ?? now;
-        if (asOf > now + MaxAsOfAhead)
+        if (AsOfRule.Error(asOf, now) is { } asOfError)
         {
-            throw new RankRefusedException(400, $"asOf {asOf:O} is in the future (now is {now:O}): nothing is known about it yet");
+            throw new RankRefusedException(400, asOfError);
         }
 
         var logId = Guid.NewGuid().ToString("N");

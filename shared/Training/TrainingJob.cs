@@ -15,7 +15,8 @@ namespace Serverless.Training;
 public sealed record TrainingJobRequest(TrainerKind Trainer, DateTimeOffset? Watermark, bool Publish, TrainingSetOptions? Options = null, bool FromLoggedFeatures = false, string? VersionSuffix = null);
 
 /// <summary>What a training run produced.</summary>
-public sealed record TrainingJobResult(ModelManifest Manifest, SentinelReport Sentinel, bool Published, string Snapshot);
+/// <param name="UnknownGenres">Catalog genres outside the feature config, which the encoder ignored in this run (reported once).</param>
+public sealed record TrainingJobResult(ModelManifest Manifest, SentinelReport Sentinel, bool Published, string Snapshot, IReadOnlyList<UnknownGenre>? UnknownGenres = null);
 
 /// <summary>
 /// Train from the archive: snapshot every fact known at W (the Time Machine), cut a training set
@@ -64,6 +65,14 @@ public sealed class TrainingJob(
             }
 
             snapshot = await snapshots.SaveAsync(facts, watermark, cancellationToken);
+        }
+
+        // Genres the encoder ignores are reported once per run (training from history reads the catalog).
+        var unknownGenres = facts is null ? [] : GenreCoverage.Unknown(facts, encoder.Config);
+        if (unknownGenres.Count > 0)
+        {
+            logger.LogWarning("The catalog names {Unknown} outside feature config {ConfigHash}; the encoder ignores them (add them to FeatureConfig.Genres to use them)",
+                GenreCoverage.Describe(unknownGenres), encoder.ConfigHash);
         }
 
         var options = request.Options ?? new TrainingSetOptions();
@@ -152,7 +161,7 @@ public sealed class TrainingJob(
         logger.LogInformation("Model {Version}: AUC {Auc:F3}, calibration error {Ece:F3}, sentinel {Verdict}, published {Published}",
             version, model.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), model.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.CalibrationError),
             report.Passed ? "passed" : "failed", published);
-        return new TrainingJobResult(manifest, report, published, snapshot);
+        return new TrainingJobResult(manifest, report, published, snapshot, unknownGenres);
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ public sealed class ExportArchivePageActivity(ArchiveReader reader, BlobServiceC
     public override async Task<ExportPageResult> RunAsync(TaskActivityContext context, ExportPageInput input)
     {
         var r = input.Request;
-        var page = await reader.BatchAsync(new BatchQuery(r.Member, null, null, r.From, r.To, r.AsOf, false, r.PageSize, input.Continuation));
+        var page = await reader.BatchPatientlyAsync(new BatchQuery(r.Member, null, null, r.From, r.To, r.AsOf, false, r.PageSize, input.Continuation));
 
         var container = blobs.GetBlobContainerClient(ArchiveExportOrchestrator.Container);
         await container.CreateIfNotExistsAsync();

@@ -65,6 +65,69 @@ public sealed class BatchInterfaceTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_token_altered_anywhere_is_refused_and_one_signed_with_another_key_too()
+    {
+        using var h = new ArchiveHarness(azurite);
+        await Seed(h, members: 1, perMember: 10);
+        var query = new BatchQuery("0", null, null, null, null, null, false, 3, null);
+        var first = await h.Reader.BatchAsync(query);
+        var token = first.Continuation!;
+        var bytes = System.Buffers.Text.Base64Url.DecodeFromChars(token);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(bytes.AsSpan(0, bytes.Length - 32))!.AsObject();
+        Assert.NotNull(json["C"]);
+
+        string Resigned(byte[] body, byte[] mac) => System.Buffers.Text.Base64Url.EncodeToString([.. body, .. mac]);
+        var garbageCursor = json.DeepClone().AsObject();
+        garbageCursor["C"] = "1!1!garbage";
+        var blankCursor = json.DeepClone().AsObject();
+        blankCursor["C"] = null;
+        var mac = bytes[^32..];
+        var otherKey = new PageToken("m_0", (string?)json["C"], (string)json["Q"]!, first.AsOf).Encode(System.Text.Encoding.UTF8.GetBytes("another-key-of-sixteen+"));
+        string[] altered =
+        [
+            Resigned(System.Text.Encoding.UTF8.GetBytes(garbageCursor.ToJsonString()), mac),
+            Resigned(System.Text.Encoding.UTF8.GetBytes(blankCursor.ToJsonString()), mac),
+            otherKey,
+            .. Enumerable.Range(0, bytes.Length).Select(i => { var b = (byte[])bytes.Clone(); b[i] ^= 1; return System.Buffers.Text.Base64Url.EncodeToString(b); }),
+        ];
+
+        foreach (var t in altered)
+        {
+            var ex = await Assert.ThrowsAsync<ArchiveQueryException>(() => h.Reader.BatchAsync(query with { Continuation = t }));
+            Assert.Contains("continuation token", ex.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(3, (await h.Reader.BatchAsync(query with { Continuation = token })).Facts.Count);
+    }
+
+    [Fact]
+    public async Task Offline_reads_wait_their_turn_when_batch_capacity_is_used_up()
+    {
+        using var h = new ArchiveHarness(azurite, o => { o.BatchMaxConcurrency = 1; o.BatchQueueLimit = 0; });
+        await Seed(h, members: 3, perMember: 20);
+        var query = new BatchQuery(null, null, null, null, null, null, false, 5, null);
+
+        // Eight jobs at once against one permit and no queue: each is refused many times on the way.
+        var reads = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => h.Reader.ReadAllAsync(query))));
+
+        Assert.All(reads, r => Assert.Equal(60, r.Select(f => f.Fact.Id).Distinct().Count()));
+        Assert.All(reads, r => Assert.Equal(60, r.Count));
+    }
+
+    [Fact]
+    public async Task An_offline_read_gives_up_with_a_clear_failure_after_its_total_wait()
+    {
+        using var h = new ArchiveHarness(azurite, o => { o.BatchPagesPerSecond = 0.1; o.BatchQueueLimit = 0; });
+        await Seed(h, members: 1, perMember: 10);
+        var query = new BatchQuery("0", null, null, null, null, null, false, 3, null);
+
+        // The first page takes the only token; the next comes in 10 s, beyond the 1 s this read may wait.
+        var ex = await Assert.ThrowsAsync<TimeoutException>(() => h.Reader.ReadAllAsync(query, null, TimeSpan.FromSeconds(1)));
+        Assert.Contains("stayed busy", ex.Message, StringComparison.Ordinal);
+        Assert.IsType<ArchiveThrottledException>(ex.InnerException);
+    }
+
+    [Fact]
     public async Task A_token_from_another_query_is_refused()
     {
         using var h = new ArchiveHarness(azurite);

@@ -22,6 +22,8 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(defaults.BatchMaxPageSize, int.Parse(Get("Archive__BatchMaxPageSize"), CultureInfo.InvariantCulture));
         Assert.Equal(defaults.MaxFutureSkew, TimeSpan.Parse(Get("Archive__MaxFutureSkew"), CultureInfo.InvariantCulture));
         Assert.Equal(defaults.RecentHistoryCap, int.Parse(Get("Archive__RecentHistoryCap"), CultureInfo.InvariantCulture));
+        Assert.Equal(ArchiveOptions.DevelopmentContinuationKey, defaults.ContinuationKey);
+        Assert.Equal(defaults.ContinuationKey, Get("Archive__ContinuationKey"));
 
         var lumberjack = new Serverless.Lumberjack.LumberjackOptions();
         Assert.Equal(lumberjack.SampleRate, double.Parse(Get("Lumberjack__SampleRate"), CultureInfo.InvariantCulture));

@@ -193,11 +193,17 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         Assert.Equal(good.Version, (string?)refused!["model"]);
         Assert.False((bool)refused["sentinel"]!["passed"]!);
 
-        // A model trained with another feature config (different names and hash).
-        var other = SyntheticModel("other-config-1");
+        // A model trained with another feature config (different names and hash), naming the good model's
+        // snapshot, so its dependent data loads and the refusal is the config hash check's own.
+        using var other = SyntheticModel("other-config-1", good.Dependencies);
         await store.SaveAsync(other);
         await PublishAsync(registry, other.Manifest);
-        await Http.PostAsync("api/models/refresh", null);
+        var otherRefused = await (await Http.PostAsync("api/models/refresh", null)).Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal(good.Version, (string?)otherRefused!["model"]);
+        var otherChecks = otherRefused["sentinel"]!["checks"]!.AsArray();
+        Assert.True((bool)otherChecks.Single(c => (string?)c!["name"] == LiveModel.DependentDataAvailable)!["passed"]!);
+        Assert.False((bool)otherChecks.Single(c => (string?)c!["name"] == ModelSentinel.FeatureConfigHash)!["passed"]!);
+        Assert.False((bool)otherChecks.Single(c => (string?)c!["name"] == ModelSentinel.FeatureNames)!["passed"]!);
 
         // A saved ML.NET model with the right manifest, schema and hash whose probabilities are NaN.
         using (var served = await store.LoadAsync(good.Version))
@@ -312,7 +318,7 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
                 await Task.Delay(200, timeout.Token);
                 status = (await Http.GetFromJsonAsync<JsonObject>($"api/pipelines/train/{id}", timeout.Token))!;
             }
-            while ((string?)status["progress"]?["stage"] != "awaiting-approval" && (string?)status["status"] == "Running");
+            while ((string?)status["progress"]?["stage"] != "awaiting-approval" && (string?)status["status"] is "Running" or "Pending");
         }
 
         if ((string?)status["status"] == "Running")
@@ -330,7 +336,7 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
                 await Task.Delay(200, timeout.Token);
                 status = (await Http.GetFromJsonAsync<JsonObject>($"api/pipelines/train/{id}", timeout.Token))!;
             }
-            while ((string?)status["status"] == "Running");
+            while ((string?)status["status"] is "Running" or "Pending");
         }
 
         Assert.Equal("Completed", (string?)status["status"]);
@@ -345,6 +351,41 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
 
         await registry.PublishAsync(good.Version, published, "restore");
         await Http.PostAsync("api/models/refresh", null);
+    }
+
+    [Fact]
+    public async Task A_sample_rate_below_one_logs_exactly_the_sampled_members_every_time_through_the_ranking_path()
+    {
+        var lumberjack = fixture.Host.App.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<LumberjackOptions>>().Value;
+        var rate = lumberjack.SampleRate;
+        lumberjack.SampleRate = 0.5;
+        try
+        {
+            var members = Enumerable.Range(1, 40).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            var logged = new Dictionary<string, List<bool>>();
+            foreach (var member in members.Concat(members))
+            {
+                var response = await (await Http.PostAsJsonAsync("api/rank", new { member, candidates = new[] { "1", "2", "3" } })).Content.ReadFromJsonAsync<RankResponse>();
+                Assert.False(response!.Fallback, response.FallbackReason);
+                (logged.TryGetValue(member, out var list) ? list : logged[member] = []).Add(response.Logged);
+            }
+
+            // Per member, so a member's session stays whole: both requests agree with the sampler, and some members are left out.
+            Assert.All(members, m => Assert.Equal([FeatureLogSampler.IsSampled(m, 0.5), FeatureLogSampler.IsSampled(m, 0.5)], logged[m]));
+            Assert.InRange(members.Count(m => logged[m][0]), 5, 35);
+        }
+        finally
+        {
+            lumberjack.SampleRate = rate;
+        }
+    }
+
+    [Fact]
+    public void A_training_run_reports_the_genres_its_encoder_ignores_and_ml_latest_small_has_none()
+    {
+        // Every genre of ml-latest-small is in the default feature config (GenreCoverageTests covers a catalog that is not).
+        Assert.NotNull(fixture.Trained.UnknownGenres);
+        Assert.Empty(fixture.Trained.UnknownGenres);
     }
 
     private static List<float[]> SyntheticProbe(int width) =>
@@ -369,7 +410,7 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         return new TrainedModel(manifest, served.Transformer.Append(nan), served.InputSchema);
     }
 
-    private static TrainedModel SyntheticModel(string version)
+    private static TrainedModel SyntheticModel(string version, IReadOnlyList<string>? dependencies = null)
     {
         var random = new Random(3);
         List<TrainingExample> Examples(int n) => Enumerable.Range(0, n).Select(_ =>
@@ -387,6 +428,7 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
             Version = version,
             TrainedFrom = DateTimeOffset.UnixEpoch,
             TrainedTo = DateTimeOffset.UnixEpoch.AddDays(1),
+            Dependencies = dependencies ?? [],
         });
     }
 }

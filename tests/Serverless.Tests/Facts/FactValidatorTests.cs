@@ -87,4 +87,20 @@ public sealed class FactValidatorTests
         var r = Parse("""{"id":"c","kind":"catalog","title":"2","eventTime":"2018-08-01T10:00:00Z","attributes":{"name":"n",""" + attributes + "}}");
         Assert.Contains("too many attributes", r.Error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("""{"id":"x","kind":"rating","member":"1","title":"2","value":"high","eventTime":"2018-08-01T10:00:00Z"}""", "field 'value' must be a number")]
+    [InlineData("""{"id":"x","kind":"rating","member":"1","title":"2","value":4,"eventTime":"yesterday"}""", "field 'eventTime' must be a date and time")]
+    [InlineData("""{"id":["x"],"kind":"rating"}""", "field 'id' must be a string")]
+    [InlineData("""{"id":"x","kind":"catalog","title":"2","eventTime":"2018-08-01T10:00:00Z","attributes":{"name":5}}""", "field 'attributes.name' must be a string")]
+    [InlineData("""{"id":"x","id":"y"}""", "field 'id' is given more than once")]
+    [InlineData("""{"id":"x",""", "malformed JSON at line 1")]
+    public void Dead_letter_reasons_name_the_json_field_and_the_rule_never_a_dotnet_type(string json, string reason)
+    {
+        var r = Parse(json);
+        Assert.False(r.IsValid);
+        Assert.Contains(reason, r.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", r.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Serverless.", r.Error, StringComparison.Ordinal);
+    }
 }

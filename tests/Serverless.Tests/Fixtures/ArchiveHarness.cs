@@ -21,11 +21,11 @@ public sealed class ArchiveHarness : IDisposable
         Options = new ArchiveOptions { TablePrefix = azurite.NewPrefix(), BatchPagesPerSecond = 1000, BatchMaxConcurrency = 4 };
         configure?.Invoke(Options);
         Clock = new FakeTimeProvider(Start);
-        Tables = new ArchiveTables(azurite.Tables(), Microsoft.Extensions.Options.Options.Create(Options));
+        Tables = new ArchiveTables(azurite.Tables(), azurite.Blobs(), Microsoft.Extensions.Options.Options.Create(Options));
         Tables.EnsureCreatedAsync().GetAwaiter().GetResult();
         Throttle = new BatchThrottle(Microsoft.Extensions.Options.Options.Create(Options));
         Archive = new FactArchive(Tables, new FactValidator(new FactLimits()), Options, Clock, NullLogger<FactArchive>.Instance);
-        Reader = new ArchiveReader(Tables, Throttle, Clock);
+        Reader = new ArchiveReader(Tables, Throttle, Clock, Options);
     }
 
     public ArchiveOptions Options { get; }
@@ -67,9 +67,9 @@ public sealed class ArchiveHarness : IDisposable
         return rows;
     }
 
-    /// <summary>The fact rows of <see cref="DumpAsync"/> (without the recent-history entities).</summary>
+    /// <summary>The fact rows of <see cref="DumpAsync"/> (without the recent-history entities and the identity rows).</summary>
     public async Task<List<string>> DumpFactRowsAsync() =>
-        (await DumpAsync()).Where(r => !r.Contains("RowKey=" + RecentHistory.RowKey, StringComparison.Ordinal)).ToList();
+        (await DumpAsync()).Where(r => !r.Contains("RowKey=" + RecentHistory.FactRowKeyBound, StringComparison.Ordinal)).ToList();
 
     private static string? Text(object? value) => value switch
     {

@@ -101,6 +101,24 @@ public sealed partial class AppSettingsParityTests(CompiledTemplateFixture compi
     }
 
     [Fact]
+    public void Secret_settings_come_from_secure_parameters_generated_when_not_given_never_the_development_value()
+    {
+        var bicep = BicepSettings;
+        var template = TemplateSettings();
+        var secrets = AppSettings.All.Where(s => s.Kind == SettingKind.Secret).ToList();
+
+        Assert.NotEmpty(secrets);
+        Assert.All(secrets, s =>
+        {
+            var name = Assert.Single(ParameterReference().Matches(bicep[s.Name])).Groups["name"].Value;
+            var parameter = compiled.Template["parameters"]![name]!;
+            Assert.Equal("securestring", parameter["type"]!.GetValue<string>());
+            Assert.Equal("[newGuid()]", parameter["defaultValue"]!.GetValue<string>());
+            Assert.DoesNotContain(template[s.Name], compiled.Json, StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
     public void Bicep_connections_use_the_managed_identity()
     {
         var settings = BicepSettings;
@@ -161,6 +179,9 @@ public sealed partial class AppSettingsParityTests(CompiledTemplateFixture compi
 
     [GeneratedRegex(@"\blist(Keys|ConnectionStrings|AccountSas|ServiceSas|Secrets|Credentials?|AuthKeys)\(", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex KeyReadingFunction();
+
+    [GeneratedRegex(@"^\[parameters\('(?<name>[A-Za-z0-9]+)'\)\]$", RegexOptions.CultureInvariant)]
+    private static partial Regex ParameterReference();
 
     [GeneratedRegex(@"^\[.*outputs\.clientId\.value.*\]$", RegexOptions.CultureInvariant)]
     private static partial Regex IdentityClientId();

@@ -30,7 +30,18 @@ public sealed partial class BenchmarkCommandTests
             var match = RowPattern().Match(row!);
             Assert.True(match.Success, $"row without measured | baseline | ratio: {row}");
         }
+
+        // Allocation counters are deltas of a monotonic process-wide count: never negative (a round once printed "allocated -1148 MB").
+        if (benchmark == "rank")
+        {
+            Assert.NotEmpty(AllocatedPattern().Matches(output));
+        }
+
+        Assert.All(AllocatedPattern().Matches(output), m => Assert.True(long.Parse(m.Groups["mb"].Value, System.Globalization.CultureInfo.InvariantCulture) >= 0, m.Value));
     }
+
+    [GeneratedRegex(@"allocated (?<mb>-?[0-9]+) MB")]
+    private static partial Regex AllocatedPattern();
 
     /// <summary>| figure | 1.23 unit | 4.56 unit (baseline) | 0.27 | target |</summary>
     [GeneratedRegex(@"^\| [^|]+ \| [0-9]+\.[0-9]+ [^|]+ \| [0-9]+\.[0-9]+ [^|]+ \| [0-9]+\.[0-9]+ \| [^|]+ \|")]
