@@ -77,6 +77,12 @@ public static class PlatformServices
             .Validate(o => { try { o.Validate(); return true; } catch (ArgumentException) { return false; } }, "a Sentinel__* setting is out of range (ranges: docs/deploy.md)")
             .ValidateOnStart();
         services.AddSingleton<Serverless.Sentinel.IDependencyResolver, Serverless.Sentinel.SnapshotDependencyResolver>();
+        foreach (var dataset in DerivedDatasets.All)
+        {
+            services.AddSingleton<Serverless.Sentinel.IDependencyResolver>(sp => new Serverless.Sentinel.DerivedDependencyResolver(
+                dataset, sp.GetRequiredService<DerivedVersionRegistry>(), sp.GetRequiredService<DerivedDataStore>()));
+        }
+
         services.AddSingleton<Serverless.Sentinel.DependencyResolvers>();
         services.AddSingleton<Serverless.Sentinel.CandidateValidator>();
 
