@@ -77,9 +77,9 @@ public sealed record ModelAlert(DateTimeOffset At, string Version, SentinelRepor
 /// (their lease keeps it), and it is disposed when the last of them is done. A storage error while
 /// loading is not a verdict: the version is tried again on the next refresh.
 /// </summary>
-public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnapshotStore snapshots, FeatureEncoder encoder, TimeProvider time, ILogger<LiveModel> logger) : IDisposable
+public sealed class LiveModel(ModelRegistry registry, ModelStore store, Serverless.Sentinel.DependencyResolvers dependencies, FeatureEncoder encoder, TimeProvider time, ILogger<LiveModel> logger) : IDisposable
 {
-    public const string DependentDataAvailable = "dependent-data-available";
+    public const string DependentDataAvailable = Serverless.Sentinel.SentinelChecks.DependentData;
     private const int MaxAlerts = 50;
     private readonly SemaphoreSlim refreshing = new(1, 1);
     private readonly List<ModelAlert> alerts = [];
@@ -181,34 +181,46 @@ public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnap
             return (Failed(version, ModelSentinel.ArtifactLoads, "artifact missing from the model store"), null, false);
         }
 
-        var snapshot = TrainingJob.SnapshotOf(stored.Manifest);
-        List<Fact>? facts = null;
-        string dependency;
+        // Every dependency the manifest names (the fact snapshot, derived datasets such as title
+        // statistics) must be there: the same resolvers the pipeline's Sentinel uses.
+        SentinelCheck dependencyCheck;
+        IReadOnlyList<Serverless.Sentinel.ResolvedDependency> resolved;
         try
         {
-            facts = snapshot is not null && await snapshots.ExistsAsync(snapshot, cancellationToken) ? await snapshots.LoadAsync(snapshot, cancellationToken) : null;
-            dependency = facts is null ? $"snapshot '{snapshot ?? "(none named)"}' not found" : $"{facts.Count} facts";
+            (dependencyCheck, resolved) = await dependencies.CheckAsync(stored.Manifest, cancellationToken);
         }
         catch (Exception ex) when (IsTransient(ex))
         {
-            return (new SentinelReport(version, [new SentinelCheck(DependentDataAvailable, $"storage error, will retry: {ex.Message}", "the fact snapshot named in the manifest loads", false)]), null, true);
-        }
-        catch (Exception ex) when (ex is InvalidDataException or Azure.RequestFailedException or System.Text.Json.JsonException)
-        {
-            dependency = $"snapshot unreadable: {ex.Message}";
+            return (new SentinelReport(version, [new SentinelCheck(DependentDataAvailable, $"storage error, will retry: {ex.Message}", Serverless.Sentinel.DependencyResolvers.Threshold, false)]), null, true);
         }
 
-        var dependencyCheck = new SentinelCheck(DependentDataAvailable, dependency, "the fact snapshot named in the manifest loads", facts is not null);
-        if (facts is null)
+        if (Serverless.Sentinel.DependencyResolvers.Snapshot(resolved) is not { } snapshot)
         {
-            return (new SentinelReport(version, [dependencyCheck]), null, false);
+            return (new SentinelReport(version, [dependencyCheck.Passed ? dependencyCheck with { Passed = false, Measured = "the manifest names no fact snapshot; " + dependencyCheck.Measured } : dependencyCheck]), null, false);
         }
 
-        var data = ServingData.Build(facts, TrainingJob.WatermarkOf(snapshot!), encoder.Config, snapshot!);
-        var probe = Probe(data, facts);
+        var data = ServingData.Build(snapshot.Facts, TrainingJob.WatermarkOf(snapshot.Snapshot), encoder.Config, snapshot.Snapshot);
+        var probe = Probe(data, snapshot.Facts);
         var report = ModelSentinel.Check(stored.Load, encoder.ConfigHash, encoder.Names, probe, SentinelOptions.Default, out var accepted);
         report = report with { Checks = [.. report.Checks, dependencyCheck] };
-        return accepted is null ? (report, null, false) : (report, new ServingBundle(new ModelScorer(accepted), data), false);
+        if (accepted is null)
+        {
+            return (report, null, false);
+        }
+
+        // The feature code in sync: recompute the manifest's golden probes with this instance's encoder
+        // and this model; any difference refuses the model and names the features that moved.
+        var scorer = new ModelScorer(accepted);
+        var codeSync = Serverless.Sentinel.GoldenProbes.Check(stored.Manifest, data, encoder, scorer);
+        report = report with { Checks = [.. report.Checks, codeSync] };
+        if (!report.Passed)
+        {
+            scorer.Dispose();
+            accepted.Dispose();
+            return (report, null, false);
+        }
+
+        return (report, new ServingBundle(scorer, data), false);
     }
 
     /// <summary>A probe batch: a few members' profiles at the watermark against the most popular titles.</summary>

@@ -224,6 +224,55 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
     }
 
     [Fact]
+    public async Task A_model_whose_golden_probes_this_encoder_does_not_reproduce_is_refused_naming_the_moved_features()
+    {
+        // Fault 8 as serving sees it: the same config and hash, but the vectors training made differ
+        // from what this instance's encoder computes (as after a change to the encoder's code).
+        var services = fixture.Host.App.Services;
+        var registry = services.GetRequiredService<ModelRegistry>();
+        var store = services.GetRequiredService<ModelStore>();
+        var good = fixture.Trained.Manifest;
+        var golden = good.GoldenProbes!;
+        var moved = good.FeatureNames.ToList().IndexOf(Serverless.Features.FeatureNames.TitlePopularity);
+        Assert.True(moved >= 0);
+        var tampered = good with
+        {
+            Version = "code-moved-1",
+            GoldenProbes = golden with { Probes = golden.Probes.Select(p => p with { Features = p.Features.Select((v, f) => f == moved ? v + 0.25f : v).ToArray() }).ToList() },
+        };
+        using (var served = await store.LoadAsync(good.Version))
+        {
+            await store.SaveAsync(new TrainedModel(tampered, served.Transformer, served.InputSchema));
+        }
+
+        await PublishAsync(registry, tampered);
+        var refused = await (await Http.PostAsync("api/models/refresh", null)).Content.ReadFromJsonAsync<JsonObject>();
+
+        Assert.Equal(good.Version, (string?)refused!["model"]);
+        var check = refused["sentinel"]!["checks"]!.AsArray().Single(c => (string?)c!["name"] == Serverless.Sentinel.SentinelChecks.FeatureCodeSync)!;
+        Assert.False((bool)check["passed"]!);
+        Assert.Contains($"features moved: {good.FeatureNames[moved]}", (string?)check["measured"], StringComparison.Ordinal);
+        Assert.Contains($"{golden.Probes.Count} vectors", (string?)check["measured"], StringComparison.Ordinal);
+        var ranked = await (await Http.PostAsJsonAsync("api/rank", new { member = "1" })).Content.ReadFromJsonAsync<RankResponse>();
+        Assert.Equal(good.Version, ranked!.ModelVersion);
+
+        await RestoreAsync(registry, good.Version);
+    }
+
+    /// <summary>Makes <paramref name="version"/> live again (unless the loader's republish already did) and loads it.</summary>
+    private async Task RestoreAsync(ModelRegistry registry, string version)
+    {
+        var live = await registry.GetLiveAsync();
+        if (live?.Version != version)
+        {
+            await registry.SetStatusAsync(version, ModelStatus.Approved, "restore");
+            await registry.PublishAsync(version, live?.Version, "restore");
+        }
+
+        await Http.PostAsync("api/models/refresh", null);
+    }
+
+    [Fact]
     public async Task A_new_model_is_swapped_in_while_requests_keep_being_answered()
     {
         var services = fixture.Host.App.Services;
