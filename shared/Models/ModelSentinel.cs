@@ -88,6 +88,12 @@ public sealed record SentinelOptions
     /// <summary>p99 time to score a 100-candidate batch with the candidate.</summary>
     public TimeSpan ServingBudget { get; init; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// When a serving instance's loader refuses the version the live alias points to, move the alias
+    /// back to the last version that passed (ETag-guarded), so cold instances never start on a refused model.
+    /// </summary>
+    public bool RepublishOnRefusal { get; init; } = true;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting out of range.</summary>
     public SentinelOptions Validate()
     {
