@@ -60,17 +60,26 @@ public sealed class SentinelFaultSuiteTests(AzuriteFixture azurite) : IDisposabl
     /// <summary>A world: snapshot, a published title-stats version, a validator, and a clean live model.</summary>
     private async Task<(CandidateValidator Validator, string Snapshot, DerivedVersion Stats)> WorldAsync(SentinelOptions? options = null)
     {
+        var (validator, snapshot, stats, _) = await WorldWithAlertsAsync(options);
+        return (validator, snapshot, stats);
+    }
+
+    private async Task<(CandidateValidator Validator, string Snapshot, DerivedVersion Stats, SentinelAlerts Alerts)> WorldWithAlertsAsync(SentinelOptions? options = null)
+    {
         var snapshot = await world.SnapshotAsync(world.At(100));
         var stats = await world.PublishDirectAsync(DerivedDatasets.TitleStats, world.At(100));
         await world.ModelStore.EnsureCreatedAsync();
         var resolvers = new DependencyResolvers([new SnapshotDependencyResolver(world.Snapshots), .. DerivedDependencyResolver.All(world.Registry, world.Store)]);
         var featureLog = new FeatureLogStore(azurite.Tables(), azurite.Blobs(), Microsoft.Extensions.Options.Options.Create(world.Archive.Options), world.Archive.Tables, TimeProvider.System);
+        await featureLog.EnsureCreatedAsync();
+        var alerts = new SentinelAlerts(azurite.Tables(), world.Archive.Options.TablePrefix);
+        await alerts.EnsureCreatedAsync();
         var validator = new CandidateValidator(world.ModelStore, world.Models, resolvers, featureLog, Encoder,
             Microsoft.Extensions.Options.Options.Create(options ?? Options), NullLogger<CandidateValidator>.Instance);
         var live = await CandidateAsync("live-1", TrainerKind.LightGbm, snapshot, stats);
         await world.Models.SetStatusAsync(live.Version, ModelStatus.Approved, "setup");
         await world.Models.PublishAsync(live.Version, null, "setup");
-        return (validator, snapshot, stats);
+        return (validator, snapshot, stats, alerts);
     }
 
     /// <summary>Trains, adds what the training job adds (profiles, floor, golden probes), stores and registers a candidate.</summary>
@@ -142,6 +151,23 @@ public sealed class SentinelFaultSuiteTests(AzuriteFixture azurite) : IDisposabl
                 Assert.False(report.Checks.Single(c => c.Name == SentinelChecks.FeatureCodeSync).Skipped);
             }
         }
+    }
+
+    [Fact]
+    public async Task The_validate_step_rejects_a_faulty_candidate_stores_its_report_and_raises_an_alert_per_failed_check()
+    {
+        var (validator, snapshot, stats, alerts) = await WorldWithAlertsAsync();
+        var candidate = await CandidateAsync("fault-step", TrainerKind.LightGbm, snapshot, stats, change: r => r with { FeatureConfigHash = "another-config" });
+
+        var outcome = await new Serverless.Workflows.TrainPipeline.ValidateCandidateActivity(validator, world.Models, alerts).RunAsync(null!, candidate.Version);
+
+        Assert.False(outcome.Passed);
+        Assert.Contains(SentinelChecks.FeatureConfigHash, outcome.FailedChecks);
+        Assert.Equal(ModelStatus.Rejected, (await world.Models.GetAsync(candidate.Version))!.Status);
+        Assert.False((await validator.GetReportAsync(candidate.Version))!.Passed);
+        var raised = await alerts.ListAsync(version: candidate.Version);
+        Assert.Single(raised, a => a.Kind == AlertKinds.CandidateRejected);
+        Assert.Equal(outcome.FailedChecks.Order(StringComparer.Ordinal), raised.Where(a => a.Kind == AlertKinds.CheckFailed).Select(a => a.Check!).Order(StringComparer.Ordinal));
     }
 
     [Fact]
