@@ -231,6 +231,9 @@ param sentinelMaxSumRatioDeviation string = '0.2'
 @description('Optional. Sentinel__ServingBudget: largest p99 time to score a 100-candidate batch with the candidate.')
 param sentinelServingBudget string = '00:00:00.0500000'
 
+@description('Optional. Sentinel__RepublishOnRefusal: when a serving instance refuses the version "live" points to, move "live" back to the last version that passed.')
+param sentinelRepublishOnRefusal bool = true
+
 // ---------------------------------------------------------------------------------------------
 // Parameters: the deploying principal
 // ---------------------------------------------------------------------------------------------
@@ -459,6 +462,7 @@ var appSettings = {
   Sentinel__MaxCalibrationError: sentinelMaxCalibrationError
   Sentinel__MaxSumRatioDeviation: sentinelMaxSumRatioDeviation
   Sentinel__ServingBudget: sentinelServingBudget
+  Sentinel__RepublishOnRefusal: string(sentinelRepublishOnRefusal)
 }
 
 module functionApp 'modules/function-app.bicep' = {

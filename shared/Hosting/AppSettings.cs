@@ -85,5 +85,6 @@ public static class AppSettings
         new("Sentinel__MaxCalibrationError", SettingKind.Plain, []),
         new("Sentinel__MaxSumRatioDeviation", SettingKind.Plain, []),
         new("Sentinel__ServingBudget", SettingKind.Plain, []),
+        new("Sentinel__RepublishOnRefusal", SettingKind.Plain, []),
     ];
 }

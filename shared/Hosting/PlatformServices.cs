@@ -77,8 +77,17 @@ public static class PlatformServices
             .Validate(o => { try { o.Validate(); return true; } catch (ArgumentException) { return false; } }, "a Sentinel__* setting is out of range (ranges: docs/deploy.md)")
             .ValidateOnStart();
         services.AddSingleton<Serverless.Sentinel.IDependencyResolver, Serverless.Sentinel.SnapshotDependencyResolver>();
+        foreach (var dataset in DerivedDatasets.All)
+        {
+            services.AddSingleton<Serverless.Sentinel.IDependencyResolver>(sp => new Serverless.Sentinel.DerivedDependencyResolver(
+                dataset, sp.GetRequiredService<DerivedVersionRegistry>(), sp.GetRequiredService<DerivedDataStore>()));
+        }
+
         services.AddSingleton<Serverless.Sentinel.DependencyResolvers>();
         services.AddSingleton<Serverless.Sentinel.CandidateValidator>();
+        services.AddSingleton(sp => new Serverless.Sentinel.SentinelAlerts(
+            sp.GetRequiredService<Azure.Data.Tables.TableServiceClient>(), sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.TablePrefix,
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Serverless.Sentinel.SentinelAlerts>>()));
 
         var hubs = configuration.GetSection(AppSettings.EventHubs);
         if (hubs["fullyQualifiedNamespace"] is { Length: > 0 } fqns)
@@ -92,7 +101,7 @@ public static class PlatformServices
 }
 
 /// <summary>Creates the app's tables and containers (archive, feature log, models, registry) when it starts.</summary>
-internal sealed class StorageInitializer(ArchiveTables tables, FeatureLogStore featureLog, ModelStore models, ModelRegistry registry) : IHostedService
+internal sealed class StorageInitializer(ArchiveTables tables, FeatureLogStore featureLog, ModelStore models, ModelRegistry registry, Serverless.Sentinel.SentinelAlerts alerts) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -100,6 +109,7 @@ internal sealed class StorageInitializer(ArchiveTables tables, FeatureLogStore f
         await featureLog.EnsureCreatedAsync(cancellationToken);
         await models.EnsureCreatedAsync(cancellationToken);
         await registry.EnsureCreatedAsync(cancellationToken);
+        await alerts.EnsureCreatedAsync(cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

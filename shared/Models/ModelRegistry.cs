@@ -91,9 +91,17 @@ public sealed class ModelRegistry
 
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default) => await table.CreateIfNotExistsAsync(cancellationToken);
 
+    /// <summary>Who a registration is recorded as when no requester is named.</summary>
+    public const string DefaultRequester = "training";
+
     /// <summary>Adds a version as a Candidate; throws <see cref="ModelVersionExistsException"/> if it is registered already.</summary>
-    public async Task<ModelRecord> RegisterAsync(ModelManifest manifest, CancellationToken cancellationToken = default)
+    public Task<ModelRecord> RegisterAsync(ModelManifest manifest, CancellationToken cancellationToken = default) =>
+        RegisterAsync(manifest, DefaultRequester, cancellationToken);
+
+    /// <summary>As <see cref="RegisterAsync(ModelManifest, CancellationToken)"/>, recording who requested it in the status history.</summary>
+    public async Task<ModelRecord> RegisterAsync(ModelManifest manifest, string requestedBy, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(requestedBy);
         ArgumentNullException.ThrowIfNull(manifest);
         var version = ModelVersion.Validate(manifest.Version, nameof(manifest));
         var now = time.GetUtcNow();
@@ -121,7 +129,7 @@ public sealed class ModelRegistry
             await table.SubmitTransactionAsync(
             [
                 new(TableTransactionActionType.Add, row),
-                new(TableTransactionActionType.Add, StatusRow(version, ModelStatus.Candidate, "training", "registered", now)),
+                new(TableTransactionActionType.Add, StatusRow(version, ModelStatus.Candidate, requestedBy, "registered", now)),
             ], cancellationToken);
         }
         catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)

@@ -12,18 +12,33 @@ public sealed record SentinelCheck(string Name, string Measured, string Threshol
     /// <summary>Not run (no live model, too few logs, ...): passes, and <see cref="Explanation"/> says why.</summary>
     public bool Skipped { get; init; }
 
-    /// <summary>The headline number, when the check has one (for sorting and charts).</summary>
+    /// <summary>The headline number, when the check has one (for sorting and charts). NaN and infinities are written as JSON strings.</summary>
+    [System.Text.Json.Serialization.JsonNumberHandling(System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals)]
     public double? Value { get; init; }
 
     /// <summary>One line a person reads: what the verdict means.</summary>
     public string? Explanation { get; init; }
 
+    /// <summary>The data behind the check's plot (e.g. an empty reliability bin is NaN, written as the JSON string "NaN").</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(PlotJsonConverter))]
     public IReadOnlyDictionary<string, double[]>? Plot { get; init; }
 
     public string Verdict => Skipped ? "skipped" : Passed ? "passed" : "failed";
 
     public static SentinelCheck Skip(string name, string threshold, string why) =>
         new(name, "skipped: " + why, threshold, true) { Skipped = true, Explanation = why };
+}
+
+/// <summary>Plot series as JSON, with NaN and infinities as the strings "NaN", "Infinity" and "-Infinity" (JSON has no such numbers).</summary>
+public sealed class PlotJsonConverter : System.Text.Json.Serialization.JsonConverter<IReadOnlyDictionary<string, double[]>>
+{
+    private static readonly System.Text.Json.JsonSerializerOptions Named = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    public override IReadOnlyDictionary<string, double[]>? Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options) =>
+        System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double[]>>(ref reader, Named);
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, IReadOnlyDictionary<string, double[]> value, System.Text.Json.JsonSerializerOptions options) =>
+        System.Text.Json.JsonSerializer.Serialize(writer, value, Named);
 }
 
 /// <summary>The Sentinel's verdict on one model: it passes only if every check passes.</summary>
@@ -87,6 +102,12 @@ public sealed record SentinelOptions
 
     /// <summary>p99 time to score a 100-candidate batch with the candidate.</summary>
     public TimeSpan ServingBudget { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// When a serving instance's loader refuses the version the live alias points to, move the alias
+    /// back to the last version that passed (ETag-guarded), so cold instances never start on a refused model.
+    /// </summary>
+    public bool RepublishOnRefusal { get; init; } = true;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting out of range.</summary>
     public SentinelOptions Validate()

@@ -1,8 +1,10 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Serverless.Facts;
 using Serverless.Features;
 using Serverless.Models;
+using Serverless.Sentinel;
 using Serverless.TimeMachine;
 using Serverless.Training;
 
@@ -77,13 +79,22 @@ public sealed record ModelAlert(DateTimeOffset At, string Version, SentinelRepor
 /// (their lease keeps it), and it is disposed when the last of them is done. A storage error while
 /// loading is not a verdict: the version is tried again on the next refresh.
 /// </summary>
-public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnapshotStore snapshots, FeatureEncoder encoder, TimeProvider time, ILogger<LiveModel> logger) : IDisposable
+public sealed class LiveModel(
+    ModelRegistry registry,
+    ModelStore store,
+    Serverless.Sentinel.DependencyResolvers dependencies,
+    FeatureEncoder encoder,
+    TimeProvider time,
+    SentinelAlerts sentinelAlerts,
+    IOptions<SentinelOptions> options,
+    ILogger<LiveModel> logger) : IDisposable
 {
-    public const string DependentDataAvailable = "dependent-data-available";
+    public const string DependentDataAvailable = Serverless.Sentinel.SentinelChecks.DependentData;
     private const int MaxAlerts = 50;
     private readonly SemaphoreSlim refreshing = new(1, 1);
     private readonly List<ModelAlert> alerts = [];
     private ServingBundle? current;
+    private readonly HashSet<string> refused = new(StringComparer.Ordinal);
     private string? lastRefused;
 
     public ServingBundle? Current => Volatile.Read(ref current);
@@ -109,52 +120,158 @@ public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnap
         get { lock (alerts) { return alerts.ToList(); } }
     }
 
-    /// <summary>Loads the live version if it changed; returns the Sentinel report of a version it tried, else null.</summary>
+    /// <summary>
+    /// Loads the live version if it changed; returns the Sentinel report of a version it tried, else
+    /// null. When the loader refuses the version the alias points to, an alert is persisted and (unless
+    /// Sentinel__RepublishOnRefusal is off) the alias is moved back to the last version that passed,
+    /// which a cold instance then loads in the same call.
+    /// </summary>
     public async Task<SentinelReport?> RefreshAsync(CancellationToken cancellationToken = default)
     {
         await refreshing.WaitAsync(cancellationToken);
         try
         {
-            var live = await registry.GetLiveAsync(cancellationToken);
-            if (live is null || live.Version == Current?.Manifest.Version || live.Version == lastRefused)
+            SentinelReport? first = null;
+            for (var attempt = 0; attempt < 3; attempt++)
             {
-                return null;
-            }
-
-            var (report, bundle, transient) = await TryLoadAsync(live.Version, cancellationToken);
-            if (transient)
-            {
-                logger.LogWarning("Could not read model {Version} from storage ({Reason}); keeping {Current}, trying again on the next refresh",
-                    live.Version, report.Failures.FirstOrDefault()?.Measured, Current?.Manifest.Version ?? "(none)");
-                return report;
-            }
-
-            if (bundle is null)
-            {
-                lastRefused = live.Version;
-                lock (alerts)
+                var (report, moved) = await RefreshOnceAsync(cancellationToken);
+                first ??= report;
+                if (!moved)
                 {
-                    alerts.Add(new ModelAlert(time.GetUtcNow(), live.Version, report));
-                    if (alerts.Count > MaxAlerts) { alerts.RemoveAt(0); }
+                    break;
                 }
-
-                logger.LogError("Sentinel refused model {Version}; keeping {Current}: {Failures}", live.Version, Current?.Manifest.Version ?? "(none)",
-                    string.Join("; ", report.Failures.Select(f => $"{f.Name}: {f.Measured} (needs {f.Threshold})")));
-                return report;
             }
 
-            var previous = Interlocked.Exchange(ref current, bundle);
-            logger.LogInformation("Serving model {Version} (was {Previous})", live.Version, previous?.Manifest.Version ?? "(none)");
-            // Requests in flight hold leases on the previous bundle: it is disposed when the last ends.
-            previous?.Dispose();
-
-            return report;
+            return first;
         }
         finally
         {
             refreshing.Release();
         }
     }
+
+    private async Task<(SentinelReport? Report, bool AliasMoved)> RefreshOnceAsync(CancellationToken cancellationToken)
+    {
+        var live = await registry.GetLiveAsync(cancellationToken);
+        if (live is null || live.Version == Current?.Manifest.Version || live.Version == lastRefused)
+        {
+            return (null, false);
+        }
+
+        var (report, bundle, transient) = await TryLoadAsync(live.Version, cancellationToken);
+        if (transient)
+        {
+            logger.LogWarning("Could not read model {Version} from storage ({Reason}); keeping {Current}, trying again on the next refresh",
+                live.Version, report.Failures.FirstOrDefault()?.Measured, Current?.Manifest.Version ?? "(none)");
+            return (report, false);
+        }
+
+        if (bundle is null)
+        {
+            lastRefused = live.Version;
+            lock (refused) { refused.Add(live.Version); }
+            lock (alerts)
+            {
+                alerts.Add(new ModelAlert(time.GetUtcNow(), live.Version, report));
+                if (alerts.Count > MaxAlerts) { alerts.RemoveAt(0); }
+            }
+
+            var failures = string.Join("; ", report.Failures.Select(f => $"{f.Name}: {f.Measured} (needs {f.Threshold})"));
+            logger.LogError("Sentinel refused model {Version}; keeping {Current}: {Failures}", live.Version, Current?.Manifest.Version ?? "(none)", failures);
+            await AlertAsync(AlertKinds.LoaderRefused, live.Version, report.Failures.FirstOrDefault()?.Name, failures, cancellationToken);
+            var moved = options.Value.RepublishOnRefusal && await RepublishAsync(live, cancellationToken);
+            return (report, moved);
+        }
+
+        var previous = Interlocked.Exchange(ref current, bundle);
+        logger.LogInformation("Serving model {Version} (was {Previous})", live.Version, previous?.Manifest.Version ?? "(none)");
+        // Requests in flight hold leases on the previous bundle: it is disposed when the last ends.
+        previous?.Dispose();
+        return (report, false);
+    }
+
+    /// <summary>
+    /// Moves "live" from the refused version back to the last version that passed: the one this
+    /// instance serves, else the newest earlier live version that is Retired or Approved, passed the
+    /// pipeline's Sentinel (or predates it) and was not refused here. ETag-guarded: when another
+    /// instance moved the alias first, nothing changes. The refused version ends Rejected.
+    /// </summary>
+    private async Task<bool> RepublishAsync(LiveAlias live, CancellationToken cancellationToken)
+    {
+        try
+        {
+            string? target = null;
+            if (Current?.Manifest.Version is { } serving && serving != live.Version && await Republishable(serving))
+            {
+                target = serving;
+            }
+            else
+            {
+                foreach (var change in (await registry.GetHistoryAsync(cancellationToken)).Reverse())
+                {
+                    if (change.To != live.Version && !IsRefused(change.To) && await Republishable(change.To))
+                    {
+                        target = change.To;
+                        break;
+                    }
+                }
+            }
+
+            if (target is null)
+            {
+                logger.LogWarning("Model {Version} was refused and no earlier version that passed can go live; the alias stays", live.Version);
+                return false;
+            }
+
+            var reason = $"republished by the serving loader ({Source}): {live.Version} was refused";
+            if (live.Previous == target)
+            {
+                await registry.RollbackAsync(reason, live.Version, cancellationToken);
+            }
+            else
+            {
+                await registry.PublishAsync(target, live.Version, reason, cancellationToken);
+                await registry.SetStatusAsync(live.Version, ModelStatus.Rejected, reason, Source, cancellationToken);
+            }
+
+            await AlertAsync(AlertKinds.Republished, live.Version, null, $"live moved from {live.Version} back to {target}", cancellationToken);
+            return true;
+        }
+        catch (ModelAliasConflictException ex)
+        {
+            logger.LogInformation("Live moved on while republishing after {Version} was refused ({Reason}); leaving it", live.Version, ex.Message);
+            return true;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ModelNotFoundException || IsTransient(ex))
+        {
+            logger.LogWarning(ex, "Could not move live back from refused model {Version}", live.Version);
+            return false;
+        }
+
+        async Task<bool> Republishable(string version) =>
+            await registry.GetAsync(version, cancellationToken) is { Status: ModelStatus.Retired or ModelStatus.Approved, SentinelPassed: not false };
+    }
+
+    private bool IsRefused(string version)
+    {
+        lock (refused) { return refused.Contains(version); }
+    }
+
+    /// <summary>Persists an alert; a storage failure here is logged, never a reason to stop serving.</summary>
+    private async Task AlertAsync(string kind, string version, string? check, string detail, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await sentinelAlerts.RaiseAsync(kind, version, check, detail, Source, cancellationToken);
+        }
+        catch (Exception ex) when (IsTransient(ex))
+        {
+            logger.LogWarning(ex, "Could not persist the {Kind} alert on {Version}", kind, version);
+        }
+    }
+
+    /// <summary>This serving instance, as alerts name it.</summary>
+    public static string Source { get; } = "serving:" + (Environment.GetEnvironmentVariable("WEBSITE_INSTANCE_ID") is { Length: > 0 } id ? id[..Math.Min(12, id.Length)] : Environment.MachineName);
 
     /// <summary>A storage failure that says nothing about the model (throttling, a server error, a dropped connection).</summary>
     private static bool IsTransient(Exception ex) =>
@@ -181,34 +298,46 @@ public sealed class LiveModel(ModelRegistry registry, ModelStore store, FactSnap
             return (Failed(version, ModelSentinel.ArtifactLoads, "artifact missing from the model store"), null, false);
         }
 
-        var snapshot = TrainingJob.SnapshotOf(stored.Manifest);
-        List<Fact>? facts = null;
-        string dependency;
+        // Every dependency the manifest names (the fact snapshot, derived datasets such as title
+        // statistics) must be there: the same resolvers the pipeline's Sentinel uses.
+        SentinelCheck dependencyCheck;
+        IReadOnlyList<Serverless.Sentinel.ResolvedDependency> resolved;
         try
         {
-            facts = snapshot is not null && await snapshots.ExistsAsync(snapshot, cancellationToken) ? await snapshots.LoadAsync(snapshot, cancellationToken) : null;
-            dependency = facts is null ? $"snapshot '{snapshot ?? "(none named)"}' not found" : $"{facts.Count} facts";
+            (dependencyCheck, resolved) = await dependencies.CheckAsync(stored.Manifest, cancellationToken);
         }
         catch (Exception ex) when (IsTransient(ex))
         {
-            return (new SentinelReport(version, [new SentinelCheck(DependentDataAvailable, $"storage error, will retry: {ex.Message}", "the fact snapshot named in the manifest loads", false)]), null, true);
-        }
-        catch (Exception ex) when (ex is InvalidDataException or Azure.RequestFailedException or System.Text.Json.JsonException)
-        {
-            dependency = $"snapshot unreadable: {ex.Message}";
+            return (new SentinelReport(version, [new SentinelCheck(DependentDataAvailable, $"storage error, will retry: {ex.Message}", Serverless.Sentinel.DependencyResolvers.Threshold, false)]), null, true);
         }
 
-        var dependencyCheck = new SentinelCheck(DependentDataAvailable, dependency, "the fact snapshot named in the manifest loads", facts is not null);
-        if (facts is null)
+        if (Serverless.Sentinel.DependencyResolvers.Snapshot(resolved) is not { } snapshot)
         {
-            return (new SentinelReport(version, [dependencyCheck]), null, false);
+            return (new SentinelReport(version, [dependencyCheck.Passed ? dependencyCheck with { Passed = false, Measured = "the manifest names no fact snapshot; " + dependencyCheck.Measured } : dependencyCheck]), null, false);
         }
 
-        var data = ServingData.Build(facts, TrainingJob.WatermarkOf(snapshot!), encoder.Config, snapshot!);
-        var probe = Probe(data, facts);
+        var data = ServingData.Build(snapshot.Facts, TrainingJob.WatermarkOf(snapshot.Snapshot), encoder.Config, snapshot.Snapshot);
+        var probe = Probe(data, snapshot.Facts);
         var report = ModelSentinel.Check(stored.Load, encoder.ConfigHash, encoder.Names, probe, SentinelOptions.Default, out var accepted);
         report = report with { Checks = [.. report.Checks, dependencyCheck] };
-        return accepted is null ? (report, null, false) : (report, new ServingBundle(new ModelScorer(accepted), data), false);
+        if (accepted is null)
+        {
+            return (report, null, false);
+        }
+
+        // The feature code in sync: recompute the manifest's golden probes with this instance's encoder
+        // and this model; any difference refuses the model and names the features that moved.
+        var scorer = new ModelScorer(accepted);
+        var codeSync = Serverless.Sentinel.GoldenProbes.Check(stored.Manifest, data, encoder, scorer);
+        report = report with { Checks = [.. report.Checks, codeSync] };
+        if (!report.Passed)
+        {
+            scorer.Dispose();
+            accepted.Dispose();
+            return (report, null, false);
+        }
+
+        return (report, new ServingBundle(scorer, data), false);
     }
 
     /// <summary>A probe batch: a few members' profiles at the watermark against the most popular titles.</summary>

@@ -9,21 +9,29 @@ namespace Serverless.Workflows.TrainPipeline;
 /// Trains a candidate with the training job (snapshot, training set with the serving encoder, ML.NET,
 /// basic Sentinel, store, register) without publishing it. The model travels as a version id, never as bytes.
 /// </summary>
-public sealed class TrainCandidateActivity(TrainingJob training) : TaskActivity<TrainPipelineRequest, TrainedCandidate>
+public sealed class TrainCandidateActivity(TrainingJob training, SentinelAlerts alerts) : TaskActivity<TrainPipelineRequest, TrainedCandidate>
 {
     public override async Task<TrainedCandidate> RunAsync(TaskActivityContext context, TrainPipelineRequest input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var result = await training.RunAsync(new TrainingJobRequest(input.Trainer, null, Publish: false, FromLoggedFeatures: input.FromLoggedFeatures, VersionSuffix: input.VersionSuffix));
+        var result = await training.RunAsync(new TrainingJobRequest(input.Trainer, null, Publish: false, FromLoggedFeatures: input.FromLoggedFeatures, VersionSuffix: input.VersionSuffix, RequestedBy: input.RequestedBy));
+        if (!result.Sentinel.Passed)
+        {
+            await alerts.RaiseRejectedAsync(result.Sentinel, Source);
+        }
+
         return new TrainedCandidate(result.Manifest.Version, result.Sentinel.Passed, result.Sentinel.ToString(), result.Manifest.Metrics);
     }
+
+    /// <summary>Alerts raised by the pipeline name it as their source.</summary>
+    public const string Source = "train-pipeline";
 }
 
 /// <summary>
 /// The validation step: every Sentinel check on the candidate, the report stored with the version,
 /// the verdict recorded in the registry (a failure rejects the candidate and names the checks).
 /// </summary>
-public sealed class ValidateCandidateActivity(CandidateValidator validator, ModelRegistry registry) : TaskActivity<string, ValidationOutcome>
+public sealed class ValidateCandidateActivity(CandidateValidator validator, ModelRegistry registry, SentinelAlerts alerts) : TaskActivity<string, ValidationOutcome>
 {
     public override async Task<ValidationOutcome> RunAsync(TaskActivityContext context, string input)
     {
@@ -37,6 +45,11 @@ public sealed class ValidateCandidateActivity(CandidateValidator validator, Mode
         if (record is { Status: ModelStatus.Candidate })
         {
             await registry.RecordSentinelAsync(version, report.Passed, summary);
+        }
+
+        if (!report.Passed)
+        {
+            await alerts.RaiseRejectedAsync(report, TrainCandidateActivity.Source);
         }
 
         return new ValidationOutcome(version, report.Passed, summary, failed, report.Checks.Where(c => c.Skipped).Select(c => c.Name).ToList());
@@ -76,13 +89,18 @@ public sealed class PublishModelActivity(ModelRegistry registry) : TaskActivity<
     }
 }
 
-/// <summary>Marks the candidate Rejected with the reason (a person's, or the approval timeout).</summary>
-public sealed class RejectModelActivity(ModelRegistry registry) : TaskActivity<ModelDecision, bool>
+/// <summary>Marks the candidate Rejected with the reason (a person's, or the approval timeout) and raises the alert.</summary>
+public sealed class RejectModelActivity(ModelRegistry registry, SentinelAlerts alerts) : TaskActivity<ModelDecision, bool>
 {
+    /// <summary>Who a rejection at the approval deadline is recorded as.</summary>
+    public const string ApprovalDeadline = "approval deadline";
+
     public override async Task<bool> RunAsync(TaskActivityContext context, ModelDecision input)
     {
         ArgumentNullException.ThrowIfNull(input);
         await registry.SetStatusAsync(input.Version, ModelStatus.Rejected, input.Reason, input.By);
+        await alerts.RaiseAsync(input.By == ApprovalDeadline ? AlertKinds.CandidateExpired : AlertKinds.CandidateRejected,
+            input.Version, null, input.Reason, TrainCandidateActivity.Source);
         return true;
     }
 }

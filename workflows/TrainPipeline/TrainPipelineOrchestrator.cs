@@ -69,7 +69,7 @@ public sealed class TrainPipelineOrchestrator : TaskOrchestrator<TrainPipelineRe
         {
             var reason = $"no decision within {request.ApprovalTimeout}";
             context.SetCustomStatus(new TrainPipelineStatus(StageRejected, candidate, deadline, validation));
-            await context.CallActivityAsync(TaskNames.RejectModel, new ModelDecision(candidate.Version, "approval timed out: " + reason, "approval deadline"), RegistryRetry);
+            await context.CallActivityAsync(TaskNames.RejectModel, new ModelDecision(candidate.Version, "approval timed out: " + reason, RejectModelActivity.ApprovalDeadline), RegistryRetry);
             return new TrainPipelineResult(candidate.Version, PipelineOutcome.ApprovalTimedOut, reason, null);
         }
 

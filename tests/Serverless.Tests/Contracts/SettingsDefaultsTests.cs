@@ -74,6 +74,8 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(sentinel.MaxCalibrationError, double.Parse(Get("Sentinel__MaxCalibrationError"), CultureInfo.InvariantCulture));
         Assert.Equal(sentinel.MaxSumRatioDeviation, double.Parse(Get("Sentinel__MaxSumRatioDeviation"), CultureInfo.InvariantCulture));
         Assert.Equal(sentinel.ServingBudget, TimeSpan.Parse(Get("Sentinel__ServingBudget"), CultureInfo.InvariantCulture));
+        Assert.Equal(sentinel.RepublishOnRefusal, bool.Parse(Get("Sentinel__RepublishOnRefusal")));
+        Assert.True(sentinel.RepublishOnRefusal);
         sentinel.Validate();
     }
 }

@@ -230,9 +230,120 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         var ranked = await (await Http.PostAsJsonAsync("api/rank", new { member = "1" })).Content.ReadFromJsonAsync<RankResponse>();
         Assert.Equal(good.Version, ranked!.ModelVersion);
 
-        // Put the good model back as live for the other tests.
-        await registry.SetStatusAsync(good.Version, ModelStatus.Approved, "restore");
-        await registry.PublishAsync(good.Version, (await registry.GetLiveAsync())!.Version, "restore");
+        // Put the good model back as live for the other tests (the loader's republish already did).
+        await RestoreAsync(registry, good.Version);
+    }
+
+    [Fact]
+    public async Task A_refused_live_version_is_alerted_and_live_moves_back_to_the_version_that_passed()
+    {
+        var services = fixture.Host.App.Services;
+        var registry = services.GetRequiredService<ModelRegistry>();
+        var store = services.GetRequiredService<ModelStore>();
+        var good = fixture.Trained.Manifest;
+        var bad = good with { Version = "refused-live-1" };
+        await store.SaveAsync(bad, BinaryData.FromBytes(new byte[] { 9, 9, 9 }));
+        await PublishAsync(registry, bad);
+
+        await Http.PostAsync("api/models/refresh", null);
+
+        var live = (await registry.GetLiveAsync())!;
+        Assert.Equal(good.Version, live.Version);
+        Assert.Equal(ModelStatus.Rejected, (await registry.GetAsync(bad.Version))!.Status);
+        Assert.Contains("republished by the serving loader", (await registry.GetHistoryAsync())[^1].Reason, StringComparison.Ordinal);
+        var alerts = (await Http.GetFromJsonAsync<JsonObject>($"api/alerts?version={bad.Version}"))!["alerts"]!.AsArray();
+        Assert.Equal([Serverless.Sentinel.AlertKinds.Republished, Serverless.Sentinel.AlertKinds.LoaderRefused], alerts.Select(a => (string?)a!["kind"]));   // newest first
+        Assert.Equal(ModelSentinel.ArtifactLoads, (string?)alerts[1]!["check"]);
+        Assert.StartsWith("serving:", (string?)alerts[1]!["source"], StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("api/alerts?limit=0")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("api/alerts?kind=nope")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("api/alerts?version=a%20b")).StatusCode);
+        var ranked = await (await Http.PostAsJsonAsync("api/rank", new { member = "1" })).Content.ReadFromJsonAsync<RankResponse>();
+        Assert.Equal(good.Version, ranked!.ModelVersion);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_cold_instance_never_starts_on_a_refused_model_unless_republish_is_off(bool republish)
+    {
+        var services = fixture.Host.App.Services;
+        var registry = services.GetRequiredService<ModelRegistry>();
+        var store = services.GetRequiredService<ModelStore>();
+        var good = fixture.Trained.Manifest;
+        var bad = good with { Version = $"cold-refused-{(republish ? "on" : "off")}" };
+        await store.SaveAsync(bad, BinaryData.FromBytes(new byte[] { 7, 7 }));
+        await PublishAsync(registry, bad);
+
+        // A new instance: nothing loaded yet, the alias on the bad version.
+        using var cold = new LiveModel(registry, store, services.GetRequiredService<Serverless.Sentinel.DependencyResolvers>(), services.GetRequiredService<FeatureEncoder>(),
+            TimeProvider.System, services.GetRequiredService<Serverless.Sentinel.SentinelAlerts>(),
+            Microsoft.Extensions.Options.Options.Create(new SentinelOptions { RepublishOnRefusal = republish }), Microsoft.Extensions.Logging.Abstractions.NullLogger<LiveModel>.Instance);
+        var report = await cold.RefreshAsync();
+
+        Assert.False(report!.Passed);
+        if (republish)
+        {
+            Assert.Equal(good.Version, (await registry.GetLiveAsync())!.Version);
+            Assert.Equal(good.Version, cold.Current!.Manifest.Version);   // loaded in the same refresh
+        }
+        else
+        {
+            Assert.Equal(bad.Version, (await registry.GetLiveAsync())!.Version);
+            Assert.Null(cold.Current);
+            Assert.Equal(Serverless.Sentinel.AlertKinds.LoaderRefused, Assert.Single(await services.GetRequiredService<Serverless.Sentinel.SentinelAlerts>().ListAsync(version: bad.Version)).Kind);
+        }
+
+        await RestoreAsync(registry, good.Version);
+    }
+
+    [Fact]
+    public async Task A_model_whose_golden_probes_this_encoder_does_not_reproduce_is_refused_naming_the_moved_features()
+    {
+        // Fault 8 as serving sees it: the same config and hash, but the vectors training made differ
+        // from what this instance's encoder computes (as after a change to the encoder's code).
+        var services = fixture.Host.App.Services;
+        var registry = services.GetRequiredService<ModelRegistry>();
+        var store = services.GetRequiredService<ModelStore>();
+        var good = fixture.Trained.Manifest;
+        var golden = good.GoldenProbes!;
+        var moved = good.FeatureNames.ToList().IndexOf(Serverless.Features.FeatureNames.TitlePopularity);
+        Assert.True(moved >= 0);
+        var tampered = good with
+        {
+            Version = "code-moved-1",
+            GoldenProbes = golden with { Probes = golden.Probes.Select(p => p with { Features = p.Features.Select((v, f) => f == moved ? v + 0.25f : v).ToArray() }).ToList() },
+        };
+        using (var served = await store.LoadAsync(good.Version))
+        {
+            await store.SaveAsync(new TrainedModel(tampered, served.Transformer, served.InputSchema));
+        }
+
+        await PublishAsync(registry, tampered);
+        var refused = await (await Http.PostAsync("api/models/refresh", null)).Content.ReadFromJsonAsync<JsonObject>();
+
+        Assert.Equal(good.Version, (string?)refused!["model"]);
+        var check = refused["sentinel"]!["checks"]!.AsArray().Single(c => (string?)c!["name"] == Serverless.Sentinel.SentinelChecks.FeatureCodeSync)!;
+        Assert.False((bool)check["passed"]!);
+        Assert.Contains($"features moved: {good.FeatureNames[moved]}", (string?)check["measured"], StringComparison.Ordinal);
+        Assert.Contains($"{golden.Probes.Count} vectors", (string?)check["measured"], StringComparison.Ordinal);
+        var ranked = await (await Http.PostAsJsonAsync("api/rank", new { member = "1" })).Content.ReadFromJsonAsync<RankResponse>();
+        Assert.Equal(good.Version, ranked!.ModelVersion);
+
+        await RestoreAsync(registry, good.Version);
+    }
+
+    /// <summary>Makes <paramref name="version"/> live again (unless the loader's republish already did) and loads it.</summary>
+    private async Task RestoreAsync(ModelRegistry registry, string version)
+    {
+        var live = await registry.GetLiveAsync();
+        if (live?.Version != version)
+        {
+            await registry.SetStatusAsync(version, ModelStatus.Approved, "restore");
+            await registry.PublishAsync(version, live?.Version, "restore");
+        }
+
+        await Http.PostAsync("api/models/refresh", null);
     }
 
     [Fact]
@@ -344,6 +455,7 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         var published = (string?)status["result"]!["version"];
         Assert.NotEqual(good.Version, published);
         Assert.Equal(published, (await registry.GetLiveAsync())!.Version);
+        Assert.Equal("ci", (await registry.GetStatusHistoryAsync(published!))[0].By);   // the pipeline's RequestedBy
         Assert.Equal(HttpStatusCode.Conflict, (await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = false, by = "bob" })).StatusCode);
 
         await Http.PostAsync("api/models/refresh", null);

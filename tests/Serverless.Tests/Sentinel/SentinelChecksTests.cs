@@ -175,4 +175,24 @@ public sealed class SentinelChecksTests
         Assert.Equal((1 + 1 / Math.Log2(3)) / 2, metrics.MeanNdcg(), 6);
         Assert.Equal(1 / Math.Log2(3), metrics.MeanNdcg([0, 1]), 6);        // only r2 counts: its like at rank 2
     }
+
+    [Fact]
+    public void A_report_with_empty_bins_and_infinite_ratios_serializes_and_reads_back()
+    {
+        // Empty reliability bins are NaN and a sum ratio without positives is infinite: the report
+        // is stored and handed between pipeline steps as JSON, which has no such numbers.
+        var check = new SentinelCheck("calibration", "m", "t", false)
+        {
+            Value = double.PositiveInfinity,
+            Plot = new Dictionary<string, double[]> { ["observed"] = [0.5, double.NaN, double.NegativeInfinity] },
+        };
+        var report = new SentinelReport("v1", [check]);
+        foreach (var options in new[] { new System.Text.Json.JsonSerializerOptions(), ModelJson.Options })
+        {
+            var json = System.Text.Json.JsonSerializer.Serialize(report, options);
+            var back = System.Text.Json.JsonSerializer.Deserialize<SentinelReport>(json, options)!;
+            Assert.Equal(double.PositiveInfinity, back.Checks[0].Value);
+            Assert.Equal([0.5, double.NaN, double.NegativeInfinity], back.Checks[0].Plot!["observed"]);
+        }
+    }
 }

@@ -20,6 +20,9 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
 {
     private static readonly TrainPipelineRequest Request = new(TrainerKind.LightGbm, false, TimeSpan.FromMinutes(5), "test");
 
+    /// <summary>The alerts table of the registry <see cref="StartAsync"/> made.</summary>
+    private Serverless.Sentinel.SentinelAlerts alerts = null!;
+
     /// <summary>Registers a candidate (as the training job does) and reports the basic Sentinel's verdict it was told to.</summary>
     private sealed class RegisteringTrainer(ModelRegistry registry, string version, bool sentinelPassed, List<string?>? suffixes = null) : TaskActivity<TrainPipelineRequest, TrainedCandidate>
     {
@@ -32,7 +35,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
                 v = $"{version}-{input.VersionSuffix}";
             }
 
-            await registry.RegisterAsync(SharedModels.Get(TrainerKind.LogisticRegression).Manifest with { Version = v });
+            await registry.RegisterAsync(SharedModels.Get(TrainerKind.LogisticRegression).Manifest with { Version = v }, input.RequestedBy);
             if (!sentinelPassed)
             {
                 await registry.SetStatusAsync(v, ModelStatus.Rejected, "sentinel: probe-scores-valid NaN");
@@ -56,8 +59,11 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
     private async Task<(DurableTaskTestHost Host, ModelRegistry Registry)> StartAsync(string version, bool sentinelPassed, string? liveBefore = null, bool validationPasses = true, List<string?>? suffixes = null)
     {
         // The system clock: status history rows are ordered by time.
-        var registry = new ModelRegistry(azurite.Tables(), azurite.NewPrefix());
+        var prefix = azurite.NewPrefix();
+        var registry = new ModelRegistry(azurite.Tables(), prefix);
         await registry.EnsureCreatedAsync();
+        alerts = new Serverless.Sentinel.SentinelAlerts(azurite.Tables(), prefix);
+        await alerts.EnsureCreatedAsync();
         if (liveBefore is not null)
         {
             await registry.RegisterAsync(SharedModels.Get(TrainerKind.LogisticRegression).Manifest with { Version = liveBefore });
@@ -71,7 +77,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
             tasks.AddActivity(TaskNames.TrainCandidate, new RegisteringTrainer(registry, version, sentinelPassed, suffixes));
             tasks.AddActivity(TaskNames.ValidateCandidate, new ScriptedValidator(registry, validationPasses));
             tasks.AddActivity(new PublishModelActivity(registry));
-            tasks.AddActivity(new RejectModelActivity(registry));
+            tasks.AddActivity(new RejectModelActivity(registry, alerts));
         });
         return (host, registry);
     }
@@ -131,6 +137,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         Assert.Equal(ModelStatus.Rejected, record.Status);
         Assert.Equal(TrainPipelineOrchestrator.StageRejected, await StageAsync(host.Client, id));   // not "awaiting-approval" (issue 10, item 8)
         Assert.Equal("bob", (await registry.GetStatusHistoryAsync("cand-2"))[^1].By);
+        Assert.Equal(Serverless.Sentinel.AlertKinds.CandidateRejected, Assert.Single(await alerts.ListAsync(version: "cand-2")).Kind);
     }
 
     [Fact]
@@ -152,7 +159,9 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         Assert.Equal(TrainPipelineOrchestrator.StagePublished, await StageAsync(host.Client, id));
         var history = await registry.GetStatusHistoryAsync("cand-6");
         Assert.Equal([ModelStatus.Candidate, ModelStatus.Approved, ModelStatus.Live], history.Select(h => h.Status));
+        Assert.Equal("test", history[0].By);   // the pipeline's RequestedBy, not "training"
         Assert.Equal("alice", history[1].By);
+        Assert.Empty(await alerts.ListAsync(version: "cand-6"));
     }
 
     [Fact]
@@ -171,6 +180,9 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         Assert.Null(await registry.GetLiveAsync());
         Assert.Equal(TrainPipelineOrchestrator.StageRejected, await StageAsync(host.Client, id));
         Assert.Equal("approval deadline", (await registry.GetStatusHistoryAsync("cand-3"))[^1].By);
+        var expired = Assert.Single(await alerts.ListAsync(version: "cand-3"));
+        Assert.Equal(Serverless.Sentinel.AlertKinds.CandidateExpired, expired.Kind);
+        Assert.Contains("approval timed out", expired.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
