@@ -79,7 +79,23 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
         ArgumentNullException.ThrowIfNull(request);
         request.Validate();
         var since = request.Since ?? DateTimeOffset.MinValue;
-        var logged = await featureLog.ReadAsync(f => f.MaxRequestTime >= since, cancellationToken);
+        // Only the files the sample needs are read (a window of heavy traffic holds far more than a
+        // sample): whole files in a stable order by name hash until they hold enough requests.
+        var files = (await featureLog.ListAsync(openOnly: false, cancellationToken)).Where(f => f.MaxRequestTime >= since).ToList();
+        var chosen = new HashSet<string>(StringComparer.Ordinal);
+        var inChosen = 0L;
+        foreach (var file in files.OrderBy(f => FeatureLogSampler.StableHash(f.Id)).ThenBy(f => f.Id, StringComparer.Ordinal))
+        {
+            if (inChosen >= request.MaxRequests)
+            {
+                break;
+            }
+
+            chosen.Add(file.Id);
+            inChosen += file.Requests;
+        }
+
+        var logged = chosen.Count == 0 ? [] : await featureLog.ReadAsync(f => chosen.Contains(f.Id), cancellationToken);
         var requests = logged
             .Where(i => i.Record.RequestTime >= since)
             .GroupBy(i => i.Record.LogId, StringComparer.Ordinal)
@@ -144,7 +160,7 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
 
         var done = work.Count;
         var features = names.Select((name, f) => new FeatureSkew(name, compared[f], mismatches[f], maxDiff[f])).ToList();
-        var report = new SkewReport(time.GetUtcNow(), requests.Count, done, compared.Sum(), mismatches.Sum(), features, skipped);
+        var report = new SkewReport(time.GetUtcNow(), (int)Math.Min(int.MaxValue, files.Sum(f => (long)f.Requests)), done, compared.Sum(), mismatches.Sum(), features, skipped);
         if (report.Mismatches > 0)
         {
             logger.LogError("Training/serving skew: {Summary}", report.Summary());
