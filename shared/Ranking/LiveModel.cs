@@ -316,7 +316,7 @@ public sealed class LiveModel(
             return (new SentinelReport(version, [dependencyCheck.Passed ? dependencyCheck with { Passed = false, Measured = "the manifest names no fact snapshot; " + dependencyCheck.Measured } : dependencyCheck]), null, false);
         }
 
-        var data = ServingData.Build(snapshot.Facts, TrainingJob.WatermarkOf(snapshot.Snapshot), encoder.Config, snapshot.Snapshot);
+        var data = ServingData.FromSnapshot(snapshot.Facts, snapshot.Snapshot, encoder.Config);
         var probe = Probe(data, snapshot.Facts);
         var report = ModelSentinel.Check(stored.Load, encoder.ConfigHash, encoder.Names, probe, SentinelOptions.Default, out var accepted);
         report = report with { Checks = [.. report.Checks, dependencyCheck] };

@@ -37,6 +37,10 @@ public sealed class ServingData
         return new ServingData(catalog, stats, MostPopular(stats, PopularPoolSize), snapshot);
     }
 
+    /// <summary>The serving data of a fact snapshot (its facts, as of the watermark in its name).</summary>
+    public static ServingData FromSnapshot(IReadOnlyList<Fact> facts, string snapshot, FeatureConfig config) =>
+        Build(facts, Training.TrainingJob.WatermarkOf(snapshot), config, snapshot);
+
     /// <summary>The <paramref name="count"/> most rated titles as of the snapshot's watermark (ties by id).</summary>
     public static List<string> MostPopular(TitleStatsSnapshot stats, int count) =>
         stats.Titles.OrderByDescending(kv => kv.Value.RatingCount).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(count).Select(kv => kv.Key).ToList();

@@ -66,7 +66,7 @@ public sealed class CandidateValidator(
         using var model = loaded;
         using var scorer = new ModelScorer(model);
         var snapshot = DependencyResolvers.Snapshot(resolved);
-        var data = snapshot is { } s ? ServingData.Build(s.Facts, Serverless.Training.TrainingJob.WatermarkOf(s.Snapshot), encoder.Config, s.Snapshot) : null;
+        var data = snapshot is { } s ? ServingData.FromSnapshot(s.Facts, s.Snapshot, encoder.Config) : null;
         checks.Add(GoldenProbes.Check(manifest, data, encoder, scorer));
 
         var candidateScores = new float[shadow.Count];

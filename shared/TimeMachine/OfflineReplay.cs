@@ -166,34 +166,11 @@ public static class OfflineReplay
         return ideal == 0 ? 0 : dcg / ideal;
     }
 
-    /// <summary>Rank-sum AUC (ties count half); NaN when one class is missing.</summary>
+    /// <summary>Rank-sum AUC (ties count half); NaN when one class is missing: the Sentinel's AUC, over one request.</summary>
     public static double Auc(IReadOnlyList<(float Score, bool Liked)> pairs)
     {
         ArgumentNullException.ThrowIfNull(pairs);
-        var positives = pairs.Count(p => p.Liked);
-        var negatives = pairs.Count - positives;
-        if (positives == 0 || negatives == 0)
-        {
-            return double.NaN;
-        }
-
-        var sorted = pairs.OrderBy(p => p.Score).ToList();
-        double rankSum = 0;
-        for (var i = 0; i < sorted.Count;)
-        {
-            var j = i;
-            while (j < sorted.Count && sorted[j].Score == sorted[i].Score)
-            {
-                j++;
-            }
-
-            var averageRank = (i + j + 1) / 2.0;
-            for (; i < j; i++)
-            {
-                rankSum += sorted[i].Liked ? averageRank : 0;
-            }
-        }
-
-        return (rankSum - (positives * (positives + 1) / 2.0)) / ((double)positives * negatives);
+        var data = new Sentinel.ShadowData(pairs.Select(_ => Array.Empty<float>()).ToList(), pairs.Select(p => p.Liked).ToList(), pairs.Select(_ => "").ToList());
+        return new Sentinel.ShadowMetrics(data, pairs.Select(p => p.Score).ToArray()).Auc();
     }
 }

@@ -186,7 +186,7 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
 
         var snapshot = await models.GetManifestAsync(version, cancellationToken) is { } manifest ? TrainingJob.SnapshotOf(manifest) : null;
         var loaded = snapshot is not null && await snapshots.ExistsAsync(snapshot, cancellationToken)
-            ? ServingData.Build(await snapshots.LoadAsync(snapshot, cancellationToken), TrainingJob.WatermarkOf(snapshot), encoder.Config, snapshot)
+            ? ServingData.FromSnapshot(await snapshots.LoadAsync(snapshot, cancellationToken), snapshot, encoder.Config)
             : null;
         lock (data)
         {

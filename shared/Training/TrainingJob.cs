@@ -126,7 +126,7 @@ public sealed class TrainingJob(
         // What the Sentinel needs later: the training distribution, the popularity floor on the same
         // holdout, where unseen shadow data starts, and golden probes made by this code.
         facts ??= await snapshots.LoadAsync(snapshot, cancellationToken);
-        var data = Ranking.ServingData.Build(facts, WatermarkOf(snapshot), encoder.Config, snapshot);
+        var data = Ranking.ServingData.FromSnapshot(facts, snapshot, encoder.Config);
         Sentinel.GoldenProbeSet probes;
         using (var scorer = new ModelScorer(model))
         {
