@@ -34,12 +34,17 @@ public sealed record LandedFile(
     DateTimeOffset MaxRequestTime,
     DateTimeOffset LandedAt,
     DateTimeOffset? LabelledAt,
-    bool Final)
+    bool Final,
+    bool Gzip = false)
 {
     /// <summary>The hour folder of the file's requests: yyyy/MM/dd/HH.</summary>
     public string HourPath => $"{Id[..4]}/{Id[4..6]}/{Id[6..8]}/{Id[8..10]}";
 
-    public string RequestsBlob => $"{FeatureLogStore.RequestsFolder}/{HourPath}/{Id}.jsonl.gz";
+    /// <summary>
+    /// The requests as landed: plain JSON lines. Files landed before the landing stopped compressing
+    /// (their index row has no <c>Gzip</c> property, or it is true) keep their gzip'd name.
+    /// </summary>
+    public string RequestsBlob => $"{FeatureLogStore.RequestsFolder}/{HourPath}/{Id}{(Gzip ? ".jsonl.gz" : ".jsonl")}";
 
     public string LabelsBlob => $"{FeatureLogStore.LabelsFolder}/{HourPath}/{Id}.jsonl.gz";
 }
@@ -51,9 +56,11 @@ public sealed record LandedRequest(string LogId, string Member, DateTimeOffset R
 public sealed record RequestLabels(string LogId, bool[] Labels, string[] FactIds);
 
 /// <summary>
-/// The Lumberjack's landing: logged requests land in bulk, one gzip'd JSON-lines blob per delivered
+/// The Lumberjack's landing: logged requests land in bulk, one JSON-lines blob per delivered
 /// batch and hour of request time (each line one feature-log event exactly as published, so any
-/// reader parses it with <see cref="FeatureLogEvent.Parse"/>), plus one index row per file. Landing
+/// reader parses it with <see cref="FeatureLogEvent.Parse"/>), plus one index row per file. The
+/// requests are not compressed: feature vectors travel as base64 floats, which gzip shrinks by only
+/// ~30% at five times the CPU of validating them, and landing must keep up with serving. Landing
 /// cost follows requests, not impressions: a batch of 500 requests of 100 candidates is one blob
 /// write and one row, where a row per impression was 50,000 rows.
 /// Landing is at-least-once: a redelivered batch lands on the same blob name (derived from its
@@ -159,16 +166,13 @@ public sealed class FeatureLogStore
         var id = string.Create(CultureInfo.InvariantCulture, $"{hour:yyyyMMddHH}_{min.UtcTicks:D19}_{Convert.ToHexStringLower(sha.GetHashAndReset().AsSpan(0, 8))}");
         var file = new LandedFile(id, group.Count, group.Sum(g => g.Header.Items), min, max, time.GetUtcNow(), null, false);
 
-        using var content = new MemoryStream();
-        using (var gzip = new GZipStream(content, CompressionLevel.Fastest, leaveOpen: true))
+        using var content = new MemoryStream(group.Sum(g => g.Event.Body.Length + 1));
+        foreach (var (e, _) in group)
         {
-            foreach (var (e, _) in group)
-            {
-                WriteLine(gzip, e.Body.Span);
-            }
+            WriteLine(content, e.Body.Span);
         }
 
-        var landed = await TryUploadAsync(file.RequestsBlob, content, new BlobRequestConditions { IfNoneMatch = ETag.All }, cancellationToken);
+        var landed = await TryUploadAsync(file.RequestsBlob, content, gzip: false, new BlobRequestConditions { IfNoneMatch = ETag.All }, cancellationToken);
 
         // A redelivery after the file's labels became final must not reopen it.
         if (landed || !(await Files.GetEntityIfExistsAsync<TableEntity>(FinalPartition, id, cancellationToken: cancellationToken)).HasValue)
@@ -207,6 +211,7 @@ public sealed class FeatureLogStore
         [nameof(LandedFile.MaxRequestTime)] = f.MaxRequestTime,
         [nameof(LandedFile.LandedAt)] = f.LandedAt,
         [nameof(LandedFile.LabelledAt)] = f.LabelledAt,
+        [nameof(LandedFile.Gzip)] = f.Gzip,
     };
 
     private static LandedFile FromEntity(TableEntity e) => new(
@@ -217,7 +222,8 @@ public sealed class FeatureLogStore
         e.GetDateTimeOffset(nameof(LandedFile.MaxRequestTime)) ?? default,
         e.GetDateTimeOffset(nameof(LandedFile.LandedAt)) ?? default,
         e.GetDateTimeOffset(nameof(LandedFile.LabelledAt)),
-        e.PartitionKey == FinalPartition);
+        e.PartitionKey == FinalPartition,
+        e.GetBoolean(nameof(LandedFile.Gzip)) ?? true);
 
     /// <summary>Landed files: the open ones only, or all; in name order (hour, then first request time).</summary>
     public async Task<List<LandedFile>> ListAsync(bool openOnly, CancellationToken cancellationToken)
@@ -299,11 +305,11 @@ public sealed class FeatureLogStore
         }
 
         return await TryUploadAsync(file.LabelsBlob,
-            content, previous is { } etag ? new BlobRequestConditions { IfMatch = etag } : new BlobRequestConditions { IfNoneMatch = ETag.All }, cancellationToken);
+            content, gzip: true, previous is { } etag ? new BlobRequestConditions { IfMatch = etag } : new BlobRequestConditions { IfNoneMatch = ETag.All }, cancellationToken);
     }
 
-    /// <summary>Writes gzip'd JSON lines under a condition; false when the condition failed (the blob exists, or changed since it was read).</summary>
-    private async Task<bool> TryUploadAsync(string blobName, MemoryStream content, BlobRequestConditions conditions, CancellationToken cancellationToken)
+    /// <summary>Writes JSON lines (gzip'd or plain) under a condition; false when the condition failed (the blob exists, or changed since it was read).</summary>
+    private async Task<bool> TryUploadAsync(string blobName, MemoryStream content, bool gzip, BlobRequestConditions conditions, CancellationToken cancellationToken)
     {
         content.Position = 0;
         try
@@ -311,7 +317,7 @@ public sealed class FeatureLogStore
             await Container.GetBlobClient(blobName).UploadAsync(content, new BlobUploadOptions
             {
                 Conditions = conditions,
-                HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson", ContentEncoding = "gzip" },
+                HttpHeaders = new BlobHttpHeaders { ContentType = "application/x-ndjson", ContentEncoding = gzip ? "gzip" : null },
             }, cancellationToken);
             return true;
         }
@@ -393,12 +399,18 @@ public sealed class FeatureLogStore
         }
     }
 
-    private static List<ReadOnlyMemory<byte>> Lines(BinaryData gzipped)
+    /// <summary>The non-empty lines of a blob, gzip'd (it starts with the gzip magic, which JSON never does) or plain.</summary>
+    private static List<ReadOnlyMemory<byte>> Lines(BinaryData data)
     {
-        using var gzip = new GZipStream(gzipped.ToStream(), CompressionMode.Decompress);
-        using var plain = new MemoryStream();
-        gzip.CopyTo(plain);
-        var all = plain.GetBuffer().AsMemory(0, (int)plain.Length);
+        var all = data.ToMemory();
+        if (all.Span is [0x1f, 0x8b, ..])
+        {
+            using var gzip = new GZipStream(data.ToStream(), CompressionMode.Decompress);
+            using var plain = new MemoryStream();
+            gzip.CopyTo(plain);
+            all = plain.GetBuffer().AsMemory(0, (int)plain.Length);
+        }
+
         var lines = new List<ReadOnlyMemory<byte>>();
         while (all.Length > 0)
         {
@@ -409,7 +421,7 @@ public sealed class FeatureLogStore
                 lines.Add(line);
             }
 
-            all = end < 0 ? Memory<byte>.Empty : all[(end + 1)..];
+            all = end < 0 ? ReadOnlyMemory<byte>.Empty : all[(end + 1)..];
         }
 
         return lines;

@@ -164,6 +164,50 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
         Assert.Equal(["8", "9"], (await store.ReadAsync()).Select(i => i.Record.Title).Order());
     }
 
+    [Fact]
+    public async Task Requests_land_as_plain_json_lines_and_files_landed_gzipped_before_still_read()
+    {
+        using var h = new ArchiveHarness(azurite);
+        var store = Store(h);
+        await store.EnsureCreatedAsync();
+        var body = Json(Record("5", "1", T0, logId: "plain"));
+        await store.IngestAsync([Event(body, 1)]);
+
+        var landed = Assert.Single(await store.ListAsync(openOnly: false, default));
+        Assert.False(landed.Gzip);
+        Assert.EndsWith(".jsonl", landed.RequestsBlob);
+        var raw = (await store.Container.GetBlobClient(landed.RequestsBlob).DownloadContentAsync()).Value.Content.ToArray();
+        Assert.Equal([.. body, (byte)'\n'], raw);
+
+        // A file landed by an earlier version: gzip'd, named .jsonl.gz, its index row without the Gzip property.
+        var old = Json(Record("6", "2", T0.AddHours(3), logId: "old"));
+        const string id = "2099010100_0000000000000000001_00000000000000ff";
+        var legacy = new LandedFile(id, 1, 1, T0.AddHours(3), T0.AddHours(3), T0, null, false, Gzip: true);
+        using (var gzipped = new MemoryStream())
+        {
+            using (var gzip = new System.IO.Compression.GZipStream(gzipped, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            {
+                gzip.Write(old);
+                gzip.WriteByte((byte)'\n');
+            }
+
+            gzipped.Position = 0;
+            await store.Container.GetBlobClient(legacy.RequestsBlob).UploadAsync(gzipped);
+        }
+
+        await store.Files.AddEntityAsync(new Azure.Data.Tables.TableEntity(FeatureLogStore.OpenPartition, id)
+        {
+            [nameof(LandedFile.Requests)] = 1,
+            [nameof(LandedFile.Impressions)] = 1,
+            [nameof(LandedFile.MinRequestTime)] = legacy.MinRequestTime,
+            [nameof(LandedFile.MaxRequestTime)] = legacy.MaxRequestTime,
+            [nameof(LandedFile.LandedAt)] = legacy.LandedAt,
+        });
+
+        Assert.EndsWith(".jsonl.gz", legacy.RequestsBlob);
+        Assert.Equal(["plain:1", "old:2"], (await store.ReadAsync()).Select(i => $"{i.Record.LogId}:{i.Record.Title}"));
+    }
+
     [Theory]
     [InlineData(512)]  // the member's ratings come from one read of the recent-history entity
     [InlineData(1)]    // the entity holds too few: the batch interface answers
