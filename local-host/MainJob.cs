@@ -1,0 +1,245 @@
+using System.Globalization;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Serverless.Events;
+using Serverless.Facts;
+using Serverless.Features;
+using Serverless.Hosting;
+using Serverless.LocalHost.Azurite;
+using Serverless.LocalHost.Hub;
+using Serverless.LocalHost.Replay;
+using Serverless.Lumberjack;
+using Serverless.Models;
+using Serverless.MovieLens;
+using Serverless.Precompute;
+using Serverless.Ranking;
+using Serverless.TimeMachine;
+using Serverless.Training;
+using Serverless.Workflows;
+using Serverless.Workflows.Precompute;
+using Serverless.Workflows.TrainPipeline;
+
+namespace Serverless.LocalHost;
+
+/// <summary>
+/// The main job: the whole system on this machine. Starts Azurite unless storage is given, serves every function,
+/// and with --replay replays MovieLens through the facts hub, trains, publishes, serves rank traffic and prints figures.
+/// </summary>
+internal static class MainJob
+{
+    // Usage: Serverless.LocalHost [--port 7071] [--storage <connection string>] [--replay <movielens folder>]
+    //                             [--train-at 0.8|never] [--trainer lightgbm|fasttree|logisticregression] [--traffic 0.05]
+    //   (without --storage or a Storage environment variable, Azurite is started from node_modules)
+    //   With --replay: history up to the --train-at share of ratings is archived, a model is trained on it and published,
+    //   then the rest is replayed while a --traffic share of ratings triggers a rank request first (logged, later labelled).
+    //                             [--speed max|<x times real time>] [--max-ratings N] [--exit-after-replay]
+    //   When the replay (and with --train-at, the challenger pipeline) is done it logs "Replayed and archived ... serving on
+    //   <url>api/" and keeps serving (scripts/load.sh waits for that line); progress lines come every 5 s meanwhile.
+    public static async Task RunAsync(CommandLine options)
+    {
+        // No storage given: start Azurite from the repository's node_modules for the life of this process.
+        await using var azurite = options.Storage is null ? await AzuriteProcess.StartAsync(RepositoryRoot.Path) : null;
+        var clock = new ReplayClock(options.Replay is null ? DateTimeOffset.UtcNow : DateTimeOffset.FromUnixTimeSeconds(0));
+        var app = LocalFunctionHost.Build(new LocalHostSettings
+        {
+            StorageConnectionString = options.Storage ?? azurite!.ConnectionString,
+            Port = options.Port,
+            Time = clock,
+        }, []);
+        await app.StartAsync();
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.LocalHost");
+        log.LogInformation("Local host serving {Count} functions on {Url}", app.Services.GetRequiredService<Serverless.LocalHost.Functions.HostedFunctions>().Functions.Count, LocalFunctionHost.BaseAddress(app));
+
+        if (options.Replay is { } replayFolder)
+        {
+            // Relative folders are taken from the working directory, else from the repository root.
+            var folder = Directory.Exists(replayFolder) ? replayFolder : Path.Combine(RepositoryRoot.Path, replayFolder);
+            var hub = app.Services.GetRequiredService<LocalEventHub>();
+            var replay = new MovieLensReplay(hub, clock, app.Services.GetRequiredService<ILogger<MovieLensReplay>>());
+            var facts = MovieLensFacts.Load(folder, options.MaxRatings);
+            var started = DateTimeOffset.UtcNow;
+            var stopping = app.Lifetime.ApplicationStopping;
+
+            // Progress lines while a replay runs: facts the archive has ingested of those replayed.
+            long Ingested() => hub.Stats().Where(s => s.Hub == Hubs.Facts).Select(s => s.Checkpointed).DefaultIfEmpty(0).Min();
+            async Task ReplayAsync(string phase, IReadOnlyList<FactEnvelope> part, IReplayHook? hook)
+            {
+                var before = Ingested();
+                await using var progress = ProgressLog.Start(log, phase, "facts", part.Count, () => Ingested() - before, TimeSpan.FromSeconds(5), TimeProvider.System);
+                await replay.PublishAsync(part, options.Speed, hook, stopping);
+                await hub.WaitForIdleAsync(Hubs.Facts, TimeSpan.FromMinutes(30), stopping);
+            }
+
+            if (options.TrainAt is not { } share)
+            {
+                await ReplayAsync("Replay", facts, null);
+                await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), stopping);
+            }
+            else
+            {
+                // History up to the training cutoff, then a model trained on it serves the rest of history.
+                var ratings = facts.Where(f => f.Kind == "rating").ToList();
+                var cutoff = ratings[(int)(ratings.Count * share)].EventTime!.Value;
+                var history = facts.Where(f => f.EventTime < cutoff).ToList();
+                await ReplayAsync("Replay to the training cutoff", history, null);
+                await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), stopping);
+                log.LogInformation("Archived history up to {Cutoff:O} in {Seconds:F1} s; training", cutoff, (DateTimeOffset.UtcNow - started).TotalSeconds);
+
+                var phase = DateTimeOffset.UtcNow;
+                var trained = await app.Services.GetRequiredService<TrainingJob>().RunAsync(new TrainingJobRequest(options.Trainer, null, Publish: true), history.Count, stopping);
+                log.LogInformation("Trained {Version} (AUC {Auc:F3}) in {Seconds:F1} s; Sentinel {Verdict}", trained.Manifest.Version,
+                    trained.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), (DateTimeOffset.UtcNow - phase).TotalSeconds, trained.Sentinel.Passed ? "passed" : "failed");
+                await app.Services.GetRequiredService<LiveModel>().RefreshAsync(stopping);
+                await PrecomputeAsync(trained.Snapshot);
+
+                phase = DateTimeOffset.UtcNow;
+                var ranking = app.Services.GetRequiredService<RankService>();
+                var afterCutoff = facts.Where(f => f.Kind == "rating" && f.EventTime >= cutoff)
+                    .Select(f => new Fact(f.Id!, FactKind.Rating, f.Member, f.Title, f.Value, f.EventTime!.Value, f.EventTime!.Value)).ToList();
+                var traffic = new ReplayTraffic(facts, ranking.RankAsync, (member, ct) => hub.WaitForPartitionAsync(Hubs.Facts, member, TimeSpan.FromMinutes(1), ct), options.TrafficRate);
+                var rest = facts.Where(f => f.EventTime >= cutoff).ToList();
+                await ReplayAsync("Replay with rank traffic", rest, traffic);
+                log.LogInformation("Replayed the remaining {Count} facts with {Requests} rank requests in {Seconds:F1} s ({Waiting:F1} s waiting for the archive to ingest what came before a request, {Ranking:F1} s ranking)",
+                    rest.Count, traffic.Requests, (DateTimeOffset.UtcNow - phase).TotalSeconds, traffic.Waiting.TotalSeconds, traffic.Ranking.TotalSeconds);
+
+                phase = DateTimeOffset.UtcNow;
+                await app.Services.GetRequiredService<FeatureLogBuffer>().DrainAsync(TimeSpan.FromMinutes(5), app.Lifetime.ApplicationStopping);
+                await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
+                var ingested = DateTimeOffset.UtcNow;
+                var labels = await app.Services.GetRequiredService<LabelJoiner>().RunAsync(app.Lifetime.ApplicationStopping);
+                var joined = DateTimeOffset.UtcNow;
+                // The hourly label timer ran on the replay clock during the replay too: count what the feature log holds now.
+                var labelled = await app.Services.GetRequiredService<FeatureLogStore>().LabelledAsync(
+                    app.Services.GetRequiredService<FeatureEncoder>().ConfigHash, app.Lifetime.ApplicationStopping);
+                var liked = labelled.Count(i => i.Label == true);
+                log.LogInformation("Replay traffic: {Requests} rank requests ({Fallbacks} by the fallback), {Logged} logged; {Labelled} impressions labelled ({Liked} liked), {Open} still open; labels in {Seconds:F1} s ({Ingest:F1} s until the feature log was ingested, {Join:F1} s joining labels, {Changed} of them set by this join and {Conflicts} left to a concurrent one)",
+                    traffic.Requests, traffic.Fallbacks, traffic.Logged, labelled.Count, liked, labels.StillOpen, (DateTimeOffset.UtcNow - phase).TotalSeconds,
+                    (ingested - phase).TotalSeconds, (joined - ingested).TotalSeconds, labels.Changed, labels.Conflicts);
+                // The offline replay: what the live model and the Substitute would answer at the cutoff, against what members rated after it.
+                phase = DateTimeOffset.UtcNow;
+                using (var lease = app.Services.GetRequiredService<LiveModel>().Acquire())
+                {
+                    if (lease.Bundle is { } bundle)
+                    {
+                        var known = await app.Services.GetRequiredService<FactSnapshotStore>().LoadAsync(trained.Snapshot, app.Lifetime.ApplicationStopping);
+                        var replayed = OfflineReplay.Run(known, afterCutoff, bundle.Data.Watermark, app.Services.GetRequiredService<FeatureEncoder>(), bundle.Data,
+                            [new ReplayRanker($"live model {bundle.Manifest.Version}", bundle.Scorer), new ReplayRanker("the Substitute (popularity)", null)]);
+                        log.LogInformation("Offline replay at the training cutoff {Split:O}: {Members} members who liked something after it ({Liked} liked titles, {InPool} of them in their candidate pool), in {Seconds:F1} s\n{Table}",
+                            replayed.SplitAt, replayed.Members, replayed.LikedAfter, replayed.LikedInPool, (DateTimeOffset.UtcNow - phase).TotalSeconds, replayed.Table());
+                    }
+                }
+
+                // The skew meter on every logged request: serving's vectors recomputed offline by the Time Machine.
+                phase = DateTimeOffset.UtcNow;
+                var skew = await app.Services.GetRequiredService<SkewMeter>().MeasureAsync(new SkewMeterRequest(null, SkewMeterRequest.MaxAllowedRequests), app.Lifetime.ApplicationStopping);
+                log.LogInformation("{Summary} ({Seconds:F1} s)", skew.Summary(), (DateTimeOffset.UtcNow - phase).TotalSeconds);
+
+                if (liked > 0 && labelled.Count - liked > 0)
+                {
+                    // The Lumberjack's payoff, through the training pipeline: a challenger trained on the features
+                    // exactly as served, checked by the Sentinel, then left at the approval gate for a person.
+                    phase = DateTimeOffset.UtcNow;
+                    var durable = app.Services.GetRequiredService<DurableTaskClient>();
+                    var pipeline = await durable.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline,
+                        new TrainPipelineRequest(options.Trainer, FromLoggedFeatures: true, TimeSpan.FromDays(3), "main job"), app.Lifetime.ApplicationStopping);
+                    var waiting = await TrainPipelineInstances.WaitForApprovalGateAsync(durable, pipeline, app.Lifetime.ApplicationStopping);
+                    if (waiting is { IsCompleted: false } && TrainPipelineInstances.Progress(waiting)?.Candidate is { } candidate)
+                    {
+                        log.LogInformation(
+                            "Challenger {Version} trained on logged features in {Seconds:F1} s: AUC {Auc:F3} on the latest impressions; pipeline {Pipeline} awaits approval: POST {Url}api/pipelines/train/{Pipeline}/approval {{\"approve\": true, \"by\": \"you\"}}",
+                            candidate.Version, (DateTimeOffset.UtcNow - phase).TotalSeconds, candidate.Metrics.GetValueOrDefault(ModelMetricNames.Auc), pipeline, LocalFunctionHost.BaseAddress(app), pipeline);
+                    }
+                    else
+                    {
+                        log.LogWarning("Challenger pipeline {Pipeline} ended without waiting for approval: {Status} {Result}", pipeline, waiting?.RuntimeStatus, waiting?.SerializedOutput);
+                    }
+                }
+            }
+
+            // The Hulk: the three derived datasets as of the training watermark (from its snapshot, no archive re-read), published as versions.
+            async Task PrecomputeAsync(string snapshot)
+            {
+                var phase = DateTimeOffset.UtcNow;
+                var durable = app.Services.GetRequiredService<DurableTaskClient>();
+                var registry = app.Services.GetRequiredService<DerivedVersionRegistry>();
+                var settings = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<PrecomputeOptions>>().Value;
+                var runs = new List<string>();
+                foreach (var dataset in DerivedDatasets.All)
+                {
+                    runs.Add((await PrecomputeInstances.StartAsync(durable, registry, settings, dataset, clock.GetUtcNow(), null, snapshot, null, "main job", stopping)).Id);
+                }
+
+                foreach (var id in runs)
+                {
+                    var done = await durable.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, stopping);
+                    var result = done.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? done.ReadOutputAs<PrecomputeResult>() : null;
+                    log.LogInformation("Precompute {Id}: {Status} {Dataset} {Version} as of {AsOf:O}: {Keys} keys, {Items} items {Failure}", id, done.RuntimeStatus,
+                        result?.Dataset, result?.Version, result?.AsOf, result?.Keys, result?.Items, done.FailureDetails?.ErrorMessage ?? result?.Reason);
+                }
+
+                await app.Services.GetRequiredService<ServingTitleStats>().RefreshAsync(stopping);
+                var lookups = app.Services.GetRequiredService<PrecomputedLookups>();
+                await lookups.RefreshAsync(stopping);
+                string Show(LookupResponse r) => $"{r.Source} (version {r.Version ?? "none"}, T {r.AsOf:O}): {string.Join(", ", r.Items.Take(5).Select(i => i.Title))}";
+                log.LogInformation("Precomputed in {Seconds:F1} s. GET /api/titles/318/similar -> {Similar}; GET /api/titles/new-title/similar -> {NewTitle}; GET /api/members/414/recommendations -> {Member}; GET /api/members/new-member/recommendations -> {NewMember}",
+                    (DateTimeOffset.UtcNow - phase).TotalSeconds, Show(await lookups.SimilarAsync("318", 5, stopping)), Show(await lookups.SimilarAsync("new-title", 5, stopping)),
+                    Show(await lookups.RecommendationsAsync("414", 5, stopping)), Show(await lookups.RecommendationsAsync("new-member", 5, stopping)));
+            }
+
+            var seconds = (DateTimeOffset.UtcNow - started).TotalSeconds;
+            log.LogInformation("Replayed and archived {Count} facts in {Seconds:F1} s; replay clock now {Now:O}; serving on {Url}api/", facts.Count, seconds, clock.GetUtcNow(), LocalFunctionHost.BaseAddress(app));
+            if (options.ExitAfterReplay)
+            {
+                await app.StopAsync();
+                return;
+            }
+        }
+
+        await app.WaitForShutdownAsync();
+    }
+}
+
+internal sealed record CommandLine(int Port, string? Storage, string? Replay, double? Speed, int? MaxRatings, bool ExitAfterReplay, double? TrainAt, TrainerKind Trainer, double TrafficRate)
+{
+    public static CommandLine Parse(string[] args)
+    {
+        var port = 7071;
+        var storage = Environment.GetEnvironmentVariable("Storage");
+        string? replay = null;
+        double? speed = null;
+        int? maxRatings = null;
+        var exit = false;
+        double? trainAt = 0.8;
+        var trainer = TrainerKind.LightGbm;
+        var trafficRate = 0.05;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--port": port = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--storage": storage = Next(); break;
+                case "--replay": replay = Next(); break;
+                case "--speed":
+                    var s = Next();
+                    speed = s == "max" ? null : double.Parse(s, CultureInfo.InvariantCulture) is > 0 and var v ? v : throw new ArgumentException("--speed must be max or a positive number");
+                    break;
+                case "--max-ratings": maxRatings = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--exit-after-replay": exit = true; break;
+                case "--train-at":
+                    var t = Next();
+                    trainAt = t == "never" ? null : double.Parse(t, CultureInfo.InvariantCulture) is > 0 and < 1 and var share ? share : throw new ArgumentException("--train-at must be a share of the ratings in (0, 1) or never");
+                    break;
+                case "--trainer": trainer = Enum.Parse<TrainerKind>(Next(), ignoreCase: true); break;
+                case "--traffic":
+                    trafficRate = double.Parse(Next(), CultureInfo.InvariantCulture) is >= 0 and <= 1 and var r ? r : throw new ArgumentException("--traffic must be a share of ratings in [0, 1]");
+                    break;
+                default: throw new ArgumentException($"unknown argument '{args[i]}'");
+            }
+        }
+
+        return new CommandLine(port, storage, replay, speed, maxRatings, exit, trainAt, trainer, trafficRate);
+    }
+}
