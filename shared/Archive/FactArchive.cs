@@ -81,6 +81,9 @@ public sealed class FactArchive(
 
         duplicates += originals.Count - stored - refused.Count;
 
+        // The journal gets every version the archive now holds from this batch: stored or already stored with this content.
+        var refusedIds = refused.Select(r => r.Fact.Id).ToHashSet(StringComparer.Ordinal);
+        var journaled = originals.Where(f => !refusedIds.Contains(f.Id)).ToList();
         var applied = 0;
         foreach (var byPartition in corrections.GroupBy(f => f.PartitionKey))
         {
@@ -89,14 +92,17 @@ public sealed class FactArchive(
                 var outcome = await ApplyCorrectionAsync(correction, cancellationToken);
                 switch (outcome)
                 {
-                    case CorrectionOutcome.AppliedOutcome: applied++; break;
-                    case CorrectionOutcome.AlreadyAppliedOutcome: duplicates++; break;
+                    case CorrectionOutcome.AppliedOutcome: applied++; journaled.Add(correction); break;
+                    case CorrectionOutcome.AlreadyAppliedOutcome: duplicates++; journaled.Add(correction); break;
                     case CorrectionOutcome.Rejected(var reason):
                         rejected.Add(Reject(sources[correction.Id], reason));
                         break;
                 }
             }
         }
+
+        // After the rows: a batch that fails before its file lands is delivered again, and its facts (then duplicates) land then.
+        await tables.Journal.LandAsync(journaled, time.GetUtcNow(), cancellationToken);
 
         if (rejected.Count > 0)
         {
