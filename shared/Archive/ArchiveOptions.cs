@@ -65,6 +65,12 @@ public sealed class ArchiveOptions
 
     public string PartitionTable => TablePrefix + "partitions";
 
+    /// <summary>The ingest journal's index (one row per landed file).</summary>
+    public string JournalTable => TablePrefix + "factjournal";
+
+    /// <summary>The ingest journal's files (a bulk copy of the facts stream).</summary>
+    public string JournalContainer => TablePrefix.ToLowerInvariant() + "factjournal";
+
     /// <summary>The blob container holding dead-lettered payloads too large for a table property.</summary>
     public string DeadLetterContainer => TablePrefix.ToLowerInvariant() + "deadletters";
 }

@@ -32,6 +32,7 @@ public sealed class FactArchive(
     private const long KeptRecentBytes = 32L << 20;
 
     private readonly RecentWrites written = new(KeptRecentBytes);
+    private readonly IdentityWrites identities = new(KeptRecentBytes / 16);
 
     public async Task<IngestResult> IngestAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken = default)
     {
@@ -81,6 +82,9 @@ public sealed class FactArchive(
 
         duplicates += originals.Count - stored - refused.Count;
 
+        // The journal gets every version the archive now holds from this batch: stored or already stored with this content.
+        var refusedIds = refused.Select(r => r.Fact.Id).ToHashSet(StringComparer.Ordinal);
+        var journaled = originals.Where(f => !refusedIds.Contains(f.Id)).ToList();
         var applied = 0;
         foreach (var byPartition in corrections.GroupBy(f => f.PartitionKey))
         {
@@ -89,14 +93,17 @@ public sealed class FactArchive(
                 var outcome = await ApplyCorrectionAsync(correction, cancellationToken);
                 switch (outcome)
                 {
-                    case CorrectionOutcome.AppliedOutcome: applied++; break;
-                    case CorrectionOutcome.AlreadyAppliedOutcome: duplicates++; break;
+                    case CorrectionOutcome.AppliedOutcome: applied++; journaled.Add(correction); break;
+                    case CorrectionOutcome.AlreadyAppliedOutcome: duplicates++; journaled.Add(correction); break;
                     case CorrectionOutcome.Rejected(var reason):
                         rejected.Add(Reject(sources[correction.Id], reason));
                         break;
                 }
             }
         }
+
+        // After the rows: a batch that fails before its file lands is delivered again, and its facts (then duplicates) land then.
+        await tables.Journal.LandAsync(journaled, time.GetUtcNow(), cancellationToken);
 
         if (rejected.Count > 0)
         {
@@ -119,8 +126,11 @@ public sealed class FactArchive(
         public sealed record Rejected(string Reason) : CorrectionOutcome;
     }
 
-    /// <summary>Fact rows (each with its identity row) in one transaction with the recent-history entity (a transaction holds at most 100 actions).</summary>
+    /// <summary>Fact rows (each with its identity row) in one transaction of a partition without a member's entities (a transaction holds at most 100 actions).</summary>
     public const int MaxFactsPerTransaction = 49;
+
+    /// <summary>Fact rows in one transaction of a member's partition, with its recent-history and identities entities.</summary>
+    public const int MaxMemberFactsPerTransaction = 98;
 
     /// <summary>Attempts of one transaction that keeps conflicting (another writer of the partition) before the batch fails and is redelivered.</summary>
     private const int MaxAttempts = 8;
@@ -139,7 +149,7 @@ public sealed class FactArchive(
         string partition, IReadOnlyList<Fact> facts, bool created, System.Collections.Concurrent.ConcurrentBag<(Fact, string)> refused, CancellationToken cancellationToken)
     {
         var added = 0;
-        foreach (var chunk in facts.Chunk(MaxFactsPerTransaction))
+        foreach (var chunk in facts.Chunk(RecentHistory.Applies(partition) ? MaxMemberFactsPerTransaction : MaxFactsPerTransaction))
         {
             added += await AddChunkAsync(partition, chunk, created && added == 0, refused, cancellationToken);
         }
@@ -155,6 +165,7 @@ public sealed class FactArchive(
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
             var start = !keepsRecent ? null : created && attempt == 0 ? RecentHistory.Empty(tables.Recent.Cap) : await StartRecentAsync(partition, cancellationToken);
+            var ids = !keepsRecent ? null : created && attempt == 0 ? MemberIdentities.Empty : await StartIdentitiesAsync(partition, cancellationToken);
             var rows = new List<Fact>(chunk.Length);
             foreach (var fact in chunk)
             {
@@ -175,6 +186,18 @@ public sealed class FactArchive(
                     continue;
                 }
 
+                if (ids is not null && ids.TryGet(fact.Id, out var stored))
+                {
+                    // The id is stored (any event time): a duplicate, or the id re-used for another value.
+                    settled.Add(fact.Id);
+                    if (stored != MemberIdentities.ContentHash(fact))
+                    {
+                        refused.Add((fact, FactIdentity.Reused(fact, await tables.Recent.StoredAsync(partition, fact.Id, cancellationToken))));
+                    }
+
+                    continue;
+                }
+
                 rows.Add(fact);
             }
 
@@ -183,11 +206,23 @@ public sealed class FactArchive(
                 return 0;
             }
 
-            var actions = new List<TableTransactionAction>(rows.Count * 2 + 1);
+            // A member's identities go in its identities entity (one action per transaction); others, or a member past its size, get an identity row per fact.
+            var packedIds = ids is not null && ids.Fits(rows.Count);
+            if (!packedIds && rows.Count > MaxFactsPerTransaction)
+            {
+                // A member past its identities entity's size: identity rows, so two transactions of at most 49 facts.
+                return await AddChunkAsync(partition, rows.Take(MaxFactsPerTransaction).ToArray(), false, refused, cancellationToken)
+                    + await AddChunkAsync(partition, rows.Skip(MaxFactsPerTransaction).ToArray(), false, refused, cancellationToken);
+            }
+
+            var actions = new List<TableTransactionAction>(rows.Count * 2 + 2);
             foreach (var f in rows)
             {
                 actions.Add(new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(f)));
-                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, FactIdentity.ToEntity(f)));
+                if (!packedIds)
+                {
+                    actions.Add(new TableTransactionAction(TableTransactionActionType.Add, FactIdentity.ToEntity(f)));
+                }
             }
 
             try
@@ -199,8 +234,14 @@ public sealed class FactArchive(
                 else
                 {
                     var next = await start.ApplyAsync(rows, null, null, tables.Recent.Cap, tables.Recent.CurrentAfter(partition), cancellationToken);
+                    var nextIds = packedIds ? ids!.With(rows) : null;
+                    if (nextIds is not null)
+                    {
+                        actions.Add(ids!.Write(partition, nextIds));
+                    }
+
                     actions.Add(RecentHistoryStore.Write(partition, start, next));
-                    await SubmitAsync(partition, actions, next, cancellationToken);
+                    await SubmitAsync(partition, actions, next, nextIds, cancellationToken);
                 }
 
                 return rows.Count;
@@ -252,18 +293,45 @@ public sealed class FactArchive(
     /// and keeps it with the ETag the write returned. A failed one forgets what was kept: the next
     /// attempt reads the entity.
     /// </summary>
-    private async Task SubmitAsync(string partition, List<TableTransactionAction> actions, RecentHistory next, CancellationToken cancellationToken)
+    private async Task SubmitAsync(string partition, List<TableTransactionAction> actions, RecentHistory next, MemberIdentities? nextIds, CancellationToken cancellationToken)
     {
         try
         {
             var response = await tables.Facts.SubmitTransactionAsync(actions, cancellationToken);
-            written.Keep(partition, next, response.Value.Count == actions.Count ? response.Value[^1].Headers.ETag : null);
+            var complete = response.Value.Count == actions.Count;
+            written.Keep(partition, next, complete ? response.Value[^1].Headers.ETag : null);
+            if (nextIds is not null)
+            {
+                identities.Keep(partition, complete && response.Value[^2].Headers.ETag is { } etag ? nextIds.WithETag(etag) : null);
+            }
         }
         catch
         {
             written.Forget(partition);
+            identities.Keep(partition, null);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The member's identities entity to write from: the one this instance wrote last, the stored
+    /// one, or one built from the partition's fact rows (a member stored before these entities existed).
+    /// </summary>
+    private async Task<MemberIdentities> StartIdentitiesAsync(string partition, CancellationToken cancellationToken)
+    {
+        if (identities.Find(partition) is { } kept)
+        {
+            return kept;
+        }
+
+        var response = await tables.Facts.GetEntityIfExistsAsync<TableEntity>(partition, MemberIdentities.RowKey, cancellationToken: cancellationToken);
+        if (response.HasValue)
+        {
+            return MemberIdentities.FromEntity(response.Value!);
+        }
+
+        var rows = await tables.Recent.FactRowsAsync(partition, cancellationToken);
+        return MemberIdentities.FromFacts(rows.Select(r => r.Fact));
     }
 
     /// <summary>
@@ -336,20 +404,33 @@ public sealed class FactArchive(
                 [FactRows.SupersededBy] = correction.Id,
                 ETag = target.ETag,
             };
+            var member = RecentHistory.Applies(partition);
+            var ids = member ? await StartIdentitiesAsync(partition, cancellationToken) : null;
+            var packedIds = ids is not null && ids.Fits(1);
             List<TableTransactionAction> actions =
             [
                 new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(correction)),
-                new TableTransactionAction(TableTransactionActionType.Add, FactIdentity.ToEntity(correction)),
                 new TableTransactionAction(TableTransactionActionType.UpdateMerge, mark, target.ETag),
             ];
+            if (!packedIds)
+            {
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, FactIdentity.ToEntity(correction)));
+            }
+
             try
             {
-                if (RecentHistory.Applies(partition))
+                if (member)
                 {
                     var start = await StartRecentAsync(partition, cancellationToken);
                     var next = await start.ApplyAsync([correction], target.RowKey, correction.IngestTime, tables.Recent.Cap, tables.Recent.CurrentAfter(partition), cancellationToken);
+                    var nextIds = packedIds ? ids!.With([correction]) : null;
+                    if (nextIds is not null)
+                    {
+                        actions.Add(ids!.Write(partition, nextIds));
+                    }
+
                     actions.Add(RecentHistoryStore.Write(partition, start, next));
-                    await SubmitAsync(partition, actions, next, cancellationToken);
+                    await SubmitAsync(partition, actions, next, nextIds, cancellationToken);
                 }
                 else
                 {

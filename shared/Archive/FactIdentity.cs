@@ -7,10 +7,12 @@ using Serverless.Facts;
 namespace Serverless.Archive;
 
 /// <summary>
-/// A fact's identity is its id. Each stored fact version has an identity row in its partition
-/// (row key <see cref="RowKeyPrefix"/> + id, sorting after every fact row, so fact queries bounded
-/// by <see cref="RecentHistory.FactRowKeyBound"/> never see it), written in the same entity-group
-/// transaction as the fact row, holding a hash of the fact's content. An exact resend of a fact
+/// A fact's identity is its id. Each stored fact version's identity (its id and a hash of its
+/// content) is written in the same entity-group transaction as the fact row: in a member's
+/// partition into the member's identities entity (<see cref="MemberIdentities"/>, one entity per
+/// transaction); in the catalog partition, or for a member past that entity's size, as an identity
+/// row (row key <see cref="RowKeyPrefix"/> + id, sorting after every fact row, so fact queries
+/// bounded by <see cref="RecentHistory.FactRowKeyBound"/> never see it). An exact resend of a fact
 /// (same content; the ingest time is the hub's and may differ) is a duplicate; the same id with any
 /// other content is refused with <see cref="ReusedReason"/> and never stored.
 /// </summary>

@@ -59,6 +59,7 @@ public static class PlatformServices
         services.AddSingleton<RankService>();
         services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<ServingHealth>();
+        services.AddSingleton<IncrementalSnapshots>();
         services.AddSingleton<TrainingJob>();
         services.AddSingleton<SkewMeter>();
 

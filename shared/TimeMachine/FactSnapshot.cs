@@ -15,6 +15,9 @@ public sealed class FactSnapshotStore(BlobServiceClient blobs)
 {
     public const string Container = "snapshots";
 
+    /// <summary>The snapshots' container (snapshots and, beside incremental ones, their manifests).</summary>
+    public BlobContainerClient Blobs => blobs.GetBlobContainerClient(Container);
+
     public static string BlobName(DateTimeOffset watermark) => $"facts-{watermark.UtcTicks:D19}.jsonl.gz";
 
     /// <summary>Reads every current fact as of <paramref name="watermark"/> through the archive's batch interface.</summary>

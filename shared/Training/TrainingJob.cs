@@ -26,7 +26,7 @@ public sealed record TrainingJobResult(ModelManifest Manifest, SentinelReport Se
 /// (workflows/TrainPipeline) calls it without publishing and puts an approval gate before publishing.
 /// </summary>
 public sealed class TrainingJob(
-    ArchiveReader reader,
+    IncrementalSnapshots cutter,
     FactSnapshotStore snapshots,
     ModelStore store,
     ModelRegistry registry,
@@ -59,13 +59,21 @@ public sealed class TrainingJob(
         List<Fact>? facts = null;
         if (snapshot is null)
         {
+            // The data step costs what changed: the previous snapshot plus the ingest journal since, or the
+            // journal alone; a full read of the archive only when the journal does not cover it.
             var read = new ProgressCounter();
+            var started = time.GetTimestamp();
+            SnapshotCut cut;
             await using (ProgressLog.Start(logger, "Training: reading the archive", "facts", expectedFacts, () => read.Value, ProgressInterval, TimeProvider.System))
             {
-                facts = await FactSnapshotStore.ReadArchiveAsync(reader, watermark, read, cancellationToken);
+                cut = await cutter.CutAsync(watermark, read, cancellationToken);
             }
 
-            snapshot = await snapshots.SaveAsync(facts, watermark, cancellationToken);
+            facts = cut.Facts;
+            snapshot = cut.Manifest.Snapshot;
+            logger.LogInformation("Snapshot {Snapshot}: {Facts} facts, cut {Source}{Base} in {Seconds:F1} s ({Files} journal files, {JournalFacts} journal facts, {ArchiveFacts} archive rows read)",
+                snapshot, facts.Count, cut.Manifest.Source, cut.Manifest.Base is { } b ? " from " + b : "", time.GetElapsedTime(started).TotalSeconds,
+                cut.Manifest.JournalFilesRead, cut.Manifest.JournalFactsRead, cut.Manifest.ArchiveFactsRead);
         }
 
         // Genres the encoder ignores are reported once per run (training from history reads the catalog).

@@ -46,6 +46,27 @@ public sealed class FactIdentityTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_member_stored_before_identities_entities_existed_still_refuses_a_reused_id_and_costs_one_entity_per_transaction_after()
+    {
+        using var h = new ArchiveHarness(azurite);
+        await h.Archive.IngestAsync([h.Event(ArchiveHarness.Rating(3, 30, 2, T0)), h.Event(ArchiveHarness.Rating(3, 31, 4, T0))]);
+
+        // As if stored before: no identities entity; a new instance of the archive (nothing kept in memory).
+        await h.Tables.Facts.DeleteEntityAsync("m_3", MemberIdentities.RowKey);
+        var other = new FactArchive(h.Tables, new FactValidator(new FactLimits()), h.Options, h.Clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<FactArchive>.Instance);
+        h.Clock.Advance(TimeSpan.FromMinutes(1));
+        var result = await other.IngestAsync([h.Event(ArchiveHarness.Rating(3, 30, 2, T0.AddHours(5))), h.Event(ArchiveHarness.Rating(3, 32, 5, T0))]);
+
+        Assert.Equal(1, result.DeadLettered);
+        Assert.Equal(1, result.Stored);
+        Assert.Contains("eventTime", Assert.Single(await Letters(h)).Reason, StringComparison.Ordinal);
+        var ids = MemberIdentities.FromEntity((await h.Tables.Facts.GetEntityAsync<Azure.Data.Tables.TableEntity>("m_3", MemberIdentities.RowKey)).Value);
+        Assert.Equal(3, ids.Count);
+        Assert.DoesNotContain(await h.DumpAsync(), r => r.Contains("RowKey=" + FactIdentity.RowKeyPrefix, StringComparison.Ordinal));
+        await AssertEntityAgreesWithRows(h, "3");
+    }
+
+    [Fact]
     public async Task The_same_id_with_another_event_time_never_becomes_a_second_current_row()
     {
         using var h = new ArchiveHarness(azurite);

@@ -248,8 +248,8 @@ public sealed class RecentHistoryTests(AzuriteFixture azurite)
         await h.Archive.IngestAsync(Enumerable.Range(0, 12).Select(i => h.Event(ArchiveHarness.Rating(i % 3, i, 4, T0.AddHours(i)))).ToList());
         h.Clock.Advance(TimeSpan.FromMinutes(1));
         await h.Archive.IngestAsync([h.Event(ArchiveHarness.Rating(0, 0, 1, T0, id: "rating:0:0:v2", supersedes: "rating:0:0"))]);
-        // Beside the 13 fact rows: 3 recent-history entities and 13 identity rows (one per fact id).
-        Assert.Equal(3 + 13, (await h.DumpAsync()).Count - (await h.DumpFactRowsAsync()).Count);
+        // Beside the 13 fact rows: 3 recent-history entities and 3 identities entities (one per member, every version's id and content hash).
+        Assert.Equal(3 + 3, (await h.DumpAsync()).Count - (await h.DumpFactRowsAsync()).Count);
 
         var all = await h.Reader.ReadAllAsync(new BatchQuery(null, null, null, null, null, null, true, 5, null));
         Assert.Equal(13, all.Count);

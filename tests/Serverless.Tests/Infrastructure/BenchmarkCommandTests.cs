@@ -17,6 +17,8 @@ public sealed partial class BenchmarkCommandTests
         new[] { "similar titles, all", "top-20 for all", "lookup p99 (in-memory version)", "hit rate@10 of similar titles" })]
     [InlineData("sentinel", "--shadow-rows 600 --max-ratings 3000",
         new[] { "Sentinel, every check, 600 shadow rows" })]
+    [InlineData("snapshot", "--max-ratings 3000 --new-percent 10",
+        new[] { "snapshot following the previous one (previous + journal since)", "snapshot cut from the journal alone", "training pipeline from history to its approval gate" })]
     [InlineData("archive", "--rounds 1 --live-requests 20 --max-ratings 3000",
         new[] { "facts-ingest trigger path, facts/s (mean of rounds)", "live p99, idle (HTTP)", "live p99 under batch export (HTTP)" })]
     public async Task A_benchmark_command_runs_at_a_tiny_size_and_prints_each_figure_with_its_baseline(string benchmark, string arguments, string[] figures)
