@@ -78,6 +78,7 @@ public static class LocalFunctionHost
             registry => DurableFunctions.Register(registry, functions, () => root ?? throw new InvalidOperationException("the local host has not started")),
             new InMemoryDurableTaskOptions { Port = FreePort() });
         builder.Services.AddHostedService<EventHubFunctionConsumers>();
+        builder.Services.AddSingleton(new Timers.WallClock(TimeProvider.System));
         builder.Services.AddHostedService<Timers.TimerFunctionScheduler>();
 
         var app = builder.Build();

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,18 +28,11 @@ namespace Serverless.LocalHost;
 /// </summary>
 internal static class MainJob
 {
-    // Usage: Serverless.LocalHost [--port 7071] [--storage <connection string>] [--replay <movielens folder>]
-    //                             [--train-at 0.8|never] [--trainer lightgbm|fasttree|logisticregression] [--traffic 0.05]
-    //   (without --storage or a Storage environment variable, Azurite is started from node_modules)
-    //   With --replay: history up to the --train-at share of ratings is archived, a model is trained on it and published,
-    //   then the rest is replayed while a --traffic share of ratings triggers a rank request first (logged, later labelled).
-    //                             [--speed max|<x times real time>] [--max-ratings N] [--exit-after-replay]
-    //   When the replay (and with --train-at, the challenger pipeline) is done it logs "Replayed and archived ... serving on
-    //   <url>api/" and keeps serving (scripts/load.sh waits for that line); progress lines come every 5 s meanwhile.
-    public static async Task RunAsync(CommandLine options)
+    /// <summary>Runs the main job with its options (see <see cref="MainJobCommand"/>); returns the exit code.</summary>
+    public static async Task<int> RunAsync(MainJobOptions options, CancellationToken cancellationToken)
     {
         // No storage given: start Azurite from the repository's node_modules for the life of this process.
-        await using var azurite = options.Storage is null ? await AzuriteProcess.StartAsync(RepositoryRoot.Path) : null;
+        await using var azurite = options.Storage is null ? await AzuriteProcess.StartAsync(RepositoryRoot.Path, cancellationToken: cancellationToken) : null;
         var clock = new ReplayClock(options.Replay is null ? DateTimeOffset.UtcNow : DateTimeOffset.FromUnixTimeSeconds(0));
         var app = LocalFunctionHost.Build(new LocalHostSettings
         {
@@ -48,7 +40,7 @@ internal static class MainJob
             Port = options.Port,
             Time = clock,
         }, []);
-        await app.StartAsync();
+        await app.StartAsync(cancellationToken);
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.LocalHost");
         log.LogInformation("Local host serving {Count} functions on {Url}", app.Services.GetRequiredService<Serverless.LocalHost.Functions.HostedFunctions>().Functions.Count, LocalFunctionHost.BaseAddress(app));
 
@@ -192,54 +184,12 @@ internal static class MainJob
             log.LogInformation("Replayed and archived {Count} facts in {Seconds:F1} s; replay clock now {Now:O}; serving on {Url}api/", facts.Count, seconds, clock.GetUtcNow(), LocalFunctionHost.BaseAddress(app));
             if (options.ExitAfterReplay)
             {
-                await app.StopAsync();
-                return;
+                await app.StopAsync(CancellationToken.None);
+                return 0;
             }
         }
 
-        await app.WaitForShutdownAsync();
-    }
-}
-
-internal sealed record CommandLine(int Port, string? Storage, string? Replay, double? Speed, int? MaxRatings, bool ExitAfterReplay, double? TrainAt, TrainerKind Trainer, double TrafficRate)
-{
-    public static CommandLine Parse(string[] args)
-    {
-        var port = 7071;
-        var storage = Environment.GetEnvironmentVariable("Storage");
-        string? replay = null;
-        double? speed = null;
-        int? maxRatings = null;
-        var exit = false;
-        double? trainAt = 0.8;
-        var trainer = TrainerKind.LightGbm;
-        var trafficRate = 0.05;
-        for (var i = 0; i < args.Length; i++)
-        {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            switch (args[i])
-            {
-                case "--port": port = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--storage": storage = Next(); break;
-                case "--replay": replay = Next(); break;
-                case "--speed":
-                    var s = Next();
-                    speed = s == "max" ? null : double.Parse(s, CultureInfo.InvariantCulture) is > 0 and var v ? v : throw new ArgumentException("--speed must be max or a positive number");
-                    break;
-                case "--max-ratings": maxRatings = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--exit-after-replay": exit = true; break;
-                case "--train-at":
-                    var t = Next();
-                    trainAt = t == "never" ? null : double.Parse(t, CultureInfo.InvariantCulture) is > 0 and < 1 and var share ? share : throw new ArgumentException("--train-at must be a share of the ratings in (0, 1) or never");
-                    break;
-                case "--trainer": trainer = Enum.Parse<TrainerKind>(Next(), ignoreCase: true); break;
-                case "--traffic":
-                    trafficRate = double.Parse(Next(), CultureInfo.InvariantCulture) is >= 0 and <= 1 and var r ? r : throw new ArgumentException("--traffic must be a share of ratings in [0, 1]");
-                    break;
-                default: throw new ArgumentException($"unknown argument '{args[i]}'");
-            }
-        }
-
-        return new CommandLine(port, storage, replay, speed, maxRatings, exit, trainAt, trainer, trafficRate);
+        await app.WaitForShutdownAsync(cancellationToken);
+        return 0;
     }
 }

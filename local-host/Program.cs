@@ -1,4 +1,4 @@
 using Serverless.LocalHost;
 
-// The local host's entry point: the main job (see MainJob) with its command line.
-await MainJob.RunAsync(CommandLine.Parse(args));
+// The local host: the main job (MainJob) behind its command line (MainJobCommand; --help lists the options).
+return await MainJobCommand.RunAsync(args, MainJob.RunAsync);

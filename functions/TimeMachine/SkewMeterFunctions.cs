@@ -36,25 +36,8 @@ public sealed class SkewMeterFunctions(SkewMeter meter, TimeProvider time)
         return await Problems.Guard(req, async () => new OkObjectResult(await meter.MeasureAsync(request, req.HttpContext.RequestAborted)));
     }
 
-    /// <summary>
-    /// Every hour, on a sample of what was logged lately: any mismatch is logged as an error. At most
-    /// once per <see cref="MinWallClockInterval"/> of real time: the local host's timers run on the
-    /// replay clock, where an "hour" of replayed history can pass in milliseconds.
-    /// </summary>
+    /// <summary>Every hour, on a sample of what was logged lately: any mismatch is logged as an error.</summary>
     [Function("timemachine-skew-hourly")]
-    public Task Hourly([TimerTrigger("0 30 * * * *")] TimerInfo timer, CancellationToken cancellationToken)
-    {
-        var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref lastRun);
-        if (last != 0 && now - last < (long)MinWallClockInterval.TotalMilliseconds || Interlocked.CompareExchange(ref lastRun, now, last) != last)
-        {
-            return Task.CompletedTask;
-        }
-
-        return meter.MeasureAsync(new SkewMeterRequest(time.GetUtcNow() - HourlyWindow, HourlySample), cancellationToken);
-    }
-
-    public static readonly TimeSpan MinWallClockInterval = TimeSpan.FromMinutes(30);
-
-    private static long lastRun;
+    public Task Hourly([TimerTrigger("0 30 * * * *")] TimerInfo timer, CancellationToken cancellationToken) =>
+        meter.MeasureAsync(new SkewMeterRequest(time.GetUtcNow() - HourlyWindow, HourlySample), cancellationToken);
 }

@@ -6,13 +6,21 @@ using Serverless.LocalHost.Functions;
 
 namespace Serverless.LocalHost.Timers;
 
+/// <summary>Real time, as opposed to the host's clock (which replays history and can pass an hour in milliseconds).</summary>
+public sealed record WallClock(TimeProvider Time);
+
 /// <summary>
 /// Runs every timer-triggered function on its schedule with the host's clock. A run that is late
-/// (the replay clock jumped past one or more occurrences) runs once with IsPastDue, as the Functions
-/// host does; a failed run is logged and the schedule goes on.
+/// (the clock passed one or more occurrences) runs once with IsPastDue, as the Functions host does;
+/// a failed run is logged and the schedule goes on. A timer also runs at most once per its schedule's
+/// interval of wall-clock time (an hourly timer at most once an hour), however fast a replay moves the
+/// host's clock, so work meant for every hour does not run thousands of times in a replay.
 /// </summary>
-public sealed class TimerFunctionScheduler(HostedFunctions hosted, IServiceProvider services, TimeProvider time, ILogger<TimerFunctionScheduler> logger) : BackgroundService
+public sealed class TimerFunctionScheduler(HostedFunctions hosted, IServiceProvider services, TimeProvider time, WallClock wall, ILogger<TimerFunctionScheduler> logger) : BackgroundService
 {
+    /// <summary>Slack under the interval, so a timer on a clock that is the wall clock keeps its exact occurrences.</summary>
+    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(1);
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(hosted.Functions.Where(f => f.Trigger == TriggerKind.Timer).Select(f => RunAsync(f, stoppingToken)));
 
@@ -22,20 +30,18 @@ public sealed class TimerFunctionScheduler(HostedFunctions hosted, IServiceProvi
         var schedule = CronSchedule.Parse(trigger.Schedule);
         var bind = ParameterBinder.Compile(function);
         var last = time.GetUtcNow();
-        var next = schedule.Next(last);
-        if (trigger.RunOnStartup)
-        {
-            next = last;
-        }
+        var next = trigger.RunOnStartup ? last : schedule.Next(last);
+        var notBeforeWall = DateTimeOffset.MinValue;
 
         while (!stop.IsCancellationRequested)
         {
-            var wait = next - time.GetUtcNow();
+            // Due on the host's clock, then (after a run) not before its interval has passed in real time.
+            var (wait, clock) = next - time.GetUtcNow() is var due && due > TimeSpan.Zero ? (due, time) : (notBeforeWall - wall.Time.GetUtcNow(), wall.Time);
             if (wait > TimeSpan.Zero)
             {
                 try
                 {
-                    await Task.Delay(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1), time, stop);
+                    await Task.Delay(wait < TimeSpan.FromSeconds(1) ? wait : TimeSpan.FromSeconds(1), clock, stop);
                 }
                 catch (OperationCanceledException)
                 {
@@ -51,6 +57,8 @@ public sealed class TimerFunctionScheduler(HostedFunctions hosted, IServiceProvi
                 IsPastDue = now - next > TimeSpan.FromSeconds(1),
                 ScheduleStatus = new ScheduleStatus { Last = last.UtcDateTime, Next = schedule.Next(now).UtcDateTime, LastUpdated = now.UtcDateTime },
             };
+            var interval = schedule.IntervalAfter(next);
+            notBeforeWall = wall.Time.GetUtcNow() + (interval > Slack ? interval - Slack : TimeSpan.Zero);
             try
             {
                 await using var scope = services.CreateAsyncScope();

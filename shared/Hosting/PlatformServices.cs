@@ -27,6 +27,9 @@ public static class PlatformServices
     public static IServiceCollection AddServerlessPlatform(this IServiceCollection services, IConfiguration configuration)
     {
         services.TryAddSingleton(TimeProvider.System);
+        // Operators' counters as metrics on one meter (exported by the Functions app when Application Insights is configured).
+        services.AddMetrics();
+        services.TryAddSingleton<PlatformMetrics>();
         services.AddOptions<ArchiveOptions>().BindConfiguration(ArchiveOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddStorageClients(configuration);
 
@@ -88,7 +91,7 @@ public static class PlatformServices
         services.AddSingleton<Serverless.Sentinel.CandidateValidator>();
         services.AddSingleton(sp => new Serverless.Sentinel.SentinelAlerts(
             sp.GetRequiredService<Azure.Data.Tables.TableServiceClient>(), sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.TablePrefix,
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Serverless.Sentinel.SentinelAlerts>>()));
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Serverless.Sentinel.SentinelAlerts>>(), sp.GetRequiredService<PlatformMetrics>()));
 
         var hubs = configuration.GetSection(AppSettings.EventHubs);
         if (hubs["fullyQualifiedNamespace"] is { Length: > 0 } fqns)

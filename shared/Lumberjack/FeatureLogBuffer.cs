@@ -21,7 +21,7 @@ namespace Serverless.Lumberjack;
 /// did not go out is sent again. What still fails is dropped and counted, as is what the host's
 /// shutdown time cuts off. Stopping the host publishes what is queued.
 /// </summary>
-public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServiceProvider services, ILogger<FeatureLogBuffer> logger, ServingMonitor? monitor = null) : BackgroundService
+public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServiceProvider services, ILogger<FeatureLogBuffer> logger, ServingMonitor? monitor = null, Hosting.PlatformMetrics? metrics = null) : BackgroundService
 {
     private readonly Channel<LoggedRequest> channel = Channel.CreateBounded<LoggedRequest>(
         new BoundedChannelOptions(options.Value.BufferCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
@@ -51,8 +51,10 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
     {
         ArgumentNullException.ThrowIfNull(request);
         Interlocked.Increment(ref pending);
+        var vectors = request.Count;
         if (channel.Writer.TryWrite(request))
         {
+            metrics?.FeatureLogQueued(vectors);
             return true;
         }
 
@@ -271,6 +273,7 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
     {
         Interlocked.Add(ref dropped, count);
         monitor?.RecordFeatureLogDrops(count);
+        metrics?.FeatureLogDropped.Add(count);
     }
 
     public override void Dispose()

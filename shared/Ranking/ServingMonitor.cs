@@ -19,9 +19,10 @@ public sealed record ServingWindow(
 /// records each answer and <see cref="Lumberjack.FeatureLogBuffer"/> each drop; health reads
 /// <see cref="Window"/>. Recording a model answer is two interlocked increments (the bucket's
 /// second is checked, and the bucket reset once per second under its lock), so it stays off the
-/// ranking tail.
+/// ranking tail. Answers are also counted on <see cref="Hosting.PlatformMetrics"/>, which add up
+/// across instances where this window is one instance's.
 /// </summary>
-public sealed class ServingMonitor(TimeProvider time)
+public sealed class ServingMonitor(TimeProvider time, Hosting.PlatformMetrics? metrics = null)
 {
     public const int WindowSeconds = 60;
 
@@ -32,12 +33,17 @@ public sealed class ServingMonitor(TimeProvider time)
     private readonly Bucket[] buckets = Enumerable.Range(0, WindowSeconds).Select(_ => new Bucket()).ToArray();
 
     /// <summary>The model answered a request.</summary>
-    public void RecordModelAnswer() => Interlocked.Increment(ref Current().Requests);
+    public void RecordModelAnswer()
+    {
+        Interlocked.Increment(ref Current().Requests);
+        metrics?.ModelAnswered();
+    }
 
     /// <summary>The Substitute answered a request (or was called for and could not answer), for this reason.</summary>
     public void RecordSubstitute(string reason)
     {
         ArgumentNullException.ThrowIfNull(reason);
+        metrics?.SubstituteAnswered(reason);
         var bucket = Current();
         lock (bucket)
         {

@@ -45,8 +45,9 @@ public sealed class SentinelAlerts
     private readonly TableClient table;
     private readonly TimeProvider time;
     private readonly ILogger logger;
+    private readonly Hosting.PlatformMetrics? metrics;
 
-    public SentinelAlerts(TableServiceClient tables, string tablePrefix, TimeProvider? time = null, ILogger<SentinelAlerts>? logger = null)
+    public SentinelAlerts(TableServiceClient tables, string tablePrefix, TimeProvider? time = null, ILogger<SentinelAlerts>? logger = null, Hosting.PlatformMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(tables);
         ArgumentNullException.ThrowIfNull(tablePrefix);
@@ -58,6 +59,7 @@ public sealed class SentinelAlerts
         table = tables.GetTableClient(tablePrefix + TableSuffix);
         this.time = time ?? TimeProvider.System;
         this.logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        this.metrics = metrics;
     }
 
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken = default) => await table.CreateIfNotExistsAsync(cancellationToken);
@@ -84,6 +86,7 @@ public sealed class SentinelAlerts
         logger.Log(kind == AlertKinds.Republished ? LogLevel.Warning : LogLevel.Error, AlertEvent,
             "Sentinel alert {AlertKind} on model {Version}{CheckPart} from {Source}: {Detail}",
             kind, version, check is null ? "" : $" (check {check})", source, detail);
+        metrics?.SentinelAlert(kind, check);
         await table.AddEntityAsync(new TableEntity(Partition, id)
         {
             ["At"] = at,

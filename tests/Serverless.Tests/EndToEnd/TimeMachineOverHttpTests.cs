@@ -36,7 +36,7 @@ public sealed partial class RankingOverHttpTests
     }
 
     /// <summary>A meter over its own feature-log store, holding only <paramref name="requests"/> (each landed as served).</summary>
-    private async Task<SkewReport> MeasureAloneAsync(IEnumerable<IReadOnlyList<FeatureLogRecord>> requests)
+    private async Task<SkewReport> MeasureAloneAsync(IEnumerable<IReadOnlyList<FeatureLogRecord>> requests, Serverless.Hosting.PlatformMetrics? metrics = null)
     {
         var services = fixture.Host.App.Services;
         var store = new FeatureLogStore(services.GetRequiredService<Azure.Data.Tables.TableServiceClient>(), services.GetRequiredService<Azure.Storage.Blobs.BlobServiceClient>(),
@@ -45,7 +45,7 @@ public sealed partial class RankingOverHttpTests
         var seq = 0;
         await store.IngestAsync(requests.Select(r => new IncomingEvent(FeatureLogEvent.From(r).ToJson(), DateTimeOffset.UtcNow, seq++)).ToList());
         var meter = new SkewMeter(store, services.GetRequiredService<ArchiveReader>(), services.GetRequiredService<ModelStore>(), services.GetRequiredService<FactSnapshotStore>(),
-            services.GetRequiredService<Serverless.Precompute.TitleStatsVersions>(), services.GetRequiredService<FeatureEncoder>(), TimeProvider.System, NullLogger<SkewMeter>.Instance);
+            services.GetRequiredService<Serverless.Precompute.TitleStatsVersions>(), services.GetRequiredService<FeatureEncoder>(), TimeProvider.System, NullLogger<SkewMeter>.Instance, metrics);
         return await meter.MeasureAsync(new SkewMeterRequest());
     }
 
@@ -84,8 +84,32 @@ public sealed partial class RankingOverHttpTests
         // Serving scales one feature (a units bug in the serving copy of the code).
         var scaled = FeatureNames.All.ToList().IndexOf(FeatureNames.TitleMeanRating);
         var bug = first.Select(r => r with { LogId = "scaled", Features = r.Features.Select((v, f) => f == scaled ? v * 1.1f : v).ToArray() }).ToList();
-        var report = await MeasureAloneAsync([bug]);
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new Serverless.Hosting.PlatformMetrics(meters.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        long counted = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter, metrics.Meter) && instrument.Name == "serverless.skew.mismatches")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == Serverless.Hosting.PlatformMetrics.Feature && Equals(tag.Value, FeatureNames.TitleMeanRating))
+                {
+                    Interlocked.Add(ref counted, value);
+                }
+            }
+        });
+        listener.Start();
+        var report = await MeasureAloneAsync([bug], metrics);
         var skewed = Assert.Single(report.Skewed);
+        // The mismatches are counted on the platform meter too, so they add up across instances.
+        Assert.Equal(skewed.Mismatches, Interlocked.Read(ref counted));
         Assert.Equal(FeatureNames.TitleMeanRating, skewed.Feature);
         Assert.Equal(first.Count(r => r.Features[scaled] != 0), skewed.Mismatches);
         Assert.Contains(FeatureNames.TitleMeanRating, report.Summary(), StringComparison.Ordinal);
