@@ -193,7 +193,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request with { ApprovalTimeout = TimeSpan.FromSeconds(1) });
         Assert.Equal(PipelineOutcome.ApprovalTimedOut, (await ResultAsync(host.Client, id)).Outcome);
 
-        var late = await ApproveOverFunctionAsync(host.Client, id, """{"approve":true,"by":"late-larry"}""");
+        var late = await ApproveOverFunctionAsync(host.Client, id, """{"approve":true,"reason":"late"}""");
 
         Assert.Equal(409, late.StatusCode);
         Assert.Equal("old-5", (await registry.GetLiveAsync())!.Version);
@@ -283,6 +283,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         http.Request.ContentType = "application/json";
         http.Request.Body = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
         http.Request.ContentLength = http.Request.Body.Length;
+        http.Request.Headers[Serverless.Access.ClientPrincipal.Header] = new Serverless.Access.ClientPrincipal("aad", "Late Larry", "0b0b0b0b-0000-0000-0000-000000000005", [Serverless.Access.OperatorRoles.Approver]).Encode();
         var result = await Serverless.Functions.Models.TrainPipelineFunctions.Approval(http.Request, id, client);
         return Assert.IsAssignableFrom<Microsoft.AspNetCore.Mvc.ObjectResult>(result);
     }
