@@ -14,7 +14,7 @@ using Serverless.Workflows.TrainPipeline;
 namespace Serverless.Functions.Models;
 
 /// <summary>Operators start the train -> validate (Sentinel) -> approval -> publish pipeline, watch it, and decide.</summary>
-public sealed class TrainPipelineFunctions
+public sealed class TrainPipelineFunctions(ModelRegistry registry)
 {
     [Function("train-pipeline-start")]
     public static Task<IActionResult> Start(
@@ -47,9 +47,12 @@ public sealed class TrainPipelineFunctions
             });
         });
 
-    /// <summary>A signed-in person with the Approver role decides; the registry records their name and object id.</summary>
+    /// <summary>
+    /// A signed-in person with the Approver role decides; the registry records their name and object id.
+    /// One decision counts: a second one (a double click, two approvers at once) is a 409.
+    /// </summary>
     [Function("train-pipeline-approval")]
-    public static Task<IActionResult> Approval(
+    public Task<IActionResult> Approval(
         [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "pipelines/train/{id}/approval")] HttpRequest req,
         string id,
         [DurableClient] DurableTaskClient client) =>
@@ -66,7 +69,17 @@ public sealed class TrainPipelineFunctions
                 throw RequestRefusedException.Conflict($"pipeline '{id}' is not awaiting approval (status {state.RuntimeStatus}, stage {stage ?? "(none)"})");
             }
 
-            await client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(approve, by.Name, reason, ByObjectId: by.ObjectId), req.HttpContext.RequestAborted);
+            await registry.ClaimDecisionAsync(id, by, approve, req.HttpContext.RequestAborted);
+            try
+            {
+                await client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(approve, by.Name, reason, ByObjectId: by.ObjectId), req.HttpContext.RequestAborted);
+            }
+            catch (Exception)
+            {
+                await registry.ReleaseDecisionAsync(id, CancellationToken.None);
+                throw;
+            }
+
             return new AcceptedResult($"/api/pipelines/train/{id}", new { id, approve, by = by.Name, byObjectId = by.ObjectId });
         });
 

@@ -71,6 +71,7 @@ public sealed class ModelRegistry
     private const string HistoryPrefix = "history:" + LiveAliasName + ":";
     private const string HistoryPrefixEnd = "history:" + LiveAliasName + ";";
     private const string StatusPrefix = "status:";
+    private const string DecisionPrefix = "decision:";
 
     private readonly TableClient table;
     private readonly TimeProvider time;
@@ -264,6 +265,37 @@ public sealed class ModelRegistry
             [Columns.StatusReason] = reason ?? string.Empty,
             [Columns.At] = at,
         };
+
+    /// <summary>
+    /// Records that a person decided at pipeline <paramref name="pipelineId"/>'s approval gate, once
+    /// (create-only row): a second decision (a double click, two approvers at once) is a 409 refusal
+    /// naming the first. <see cref="ReleaseDecisionAsync"/> undoes a claim whose decision could not be delivered.
+    /// </summary>
+    public async Task ClaimDecisionAsync(string pipelineId, Access.OperatorIdentity by, bool approve, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var row = new TableEntity(Partition, DecisionPrefix + pipelineId)
+        {
+            [Columns.By] = by.Name,
+            [Columns.ByObjectId] = by.ObjectId,
+            [Columns.Approve] = approve,
+            [Columns.At] = time.GetUtcNow(),
+        };
+        try
+        {
+            await table.AddEntityAsync(row, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
+        {
+            var first = await FindAsync(DecisionPrefix + pipelineId, cancellationToken);
+            throw new Requests.RequestRefusedException((int)HttpStatusCode.Conflict,
+                $"pipeline '{pipelineId}' was already {(first?.GetBoolean(Columns.Approve) == true ? "approved" : "rejected")} by {first?.GetString(Columns.By) ?? "someone"}; one decision counts");
+        }
+    }
+
+    /// <summary>Removes a decision claim (its event could not be raised), so the decision can be made again.</summary>
+    public async Task ReleaseDecisionAsync(string pipelineId, CancellationToken cancellationToken = default) =>
+        await table.DeleteEntityAsync(Partition, DecisionPrefix + pipelineId, ETag.All, cancellationToken);
 
     /// <summary>The live alias, or null when nothing has been published.</summary>
     public async Task<LiveAlias?> GetLiveAsync(CancellationToken cancellationToken = default)
@@ -504,6 +536,7 @@ public sealed class ModelRegistry
         public const string At = "At";
         public const string By = "By";
         public const string ByObjectId = "ByObjectId";
+        public const string Approve = "Approve";
         public const string SentinelPassed = "SentinelPassed";
     }
 }
