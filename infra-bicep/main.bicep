@@ -244,6 +244,12 @@ param deployerPrincipalId string = ''
 @description('Optional. Kind of the deploying principal.')
 param deployerPrincipalType principalType = 'User'
 
+@description('Optional. Application (client) ID of the Microsoft Entra app registration with the app role Approver (infra-bicep/entra-app-roles.json; docs/deploy.md). Given: App Service authentication with Entra ID is turned on, and approvals and rollbacks come from a signed-in person holding that role. Empty: nobody can approve or roll back (401).')
+param authClientId string = ''
+
+@description('Optional. The Microsoft Entra tenant of that app registration.')
+param authTenantId string = tenant().tenantId
+
 // ---------------------------------------------------------------------------------------------
 // Names and constants
 // ---------------------------------------------------------------------------------------------
@@ -484,6 +490,19 @@ module functionApp 'modules/function-app.bicep' = {
   // The app must not start before its identity may read the deployment package and host storage.
   dependsOn: [
     appRoles
+  ]
+}
+
+// Approvals come from a signed-in person: App Service authentication with Microsoft Entra ID.
+module appServiceAuth 'modules/app-service-auth.bicep' = if (!empty(authClientId)) {
+  name: take('${deployment().name}-auth', 64)
+  params: {
+    functionAppName: names.functionApp
+    clientId: authClientId
+    tenantId: authTenantId
+  }
+  dependsOn: [
+    functionApp
   ]
 }
 

@@ -47,3 +47,7 @@ param servingDeadline = '00:00:00.2500000'
 // Empty: no role assignments for it. Example: az ad signed-in-user show --query id -o tsv
 param deployerPrincipalId = ''
 param deployerPrincipalType = 'User'
+
+// Application (client) ID of the Entra app registration with the app role Approver (docs/deploy.md,
+// "Who may approve"). Empty: App Service authentication stays off and nobody can approve or roll back.
+param authClientId = ''

@@ -140,7 +140,7 @@ internal static class MainJob
                     if (waiting is { IsCompleted: false } && TrainPipelineInstances.Progress(waiting)?.Candidate is { } candidate)
                     {
                         log.LogInformation(
-                            "Challenger {Version} trained on logged features in {Seconds:F1} s: AUC {Auc:F3} on the latest impressions; pipeline {Pipeline} awaits approval: POST {Url}api/pipelines/train/{Pipeline}/approval {{\"approve\": true, \"by\": \"you\"}}",
+                            "Challenger {Version} trained on logged features in {Seconds:F1} s: AUC {Auc:F3} on the latest impressions; pipeline {Pipeline} awaits approval: POST {Url}api/pipelines/train/{Pipeline}/approval {{\"approve\": true}} (as the development identity)",
                             candidate.Version, (DateTimeOffset.UtcNow - phase).TotalSeconds, candidate.Metrics.GetValueOrDefault(ModelMetricNames.Auc), pipeline, LocalFunctionHost.BaseAddress(app), pipeline);
                     }
                     else

@@ -14,7 +14,7 @@ public sealed class ArchiveApi(ArchiveReader reader, ArchiveTables tables, Archi
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "archive/members/{member}/history")] HttpRequest req, string member) =>
         Problems.Guard(req, async () =>
         {
-            var (m, limit, asOf) = ArchiveRequests.History(member, req.Query, options);
+            var (m, limit, asOf) = ArchiveRequests.History(member, req.QueryParameters(), options);
             var facts = await reader.HistoryAsync(m, limit, asOf, req.HttpContext.RequestAborted);
             return new OkObjectResult(new { member = m, facts = facts.Select(FactView.From) });
         });
@@ -24,7 +24,7 @@ public sealed class ArchiveApi(ArchiveReader reader, ArchiveTables tables, Archi
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "archive/titles/{title}")] HttpRequest req, string title) =>
         Problems.Guard(req, async () =>
         {
-            var (t, asOf) = ArchiveRequests.Catalog(title, req.Query);
+            var (t, asOf) = ArchiveRequests.Catalog(title, req.QueryParameters());
             var entry = await reader.CatalogEntryAsync(t, asOf, req.HttpContext.RequestAborted);
             return entry is null
                 ? Problems.NotFound($"no catalog entry for title '{t}'", req)
@@ -36,7 +36,7 @@ public sealed class ArchiveApi(ArchiveReader reader, ArchiveTables tables, Archi
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "archive/facts")] HttpRequest req) =>
         Problems.Guard(req, async () =>
         {
-            var page = await reader.BatchAsync(ArchiveRequests.Batch(req.Query, options), req.HttpContext.RequestAborted);
+            var page = await reader.BatchAsync(ArchiveRequests.Batch(req.QueryParameters(), options), req.HttpContext.RequestAborted);
             return new OkObjectResult(new { asOf = page.AsOf, facts = page.Facts.Select(FactView.From), continuation = page.Continuation });
         });
 
@@ -45,7 +45,7 @@ public sealed class ArchiveApi(ArchiveReader reader, ArchiveTables tables, Archi
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "archive/deadletters")] HttpRequest req) =>
         Problems.Guard(req, async () =>
         {
-            var (source, limit) = ArchiveRequests.DeadLetters(req.Query);
+            var (source, limit) = ArchiveRequests.DeadLetters(req.QueryParameters());
             return new OkObjectResult(await tables.DeadLetters.ReadAsync(source, limit, req.HttpContext.RequestAborted));
         });
 }

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.DurableTask.Client;
 using Serverless.Facts;
+using Serverless.Requests;
 
 namespace Serverless.Functions.Http;
 
@@ -9,22 +9,22 @@ namespace Serverless.Functions.Http;
 public static class DurableInstances
 {
     /// <summary>
-    /// The instance with its inputs, outputs and custom status; a 400 for an id that is not a valid
-    /// key, a 404 when there is no instance of <paramref name="orchestration"/> with that id.
+    /// The instance with its inputs, outputs and custom status; a 400 refusal for an id that is not a
+    /// valid key, a 404 when there is no instance of <paramref name="orchestration"/> with that id.
     /// </summary>
-    public static async Task<(OrchestrationMetadata? Instance, IActionResult? Problem)> FindAsync(
+    public static async Task<OrchestrationMetadata> FindAsync(
         DurableTaskClient client, HttpRequest request, string id, string orchestration, string what)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(request);
         if (FactValidator.KeyError("id", id, FactValidator.MaxIdLength, true) is { } error)
         {
-            return (null, Problems.BadRequest(error, request));
+            throw RequestRefusedException.BadRequest(error);
         }
 
         var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, request.HttpContext.RequestAborted);
         return state is null || state.Name != orchestration
-            ? (null, Problems.NotFound($"no {what} '{id}'", request))
-            : (state, null);
+            ? throw RequestRefusedException.NotFound($"no {what} '{id}'")
+            : state;
     }
 }

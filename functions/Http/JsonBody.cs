@@ -1,8 +1,8 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
 using Serverless.Facts;
+using Serverless.Requests;
 
 namespace Serverless.Functions.Http;
 
@@ -17,14 +17,14 @@ public static class JsonBody
 {
     /// <summary>
     /// Reads at most <paramref name="maxBytes"/> of the body and deserializes it. An empty body gives
-    /// <paramref name="whenEmpty"/>. Returns a problem (400, 408, 413, 415) instead of a value when refused.
+    /// <paramref name="whenEmpty"/>. Throws <see cref="RequestRefusedException"/> (400, 408, 413, 415) when refused.
     /// </summary>
-    public static async Task<(T? Value, IActionResult? Problem)> ReadAsync<T>(HttpRequest request, int maxBytes, T? whenEmpty = default)
+    public static async Task<T?> ReadAsync<T>(HttpRequest request, int maxBytes, T? whenEmpty = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.ContentLength > maxBytes)
         {
-            return (default, TooLarge(request, maxBytes));
+            throw TooLarge(maxBytes);
         }
 
         using var buffer = new MemoryStream();
@@ -36,7 +36,7 @@ public static class JsonBody
             {
                 if (buffer.Length + read > maxBytes)
                 {
-                    return (default, TooLarge(request, maxBytes));
+                    throw TooLarge(maxBytes);
                 }
 
                 buffer.Write(chunk, 0, read);
@@ -45,13 +45,13 @@ public static class JsonBody
         catch (BadHttpRequestException ex)
         {
             // Kestrel: the body ended before Content-Length (400) or stopped arriving (408).
-            return (default, ex.StatusCode == StatusCodes.Status408RequestTimeout
-                ? Problems.Create(StatusCodes.Status408RequestTimeout, "Request timeout", "the request body stopped arriving before its Content-Length was reached", request)
-                : Problems.BadRequest("the request body ended before its Content-Length was reached", request));
+            throw ex.StatusCode == StatusCodes.Status408RequestTimeout
+                ? new RequestRefusedException(StatusCodes.Status408RequestTimeout, "the request body stopped arriving before its Content-Length was reached")
+                : new RequestRefusedException(StatusCodes.Status400BadRequest, "the request body ended before its Content-Length was reached");
         }
         catch (IOException)
         {
-            return (default, Problems.BadRequest("the request body ended before its Content-Length was reached", request));
+            throw new RequestRefusedException(StatusCodes.Status400BadRequest, "the request body ended before its Content-Length was reached");
         }
         finally
         {
@@ -61,18 +61,18 @@ public static class JsonBody
         var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
         if (bytes.Trim(" \t\r\n"u8).IsEmpty)
         {
-            return (whenEmpty, null);
+            return whenEmpty;
         }
 
         if (!IsJson(request.ContentType))
         {
-            return (default, Problems.Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type",
-                $"the body must be JSON sent with Content-Type: application/json (got {(string.IsNullOrEmpty(request.ContentType) ? "none" : Cut(request.ContentType))})", request));
+            throw new RequestRefusedException(StatusCodes.Status415UnsupportedMediaType,
+                $"the body must be JSON sent with Content-Type: application/json (got {(string.IsNullOrEmpty(request.ContentType) ? "none" : Cut(request.ContentType))})");
         }
 
         return JsonShape.TryRead<T>(bytes, JsonShape.Strict, out var value, out var error)
-            ? (value ?? whenEmpty, null)
-            : (default, Problems.BadRequest(error!, request));
+            ? value ?? whenEmpty
+            : throw new RequestRefusedException(StatusCodes.Status400BadRequest, error!);
     }
 
     /// <summary>application/json, or any type with a +json suffix (e.g. application/problem+json).</summary>
@@ -83,6 +83,6 @@ public static class JsonBody
 
     private static string Cut(string s) => s.Length <= 60 ? s : s[..60] + "...";
 
-    private static ObjectResult TooLarge(HttpRequest request, int maxBytes) =>
-        Problems.Create(StatusCodes.Status413PayloadTooLarge, "Payload too large", $"the body may hold at most {maxBytes} bytes", request);
+    private static RequestRefusedException TooLarge(int maxBytes) =>
+        new(StatusCodes.Status413PayloadTooLarge, $"the body may hold at most {maxBytes} bytes");
 }

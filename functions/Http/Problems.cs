@@ -1,11 +1,16 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
-using Serverless.Archive;
+using Serverless.Models;
+using Serverless.Requests;
 
 namespace Serverless.Functions.Http;
 
-/// <summary>RFC 7807 problem responses and the mapping from domain refusals to status codes.</summary>
+/// <summary>
+/// RFC 7807 problem responses, and the one place where refusals become them: the domain's refusal
+/// family (<see cref="RequestRefusedException"/>: bad input, unknown things, conflicts, throttling,
+/// missing or insufficient identity) plus the registry's not-found and conflict exceptions.
+/// </summary>
 public static class Problems
 {
     public static ObjectResult Create(int status, string title, string detail, HttpRequest? request = null) =>
@@ -28,21 +33,44 @@ public static class Problems
     public static ObjectResult NotFound(string detail, HttpRequest? request = null) =>
         Create(StatusCodes.Status404NotFound, "Not found", detail, request);
 
-    /// <summary>Runs a handler and turns the domain's refusals into 400/429 problems.</summary>
+    /// <summary>The problem a refusal answers with (and its Retry-After, when it has one).</summary>
+    public static ObjectResult From(RequestRefusedException refusal, HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(refusal);
+        ArgumentNullException.ThrowIfNull(request);
+        if (refusal.RetryAfter is { } wait)
+        {
+            request.HttpContext.Response.Headers.RetryAfter = Math.Max(1, Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (refusal.Status == StatusCodes.Status401Unauthorized)
+        {
+            request.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        return Create(refusal.Status, RequestRefusedException.TitleOf(refusal.Status), refusal.Message, request);
+    }
+
+    /// <summary>The refusal an exception stands for, or null when it is a fault (a 500).</summary>
+    public static RequestRefusedException? Refusal(Exception exception) => exception switch
+    {
+        RequestRefusedException refusal => refusal,
+        ModelNotFoundException notFound => new RequestRefusedException(StatusCodes.Status404NotFound, notFound.Message),
+        ModelAliasConflictException conflict => new RequestRefusedException(StatusCodes.Status409Conflict, conflict.Message),
+        _ => null,
+    };
+
+    /// <summary>Runs a handler and turns every refusal it throws into its problem response.</summary>
     public static async Task<IActionResult> Guard(HttpRequest request, Func<Task<IActionResult>> handler)
     {
+        ArgumentNullException.ThrowIfNull(handler);
         try
         {
             return await handler();
         }
-        catch (ArchiveQueryException ex)
+        catch (Exception ex) when (Refusal(ex) is not null)
         {
-            return BadRequest(ex.Message, request);
-        }
-        catch (ArchiveThrottledException ex)
-        {
-            request.HttpContext.Response.Headers.RetryAfter = Math.Ceiling(ex.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-            return Create(StatusCodes.Status429TooManyRequests, "Too many requests", ex.Message, request);
+            return From(Refusal(ex)!, request);
         }
     }
 }

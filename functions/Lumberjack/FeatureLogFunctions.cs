@@ -33,6 +33,6 @@ public sealed class FeatureLogFunctions(FeatureLogStore store, LabelJoiner label
     /// <summary>Operators join labels now instead of waiting for the hourly run.</summary>
     [Function("lumberjack-labels")]
     public Task<IActionResult> Labels(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "lumberjack/labels")] HttpRequest req) =>
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "lumberjack/labels")] HttpRequest req) =>
         Problems.Guard(req, async () => new OkObjectResult(await labels.RunAsync(req.HttpContext.RequestAborted)));
 }

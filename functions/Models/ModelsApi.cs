@@ -1,8 +1,10 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
+using Serverless.Access;
 using Serverless.Functions.Http;
 using Serverless.Models;
+using Serverless.Requests;
 using Serverless.Sentinel;
 
 namespace Serverless.Functions.Models;
@@ -40,67 +42,40 @@ public sealed class ModelsApi(ModelRegistry registry, CandidateValidator sentine
 
     /// <summary>GET /api/models/{version}: the registry record, its status history and the whole Sentinel report.</summary>
     [Function("models-get")]
-    public async Task<IActionResult> Get(
+    public Task<IActionResult> Get(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "models/{version}")] HttpRequest req,
-        string version)
-    {
-        if (!ModelVersion.IsValid(version))
+        string version) =>
+        Problems.Guard(req, async () =>
         {
-            return Problems.BadRequest($"version must be 1-{ModelVersion.MaxLength} characters of A-Z, a-z, 0-9, '.', '_' or '-'", req);
-        }
-
-        var ct = req.HttpContext.RequestAborted;
-        var record = await registry.GetAsync(version, ct);
-        if (record is null)
-        {
-            return Problems.NotFound($"model version '{version}' is not registered", req);
-        }
-
-        var live = await registry.GetLiveAsync(ct);
-        return new OkObjectResult(new
-        {
-            record,
-            isLive = live?.Version == version,
-            history = await registry.GetStatusHistoryAsync(version, ct),
-            sentinel = await sentinel.GetReportAsync(version, ct),
+            ModelRequests.Version(version);
+            var ct = req.HttpContext.RequestAborted;
+            var record = await registry.GetAsync(version, ct) ?? throw new ModelNotFoundException($"model version '{version}' is not registered");
+            var live = await registry.GetLiveAsync(ct);
+            return new OkObjectResult(new
+            {
+                record,
+                isLive = live?.Version == version,
+                history = await registry.GetStatusHistoryAsync(version, ct),
+                sentinel = await sentinel.GetReportAsync(version, ct),
+            });
         });
-    }
 
-    /// <summary>Body of POST /api/models/rollback.</summary>
-    public sealed record RollbackBody(string? ExpectedLive, string? By, string? Reason);
-
+    /// <summary>POST /api/models/rollback (admin): a signed-in person with the Approver role points live back at the previous version.</summary>
     [Function("models-rollback")]
-    public async Task<IActionResult> Rollback(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "models/rollback")] HttpRequest req)
-    {
-        var (body, problem) = await JsonBody.ReadAsync<RollbackBody>(req, 4 * 1024);
-        if (problem is not null)
+    public Task<IActionResult> Rollback(
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "models/rollback")] HttpRequest req) =>
+        Problems.Guard(req, async () =>
         {
-            return problem;
-        }
-
-        if (body is null || string.IsNullOrWhiteSpace(body.By) || body.By.Length > 200 || body.Reason is { Length: > 1000 })
-        {
-            return Problems.BadRequest("a body {\"by\": \"who\" (1..200 characters), \"reason\"?: (at most 1000), \"expectedLive\"?: \"the version you expect to roll back\"} is required", req);
-        }
-
-        try
-        {
-            var reason = $"rolled back by {body.By}" + (body.Reason is { Length: > 0 } r ? $": {r}" : "");
-            return new OkObjectResult(await registry.RollbackAsync(reason, body.ExpectedLive, req.HttpContext.RequestAborted));
-        }
-        catch (ArgumentException ex)
-        {
-            return Problems.BadRequest(ex.Message, req);
-        }
-        catch (ModelNotFoundException ex)
-        {
-            return Problems.NotFound(ex.Message, req);
-        }
-        catch (InvalidOperationException ex)
-        {
-            // Nothing to go back to, the previous version was rejected since, or live moved on (ModelAliasConflictException).
-            return Problems.Create(StatusCodes.Status409Conflict, "Conflict", ex.Message, req);
-        }
-    }
+            var by = req.RequireRole(OperatorRoles.Approver).Identity;
+            var body = (await JsonBody.ReadAsync(req, 4 * 1024, new RollbackRequest(null, null)))!.Validate();
+            try
+            {
+                return new OkObjectResult(await registry.RollbackAsync(body.ReasonBy(by), body.ExpectedLive, by, req.HttpContext.RequestAborted));
+            }
+            catch (InvalidOperationException ex) when (ex is not ModelAliasConflictException)
+            {
+                // Nothing to go back to, or the previous version was rejected since.
+                throw RequestRefusedException.Conflict(ex.Message);
+            }
+        });
 }

@@ -3,116 +3,85 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using Serverless.Access;
 using Serverless.Functions.Http;
 using Serverless.Models;
+using Serverless.Requests;
+using Serverless.Training;
 using Serverless.Workflows;
 using Serverless.Workflows.TrainPipeline;
 
 namespace Serverless.Functions.Models;
 
 /// <summary>Operators start the train -> validate (Sentinel) -> approval -> publish pipeline, watch it, and decide.</summary>
-public sealed class TrainPipelineFunctions
+public sealed class TrainPipelineFunctions(ModelRegistry registry)
 {
-    public static readonly TimeSpan DefaultApprovalTimeout = TrainPipelineRequest.DefaultApprovalTimeout;
-    public static readonly TimeSpan MinApprovalTimeout = TrainPipelineRequest.MinApprovalTimeout;
-    public static readonly TimeSpan MaxApprovalTimeout = TrainPipelineRequest.MaxApprovalTimeout;
-
-    /// <summary>Body of POST /api/pipelines/train.</summary>
-    public sealed record StartBody(TrainerKind? Trainer, bool? FromLoggedFeatures, TimeSpan? ApprovalTimeout, string? RequestedBy);
-
-    /// <summary>Body of POST /api/pipelines/train/{id}/approval.</summary>
-    public sealed record ApprovalBody(bool? Approve, string? By, string? Reason);
-
     [Function("train-pipeline-start")]
-    public static async Task<IActionResult> Start(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "pipelines/train")] HttpRequest req,
-        [DurableClient] DurableTaskClient client)
-    {
-        var (body, problem) = await JsonBody.ReadAsync(req, 4 * 1024, new StartBody(null, null, null, null));
-        if (problem is not null)
+    public static Task<IActionResult> Start(
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "pipelines/train")] HttpRequest req,
+        [DurableClient] DurableTaskClient client) =>
+        Problems.Guard(req, async () =>
         {
-            return problem;
-        }
-
-        var timeout = body!.ApprovalTimeout ?? DefaultApprovalTimeout;
-        if (timeout < MinApprovalTimeout || timeout > MaxApprovalTimeout)
-        {
-            return Problems.BadRequest($"approvalTimeout must be {MinApprovalTimeout}..{MaxApprovalTimeout}", req);
-        }
-
-        var trainer = body.Trainer ?? TrainerKind.LightGbm;
-        if (!Enum.IsDefined(trainer))
-        {
-            return Problems.BadRequest($"trainer must be one of {string.Join(", ", Enum.GetNames<TrainerKind>())}", req);
-        }
-
-        var by = body.RequestedBy ?? "anonymous";
-        if (by.Length > 200)
-        {
-            return Problems.BadRequest("requestedBy may hold at most 200 characters", req);
-        }
-
-        var input = new TrainPipelineRequest(trainer, body.FromLoggedFeatures ?? false, timeout, by);
-        var id = await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, input, req.HttpContext.RequestAborted);
-        return new AcceptedResult($"/api/pipelines/train/{id}", new { id, input.Trainer, input.FromLoggedFeatures, input.ApprovalTimeout });
-    }
+            var principal = req.OptionalPrincipal();
+            var (trainer, fromLogs, timeout, by) = (await JsonBody.ReadAsync(req, 4 * 1024, PipelineStartRequest.Empty))!.Validate(principal?.Name);
+            var input = new TrainPipelineRequest(trainer, fromLogs, timeout, by);
+            var id = await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, input, req.HttpContext.RequestAborted);
+            return new AcceptedResult($"/api/pipelines/train/{id}", new { id, input.Trainer, input.FromLoggedFeatures, input.ApprovalTimeout });
+        });
 
     [Function("train-pipeline-status")]
-    public static async Task<IActionResult> Status(
+    public static Task<IActionResult> Status(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "pipelines/train/{id}")] HttpRequest req,
         string id,
-        [DurableClient] DurableTaskClient client)
-    {
-        var (state, problem) = await DurableInstances.FindAsync(client, req, id, TaskNames.TrainPipeline, "training pipeline");
-        if (state is null)
+        [DurableClient] DurableTaskClient client) =>
+        Problems.Guard(req, async () =>
         {
-            return problem!;
-        }
-
-        return new OkObjectResult(new
-        {
-            id,
-            status = state.RuntimeStatus.ToString(),
-            progress = TrainPipelineInstances.Progress(state),
-            result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<TrainPipelineResult>() : null,
-            failure = state.FailureDetails?.ErrorMessage,
+            var state = await DurableInstances.FindAsync(client, req, id, TaskNames.TrainPipeline, "training pipeline");
+            return new OkObjectResult(new
+            {
+                id,
+                status = state.RuntimeStatus.ToString(),
+                progress = TrainPipelineInstances.Progress(state),
+                result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<TrainPipelineResult>() : null,
+                failure = state.FailureDetails?.ErrorMessage,
+            });
         });
-    }
 
+    /// <summary>
+    /// A signed-in person with the Approver role decides; the registry records their name and object id.
+    /// One decision counts: a second one (a double click, two approvers at once) is a 409.
+    /// </summary>
     [Function("train-pipeline-approval")]
-    public static async Task<IActionResult> Approval(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "pipelines/train/{id}/approval")] HttpRequest req,
+    public Task<IActionResult> Approval(
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "pipelines/train/{id}/approval")] HttpRequest req,
         string id,
-        [DurableClient] DurableTaskClient client)
-    {
-        var (body, problem) = await JsonBody.ReadAsync<ApprovalBody>(req, 4 * 1024);
-        if (problem is not null)
+        [DurableClient] DurableTaskClient client) =>
+        Problems.Guard(req, async () =>
         {
-            return problem;
-        }
+            var by = req.RequireRole(OperatorRoles.Approver).Identity;
+            var (approve, reason) = (await JsonBody.ReadAsync<ApprovalRequest>(req, 4 * 1024) ?? new ApprovalRequest(null, null)).Validate();
 
-        if (body?.Approve is not { } approve || string.IsNullOrWhiteSpace(body.By) || body.By.Length > 200 || body.Reason is { Length: > 1000 })
-        {
-            return Problems.BadRequest("a body {\"approve\": true|false, \"by\": \"who decides\" (1..200 characters), \"reason\"?: (at most 1000)} is required", req);
-        }
+            // Found with its custom status, which says whether it awaits a decision.
+            var state = await DurableInstances.FindAsync(client, req, id, TaskNames.TrainPipeline, "training pipeline");
+            var stage = TrainPipelineInstances.Progress(state)?.Stage;
+            if (state.RuntimeStatus != OrchestrationRuntimeStatus.Running || stage != TrainPipelineOrchestrator.StageAwaitingApproval)
+            {
+                throw RequestRefusedException.Conflict($"pipeline '{id}' is not awaiting approval (status {state.RuntimeStatus}, stage {stage ?? "(none)"})");
+            }
 
-        // Found with its custom status, which says whether it awaits a decision.
-        var (state, missing) = await DurableInstances.FindAsync(client, req, id, TaskNames.TrainPipeline, "training pipeline");
-        if (state is null)
-        {
-            return missing!;
-        }
+            await registry.ClaimDecisionAsync(id, by, approve, req.HttpContext.RequestAborted);
+            try
+            {
+                await client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(approve, by.Name, reason, ByObjectId: by.ObjectId), req.HttpContext.RequestAborted);
+            }
+            catch (Exception)
+            {
+                await registry.ReleaseDecisionAsync(id, CancellationToken.None);
+                throw;
+            }
 
-        var stage = TrainPipelineInstances.Progress(state)?.Stage;
-        if (state.RuntimeStatus != OrchestrationRuntimeStatus.Running || stage != TrainPipelineOrchestrator.StageAwaitingApproval)
-        {
-            return Problems.Create(StatusCodes.Status409Conflict, "Conflict",
-                $"pipeline '{id}' is not awaiting approval (status {state.RuntimeStatus}, stage {stage ?? "(none)"})", req);
-        }
-
-        await client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(approve, body.By, body.Reason), req.HttpContext.RequestAborted);
-        return new AcceptedResult($"/api/pipelines/train/{id}", new { id, approve, body.By });
-    }
+            return new AcceptedResult($"/api/pipelines/train/{id}", new { id, approve, by = by.Name, byObjectId = by.ObjectId });
+        });
 
     [Function(TaskNames.TrainPipeline)]
     public static Task<TrainPipelineResult> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>

@@ -18,52 +18,41 @@ public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, Precomp
     public sealed record StartBody(DateTimeOffset? AsOf, string? Snapshot, int? Size, string? RequestedBy);
 
     [Function("precompute-start")]
-    public async Task<IActionResult> Start(
+    public Task<IActionResult> Start(
         [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "precompute/{dataset}")] HttpRequest req,
         string dataset,
-        [DurableClient] DurableTaskClient client)
-    {
-        var (body, problem) = await JsonBody.ReadAsync(req, 4 * 1024, new StartBody(null, null, null, null));
-        if (problem is not null)
+        [DurableClient] DurableTaskClient client) =>
+        Problems.Guard(req, async () =>
         {
-            return problem;
-        }
-
-        return await Refusals(req, async () =>
-        {
+            var body = (await JsonBody.ReadAsync(req, 4 * 1024, new StartBody(null, null, null, null)))!;
             var (id, request) = await PrecomputeInstances.StartAsync(client, registry, options.Value, dataset, time.GetUtcNow(),
-                body!.AsOf, body.Snapshot, body.Size, body.RequestedBy, req.HttpContext.RequestAborted);
+                body.AsOf, body.Snapshot, body.Size, body.RequestedBy, req.HttpContext.RequestAborted);
             return new AcceptedResult($"/api/precompute/runs/{id}", new { id, request.Dataset, request.AsOf, request.Partitions, request.Size });
         });
-    }
 
     [Function("precompute-status")]
-    public static async Task<IActionResult> Status(
-        [HttpTrigger(AuthorizationLevel.Admin, "get", Route = "precompute/runs/{id}")] HttpRequest req,
+    public static Task<IActionResult> Status(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "precompute/runs/{id}")] HttpRequest req,
         string id,
-        [DurableClient] DurableTaskClient client)
-    {
-        var (state, problem) = await DurableInstances.FindAsync(client, req, id, TaskNames.Precompute, "precompute");
-        if (state is null)
+        [DurableClient] DurableTaskClient client) =>
+        Problems.Guard(req, async () =>
         {
-            return problem!;
-        }
-
-        return new OkObjectResult(new
-        {
-            id,
-            status = state.RuntimeStatus.ToString(),
-            result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<PrecomputeResult>() : null,
-            failure = state.FailureDetails?.ErrorMessage,
+            var state = await DurableInstances.FindAsync(client, req, id, TaskNames.Precompute, "precompute");
+            return new OkObjectResult(new
+            {
+                id,
+                status = state.RuntimeStatus.ToString(),
+                result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<PrecomputeResult>() : null,
+                failure = state.FailureDetails?.ErrorMessage,
+            });
         });
-    }
 
     /// <summary>A dataset's current version and every version with when it was current.</summary>
     [Function("precompute-versions")]
     public async Task<IActionResult> Versions(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "precompute/{dataset}")] HttpRequest req,
         string dataset) =>
-        await Refusals(req, async () =>
+        await Problems.Guard(req, async () =>
         {
             if (!DerivedDatasets.IsKnown(dataset))
             {
@@ -84,13 +73,13 @@ public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, Precomp
     public Task<IActionResult> Similar(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "titles/{id}/similar")] HttpRequest req,
         string id) =>
-        Refusals(req, async () => new OkObjectResult(await lookups.SimilarAsync(id, Count(req), req.HttpContext.RequestAborted)));
+        Problems.Guard(req, async () => new OkObjectResult(await lookups.SimilarAsync(id, Count(req), req.HttpContext.RequestAborted)));
 
     [Function("members-recommendations")]
     public Task<IActionResult> Recommendations(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "members/{id}/recommendations")] HttpRequest req,
         string id) =>
-        Refusals(req, async () => new OkObjectResult(await lookups.RecommendationsAsync(id, Count(req), req.HttpContext.RequestAborted)));
+        Problems.Guard(req, async () => new OkObjectResult(await lookups.RecommendationsAsync(id, Count(req), req.HttpContext.RequestAborted)));
 
     [Function(TaskNames.Precompute)]
     public static Task<PrecomputeResult> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
@@ -121,16 +110,4 @@ public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, Precomp
         req.Query["count"].ToString() is { Length: > 0 } raw
             ? int.TryParse(raw, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1
             : null;
-
-    private static async Task<IActionResult> Refusals(HttpRequest req, Func<Task<IActionResult>> handler)
-    {
-        try
-        {
-            return await handler();
-        }
-        catch (PrecomputeRefusedException ex)
-        {
-            return Problems.Create(ex.Status, ex.Status switch { 400 => "Bad request", 404 => "Not found", 409 => "Conflict", _ => "Service unavailable" }, ex.Message, req);
-        }
-    }
 }

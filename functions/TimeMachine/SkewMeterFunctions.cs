@@ -14,27 +14,14 @@ public sealed class SkewMeterFunctions(SkewMeter meter, TimeProvider time)
 
     public const int HourlySample = 500;
 
-    /// <summary>Body of POST /api/timemachine/skew: requests logged since <c>since</c> (all when absent), at most <c>maxRequests</c>.</summary>
-    public sealed record SkewBody(DateTimeOffset? Since, int? MaxRequests);
-
     [Function("timemachine-skew")]
-    public async Task<IActionResult> Measure(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "timemachine/skew")] HttpRequest req)
-    {
-        var (body, problem) = await JsonBody.ReadAsync(req, 4 * 1024, new SkewBody(null, null));
-        if (problem is not null)
+    public Task<IActionResult> Measure(
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "timemachine/skew")] HttpRequest req) =>
+        Problems.Guard(req, async () =>
         {
-            return problem;
-        }
-
-        var request = new SkewMeterRequest(body!.Since, body.MaxRequests ?? HourlySample);
-        if (request.MaxRequests is < 1 or > SkewMeterRequest.MaxAllowedRequests)
-        {
-            return Problems.BadRequest($"maxRequests must be 1..{SkewMeterRequest.MaxAllowedRequests}", req);
-        }
-
-        return await Problems.Guard(req, async () => new OkObjectResult(await meter.MeasureAsync(request, req.HttpContext.RequestAborted)));
-    }
+            var request = (await JsonBody.ReadAsync(req, 4 * 1024, SkewRequest.Default))!.Validate(HourlySample);
+            return new OkObjectResult(await meter.MeasureAsync(request, req.HttpContext.RequestAborted));
+        });
 
     /// <summary>Every hour, on a sample of what was logged lately: any mismatch is logged as an error.</summary>
     [Function("timemachine-skew-hourly")]

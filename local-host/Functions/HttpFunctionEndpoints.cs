@@ -16,18 +16,27 @@ public static class HttpFunctionEndpoints
 
     public static void Map(WebApplication app, IEnumerable<FunctionDescriptor> functions)
     {
+        var access = LocalAccess.From(app.Configuration);
         foreach (var function in functions.Where(f => f.Trigger == TriggerKind.Http))
         {
             var trigger = (HttpTriggerAttribute)function.TriggerAttribute;
             var pattern = $"/{RoutePrefix}/{trigger.Route ?? function.Name}";
             var methods = trigger.Methods is { Length: > 0 } m ? m.Select(x => x.ToUpperInvariant()).ToArray() : ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
             var bind = ParameterBinder.Compile(function);
-            app.MapMethods(pattern, methods, context => InvokeAsync(function, bind, context)).WithName(function.Name);
+            app.MapMethods(pattern, methods, context => InvokeAsync(function, trigger.AuthLevel, access, bind, context)).WithName(function.Name);
         }
     }
 
-    private static async Task InvokeAsync(FunctionDescriptor function, Func<InvocationValues, object?[]> bind, HttpContext context)
+    private static async Task InvokeAsync(FunctionDescriptor function, AuthorizationLevel level, LocalAccess access, Func<InvocationValues, object?[]> bind, HttpContext context)
     {
+        if (access.Refusal(context.Request, level) is { } refusal)
+        {
+            context.Response.Headers.WWWAuthenticate = "Key";
+            await Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: refusal).ExecuteAsync(context);
+            return;
+        }
+
+        access.Authenticate(context.Request);
         await using var scope = context.RequestServices.CreateAsyncScope();
         object? result;
         try

@@ -21,7 +21,7 @@ public sealed record BatchQuery(
 public sealed record FactPage(IReadOnlyList<ArchivedFact> Facts, string? Continuation, DateTimeOffset AsOf);
 
 /// <summary>The query was refused: a bad parameter or token (maps to 400).</summary>
-public sealed class ArchiveQueryException(string message) : Exception(message);
+public sealed class ArchiveQueryException(string message) : Serverless.Requests.RequestRefusedException(400, message);
 
 /// <summary>The archive's live history interface: what serving reads (a seam for tests of its callers).</summary>
 public interface ILiveHistory

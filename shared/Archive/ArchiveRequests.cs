@@ -1,6 +1,6 @@
 using System.Globalization;
-using Microsoft.AspNetCore.Http;
 using Serverless.Facts;
+using Serverless.Requests;
 
 namespace Serverless.Archive;
 
@@ -17,7 +17,7 @@ public static class ArchiveRequests
         "member", "title", "kind", "from", "to", "asOf", "includeSuperseded", "pageSize", "continuation",
     };
 
-    public static (string Member, int Limit, DateTimeOffset? AsOf) History(string member, IQueryCollection query, ArchiveOptions options)
+    public static (string Member, int Limit, DateTimeOffset? AsOf) History(string member, RequestQuery query, ArchiveOptions options)
     {
         CheckParameters(query, HistoryParameters);
         RequireKey("member", member);
@@ -33,7 +33,7 @@ public static class ArchiveRequests
     private static readonly HashSet<string> DeadLetterParameters = new(StringComparer.OrdinalIgnoreCase) { "source", "limit" };
 
     /// <summary>Which dead letters to read: source "facts" (default) or "feature-log", limit 1..1000 (default 100).</summary>
-    public static (string Source, int Limit) DeadLetters(IQueryCollection query)
+    public static (string Source, int Limit) DeadLetters(RequestQuery query)
     {
         CheckParameters(query, DeadLetterParameters);
         var source = Single(query, "source") ?? Events.Hubs.Facts;
@@ -46,14 +46,14 @@ public static class ArchiveRequests
         return limit is < 1 or > 1000 ? throw new ArchiveQueryException("limit must be 1..1000") : (source, limit);
     }
 
-    public static (string Title, DateTimeOffset? AsOf) Catalog(string title, IQueryCollection query)
+    public static (string Title, DateTimeOffset? AsOf) Catalog(string title, RequestQuery query)
     {
         CheckParameters(query, CatalogParameters);
         RequireKey("title", title);
         return (title, Time(query, "asOf"));
     }
 
-    public static BatchQuery Batch(IQueryCollection query, ArchiveOptions options)
+    public static BatchQuery Batch(RequestQuery query, ArchiveOptions options)
     {
         CheckParameters(query, BatchParameters);
         var member = Single(query, "member");
@@ -103,9 +103,9 @@ public static class ArchiveRequests
         }
     }
 
-    private static void CheckParameters(IQueryCollection query, HashSet<string> allowed)
+    private static void CheckParameters(RequestQuery query, HashSet<string> allowed)
     {
-        foreach (var key in query.Keys)
+        foreach (var key in query.Names)
         {
             if (!allowed.Contains(key))
             {
@@ -114,28 +114,25 @@ public static class ArchiveRequests
         }
     }
 
-    private static string? Single(IQueryCollection query, string name)
+    private static string? Single(RequestQuery query, string name)
     {
-        if (!query.TryGetValue(name, out var values))
+        try
         {
-            return null;
+            return query.Single(name);
         }
-
-        if (values.Count != 1)
+        catch (RequestRefusedException ex) when (ex is not ArchiveQueryException)
         {
-            throw new ArchiveQueryException($"{name} must be given once");
+            throw new ArchiveQueryException(ex.Message);
         }
-
-        return values[0];
     }
 
-    private static int? Int(IQueryCollection query, string name) =>
+    private static int? Int(RequestQuery query, string name) =>
         Single(query, name) is { } s
             ? int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : throw new ArchiveQueryException($"{name} must be a whole number")
             : null;
 
     /// <summary>ISO 8601 with an offset (e.g. 2018-09-01T00:00:00Z) or Unix seconds.</summary>
-    public static DateTimeOffset? Time(IQueryCollection query, string name)
+    public static DateTimeOffset? Time(RequestQuery query, string name)
     {
         if (Single(query, name) is not { } s)
         {

@@ -5,9 +5,9 @@ namespace Serverless.Archive;
 
 /// <summary>Batch capacity is used up: try again after <see cref="RetryAfter"/> (maps to 429).</summary>
 public sealed class ArchiveThrottledException(TimeSpan retryAfter)
-    : Exception($"the archive's batch interface is at capacity; retry after {retryAfter.TotalSeconds:F1} s")
+    : Serverless.Requests.RequestRefusedException(429, $"the archive's batch interface is at capacity; retry after {retryAfter.TotalSeconds:F1} s", retryAfter)
 {
-    public TimeSpan RetryAfter { get; } = retryAfter;
+    public new TimeSpan RetryAfter { get; } = retryAfter;
 }
 
 /// <summary>

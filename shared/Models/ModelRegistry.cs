@@ -38,7 +38,8 @@ public sealed record ModelRecord(
 }
 
 /// <summary>One status change of a version: what, who or what decided, why, when.</summary>
-public sealed record StatusChange(string Version, ModelStatus Status, string? By, string? Reason, DateTimeOffset At);
+/// <param name="ByObjectId">The Entra object id of the person who decided, when a signed-in person did (approvals, rollbacks).</param>
+public sealed record StatusChange(string Version, ModelStatus Status, string? By, string? Reason, DateTimeOffset At, string? ByObjectId = null);
 
 /// <summary>The "live" alias: the version serving traffic and the one a rollback returns to.</summary>
 public sealed record LiveAlias(string Version, string? Previous, long Sequence, DateTimeOffset ChangedAt);
@@ -70,6 +71,7 @@ public sealed class ModelRegistry
     private const string HistoryPrefix = "history:" + LiveAliasName + ":";
     private const string HistoryPrefixEnd = "history:" + LiveAliasName + ";";
     private const string StatusPrefix = "status:";
+    private const string DecisionPrefix = "decision:";
 
     private readonly TableClient table;
     private readonly TimeProvider time;
@@ -164,10 +166,17 @@ public sealed class ModelRegistry
     /// agreed) or Rejected. Live and Retired are set only by publish and rollback.
     /// </summary>
     public Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason = null, CancellationToken cancellationToken = default) =>
-        SetStatusAsync(version, status, reason, null, cancellationToken);
+        SetStatusAsync(version, status, reason, (string?)null, cancellationToken);
 
     /// <summary>As <see cref="SetStatusAsync(string, ModelStatus, string?, CancellationToken)"/>, recording who decided in the status history.</summary>
-    public async Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, string? by, CancellationToken cancellationToken = default)
+    public Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, string? by, CancellationToken cancellationToken = default) =>
+        SetStatusAsync(version, status, reason, by, null, cancellationToken);
+
+    /// <summary>As <see cref="SetStatusAsync(string, ModelStatus, string?, CancellationToken)"/>, recording the signed-in person (name and object id) who decided.</summary>
+    public Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, Access.OperatorIdentity by, CancellationToken cancellationToken = default) =>
+        SetStatusAsync(version, status, reason, by?.Name, by?.ObjectId, cancellationToken);
+
+    private async Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, string? by, string? byObjectId, CancellationToken cancellationToken)
     {
         if (status is not (ModelStatus.Approved or ModelStatus.Rejected))
         {
@@ -193,7 +202,7 @@ public sealed class ModelRegistry
             await table.SubmitTransactionAsync(
             [
                 new(TableTransactionActionType.UpdateMerge, update, row.ETag),
-                new(TableTransactionActionType.UpsertReplace, StatusRow(version, status, by, reason, now)),
+                new(TableTransactionActionType.UpsertReplace, StatusRow(version, status, by, reason, now, byObjectId)),
             ], cancellationToken);
         }
         catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.PreconditionFailed)
@@ -241,20 +250,52 @@ public sealed class ModelRegistry
         var result = new List<StatusChange>();
         await foreach (var row in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
         {
-            result.Add(new StatusChange(version, Status(row), Optional(row, Columns.By), Optional(row, Columns.StatusReason), row.GetDateTimeOffset(Columns.At) ?? default));
+            result.Add(new StatusChange(version, Status(row), Optional(row, Columns.By), Optional(row, Columns.StatusReason), row.GetDateTimeOffset(Columns.At) ?? default, Optional(row, Columns.ByObjectId)));
         }
 
         return result;
     }
 
-    private static TableEntity StatusRow(string version, ModelStatus status, string? by, string? reason, DateTimeOffset at) =>
+    private static TableEntity StatusRow(string version, ModelStatus status, string? by, string? reason, DateTimeOffset at, string? byObjectId = null) =>
         new(Partition, $"{StatusPrefix}{version}:{at.UtcTicks:D19}:{status}")
         {
             [Columns.Status] = status.ToString(),
             [Columns.By] = by ?? string.Empty,
+            [Columns.ByObjectId] = byObjectId ?? string.Empty,
             [Columns.StatusReason] = reason ?? string.Empty,
             [Columns.At] = at,
         };
+
+    /// <summary>
+    /// Records that a person decided at pipeline <paramref name="pipelineId"/>'s approval gate, once
+    /// (create-only row): a second decision (a double click, two approvers at once) is a 409 refusal
+    /// naming the first. <see cref="ReleaseDecisionAsync"/> undoes a claim whose decision could not be delivered.
+    /// </summary>
+    public async Task ClaimDecisionAsync(string pipelineId, Access.OperatorIdentity by, bool approve, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var row = new TableEntity(Partition, DecisionPrefix + pipelineId)
+        {
+            [Columns.By] = by.Name,
+            [Columns.ByObjectId] = by.ObjectId,
+            [Columns.Approve] = approve,
+            [Columns.At] = time.GetUtcNow(),
+        };
+        try
+        {
+            await table.AddEntityAsync(row, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
+        {
+            var first = await FindAsync(DecisionPrefix + pipelineId, cancellationToken);
+            throw new Requests.RequestRefusedException((int)HttpStatusCode.Conflict,
+                $"pipeline '{pipelineId}' was already {(first?.GetBoolean(Columns.Approve) == true ? "approved" : "rejected")} by {first?.GetString(Columns.By) ?? "someone"}; one decision counts");
+        }
+    }
+
+    /// <summary>Removes a decision claim (its event could not be raised), so the decision can be made again.</summary>
+    public async Task ReleaseDecisionAsync(string pipelineId, CancellationToken cancellationToken = default) =>
+        await table.DeleteEntityAsync(Partition, DecisionPrefix + pipelineId, ETag.All, cancellationToken);
 
     /// <summary>The live alias, or null when nothing has been published.</summary>
     public async Task<LiveAlias?> GetLiveAsync(CancellationToken cancellationToken = default)
@@ -306,7 +347,11 @@ public sealed class ModelRegistry
     /// rejected since) and
     /// <see cref="ModelAliasConflictException"/> when live moved on (or is not <paramref name="expectedCurrentLive"/>, if given).
     /// </summary>
-    public async Task<AliasChange> RollbackAsync(string? reason = null, string? expectedCurrentLive = null, CancellationToken cancellationToken = default)
+    public Task<AliasChange> RollbackAsync(string? reason = null, string? expectedCurrentLive = null, CancellationToken cancellationToken = default) =>
+        RollbackAsync(reason, expectedCurrentLive, null, cancellationToken);
+
+    /// <summary>As <see cref="RollbackAsync(string?, string?, CancellationToken)"/>, recording the signed-in person who rolled back in both versions' status history.</summary>
+    public async Task<AliasChange> RollbackAsync(string? reason, string? expectedCurrentLive, Access.OperatorIdentity? by, CancellationToken cancellationToken = default)
     {
         var alias = await FindAsync(AliasRow, cancellationToken) ?? throw new InvalidOperationException("Nothing is live; there is nothing to roll back.");
         var live = ToAlias(alias);
@@ -330,7 +375,7 @@ public sealed class ModelRegistry
         }
 
         var currentRow = await FindAsync(VersionPrefix + live.Version, cancellationToken);
-        return await SwapAsync(alias, AliasChangeKind.Rollback, target, currentRow, newPrevious: Optional(target, Columns.PublishedOver), publishedOver: null, ModelStatus.Rejected, reason, cancellationToken);
+        return await SwapAsync(alias, AliasChangeKind.Rollback, target, currentRow, newPrevious: Optional(target, Columns.PublishedOver), publishedOver: null, ModelStatus.Rejected, reason, cancellationToken, by);
     }
 
     /// <summary>Every change of the live alias, oldest first.</summary>
@@ -362,7 +407,8 @@ public sealed class ModelRegistry
         string? publishedOver,
         ModelStatus outgoingStatus,
         string? reason,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Access.OperatorIdentity? by = null)
     {
         var now = time.GetUtcNow();
         var from = alias?.GetString(Columns.Version);
@@ -403,7 +449,7 @@ public sealed class ModelRegistry
         }
 
         actions.Add(new(TableTransactionActionType.UpdateMerge, live, target.ETag));
-        actions.Add(new(TableTransactionActionType.UpsertReplace, StatusRow(to, ModelStatus.Live, kind.ToString().ToLowerInvariant(), reason, now)));
+        actions.Add(new(TableTransactionActionType.UpsertReplace, StatusRow(to, ModelStatus.Live, by?.Name ?? kind.ToString().ToLowerInvariant(), reason, now, by?.ObjectId)));
         if (outgoing is not null)
         {
             actions.Add(new(TableTransactionActionType.UpdateMerge, new TableEntity(Partition, outgoing.RowKey)
@@ -412,8 +458,8 @@ public sealed class ModelRegistry
                 [Columns.StatusReason] = kind == AliasChangeKind.Rollback ? "rolled back" + (reason is null ? string.Empty : ": " + reason) : $"replaced by {to}",
                 [Columns.StatusChangedAt] = now,
             }, outgoing.ETag));
-            actions.Add(new(TableTransactionActionType.UpsertReplace, StatusRow(outgoing.RowKey[VersionPrefix.Length..], outgoingStatus, kind.ToString().ToLowerInvariant(),
-                kind == AliasChangeKind.Rollback ? "rolled back" + (reason is null ? string.Empty : ": " + reason) : $"replaced by {to}", now)));
+            actions.Add(new(TableTransactionActionType.UpsertReplace, StatusRow(outgoing.RowKey[VersionPrefix.Length..], outgoingStatus, by?.Name ?? kind.ToString().ToLowerInvariant(),
+                kind == AliasChangeKind.Rollback ? "rolled back" + (reason is null ? string.Empty : ": " + reason) : $"replaced by {to}", now, by?.ObjectId)));
         }
 
         try
@@ -489,6 +535,8 @@ public sealed class ModelRegistry
         public const string To = "To";
         public const string At = "At";
         public const string By = "By";
+        public const string ByObjectId = "ByObjectId";
+        public const string Approve = "Approve";
         public const string SentinelPassed = "SentinelPassed";
     }
 }

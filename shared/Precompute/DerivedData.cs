@@ -137,7 +137,4 @@ public static class DerivedJson
 }
 
 /// <summary>A precompute was refused (409: another one of the dataset is running; 400: a bad request; 404: nothing to read).</summary>
-public sealed class PrecomputeRefusedException(int status, string message) : Exception(message)
-{
-    public int Status { get; } = status;
-}
+public sealed class PrecomputeRefusedException(int status, string message) : Serverless.Requests.RequestRefusedException(status, message);

@@ -28,10 +28,7 @@ public sealed record RankResponse(
     IReadOnlyList<RankedTitle> Items);
 
 /// <summary>The request was refused (400), or the service cannot answer at all (503).</summary>
-public sealed class RankRefusedException(int status, string message) : Exception(message)
-{
-    public int Status { get; } = status;
-}
+public sealed class RankRefusedException(int status, string message) : Serverless.Requests.RequestRefusedException(status, message);
 
 /// <summary>
 /// Ranking with the one feature code path: the member's history from the archive's live interface

@@ -47,10 +47,12 @@ public sealed record TrainPipelineRequest(TrainerKind Trainer, bool FromLoggedFe
 public sealed record TrainedCandidate(string Version, bool SentinelPassed, string Sentinel, IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>A person's decision, raised as the external event <see cref="TrainPipelineOrchestrator.ApprovalEvent"/>.</summary>
-public sealed record ApprovalDecision(bool Approve, string By, string? Reason, bool TimedOut = false);
+/// <param name="By">The signed-in person's name (from the platform's client principal, never typed).</param>
+/// <param name="ByObjectId">Their Entra object id.</param>
+public sealed record ApprovalDecision(bool Approve, string By, string? Reason, bool TimedOut = false, string? ByObjectId = null);
 
-/// <summary>A registry change for one version, with the reason recorded next to it.</summary>
-public sealed record ModelDecision(string Version, string Reason, string? By = null);
+/// <summary>A registry change for one version, with the reason recorded next to it (and who decided: name and object id).</summary>
+public sealed record ModelDecision(string Version, string Reason, string? By = null, string? ByObjectId = null);
 
 /// <summary>The pipeline's Sentinel verdict on a candidate; the full report is stored with the version (GET /api/models/{version}).</summary>
 public sealed record ValidationOutcome(string Version, bool Passed, string Summary, IReadOnlyList<string> FailedChecks, IReadOnlyList<string> SkippedChecks);

@@ -83,12 +83,12 @@ public sealed class TrainPipelineOrchestrator : TaskOrchestrator<TrainPipelineRe
         if (!decision.Approve)
         {
             context.SetCustomStatus(new TrainPipelineStatus(StageRejected, candidate, null, validation));
-            await context.CallActivityAsync(TaskNames.RejectModel, new ModelDecision(candidate.Version, why, decision.By), RegistryRetry);
+            await context.CallActivityAsync(TaskNames.RejectModel, new ModelDecision(candidate.Version, why, decision.By, decision.ByObjectId), RegistryRetry);
             return new TrainPipelineResult(candidate.Version, PipelineOutcome.RejectedByApprover, why, null);
         }
 
         context.SetCustomStatus(new TrainPipelineStatus(StagePublishing, candidate, null, validation));
-        var published = await context.CallActivityAsync<PublishOutcome>(TaskNames.PublishModel, new ModelDecision(candidate.Version, why, decision.By), RegistryRetry);
+        var published = await context.CallActivityAsync<PublishOutcome>(TaskNames.PublishModel, new ModelDecision(candidate.Version, why, decision.By, decision.ByObjectId), RegistryRetry);
         log.LogInformation("Pipeline {Id}: {Version} is live (replaced {Replaced}), {Why}", context.InstanceId, published.Version, published.Replaced ?? "(none)", why);
         context.SetCustomStatus(new TrainPipelineStatus(StagePublished, candidate, null, validation));
         return new TrainPipelineResult(candidate.Version, PipelineOutcome.Published, why, published.Replaced);

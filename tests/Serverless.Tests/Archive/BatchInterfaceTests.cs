@@ -1,5 +1,5 @@
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
+using Serverless.Requests;
 using Serverless.Archive;
 using Serverless.Tests.Fixtures;
 
@@ -8,6 +8,9 @@ namespace Serverless.Tests.Archive;
 [Collection(AzuriteCollection.Name)]
 public sealed class BatchInterfaceTests(AzuriteFixture azurite)
 {
+    private static RequestQuery Q(Dictionary<string, StringValues> query) =>
+        new(query.Select(q => KeyValuePair.Create(q.Key, (IReadOnlyList<string?>)q.Value.ToArray())));
+
     private static readonly DateTimeOffset T0 = ArchiveHarness.Start.AddDays(-30);
 
     private static async Task Seed(ArchiveHarness h, int members, int perMember)
@@ -147,7 +150,7 @@ public sealed class BatchInterfaceTests(AzuriteFixture azurite)
         var injected = "1' or PartitionKey ne '";
         Assert.Empty(await h.Reader.HistoryAsync(injected, 50));
         Assert.Empty((await h.Reader.BatchAsync(new BatchQuery(injected, null, null, null, null, null, false, 50, null))).Facts);
-        var http = Assert.Throws<ArchiveQueryException>(() => ArchiveRequests.History(injected, new QueryCollection(), h.Options));
+        var http = Assert.Throws<ArchiveQueryException>(() => ArchiveRequests.History(injected, RequestQuery.Empty, h.Options));
         Assert.Contains("character outside", http.Message, StringComparison.Ordinal);
     }
 
@@ -178,7 +181,7 @@ public sealed class BatchInterfaceTests(AzuriteFixture azurite)
     [InlineData("color", "red", "unknown query parameter")]
     public void Bad_live_query_strings_are_refused(string key, string value, string reason)
     {
-        var query = new QueryCollection(new Dictionary<string, StringValues> { [key] = value });
+        var query = Q(new Dictionary<string, StringValues> { [key] = value });
         var ex = Assert.Throws<ArchiveQueryException>(() => ArchiveRequests.History("1", query, new ArchiveOptions()));
         Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
     }
@@ -192,7 +195,7 @@ public sealed class BatchInterfaceTests(AzuriteFixture azurite)
     [InlineData("member=1&member=2", "given once")]
     public void Bad_batch_query_strings_are_refused(string queryString, string reason)
     {
-        var query = new QueryCollection(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(queryString));
+        var query = Q(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(queryString));
         var ex = Assert.Throws<ArchiveQueryException>(() => ArchiveRequests.Batch(query, new ArchiveOptions()));
         Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
     }
@@ -204,7 +207,7 @@ public sealed class BatchInterfaceTests(AzuriteFixture azurite)
     [InlineData("color=red", "unknown query parameter")]
     public void Bad_dead_letter_queries_are_refused(string queryString, string reason)
     {
-        var query = new QueryCollection(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(queryString));
+        var query = Q(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(queryString));
         var ex = Assert.Throws<ArchiveQueryException>(() => ArchiveRequests.DeadLetters(query));
         Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
     }
@@ -212,8 +215,8 @@ public sealed class BatchInterfaceTests(AzuriteFixture azurite)
     [Fact]
     public void Dead_letter_queries_default_to_the_facts_source()
     {
-        Assert.Equal(("facts", 100), ArchiveRequests.DeadLetters(new QueryCollection()));
-        var query = new QueryCollection(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery("source=feature-log&limit=5"));
+        Assert.Equal(("facts", 100), ArchiveRequests.DeadLetters(RequestQuery.Empty));
+        var query = Q(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery("source=feature-log&limit=5"));
         Assert.Equal(("feature-log", 5), ArchiveRequests.DeadLetters(query));
     }
 }

@@ -11,7 +11,7 @@ namespace Serverless.Tests.Contracts;
 /// <summary>The generated functions.metadata is the contract with the Functions host; check every binding.</summary>
 public sealed class FunctionsMetadataTests
 {
-    private static readonly Lazy<JsonArray> Metadata = new(() =>
+    internal static readonly Lazy<JsonArray> Metadata = new(() =>
     {
         // The SDK writes functions.metadata next to the functions assembly; the test build copies that assembly here.
         var candidates = new[]
@@ -49,20 +49,24 @@ public sealed class FunctionsMetadataTests
     }
 
     [Theory]
-    [InlineData("archive-history", "get", "archive/members/{member}/history")]
-    [InlineData("archive-title", "get", "archive/titles/{title}")]
-    [InlineData("archive-facts", "get", "archive/facts")]
-    [InlineData("archive-deadletters", "get", "archive/deadletters")]
-    [InlineData("archive-export-start", "post", "archive/exports")]
-    [InlineData("archive-export-status", "get", "archive/exports/{id}")]
-    [InlineData("lumberjack-labels", "post", "lumberjack/labels")]
-    public void Http_functions_have_their_route_method_and_a_function_key(string name, string method, string route)
+    [InlineData("archive-history", "get", "archive/members/{member}/history", "Function")]
+    [InlineData("archive-title", "get", "archive/titles/{title}", "Function")]
+    [InlineData("archive-facts", "get", "archive/facts", "Function")]
+    [InlineData("archive-deadletters", "get", "archive/deadletters", "Function")]
+    [InlineData("archive-export-start", "post", "archive/exports", "Admin")]
+    [InlineData("archive-export-status", "get", "archive/exports/{id}", "Function")]
+    [InlineData("lumberjack-labels", "post", "lumberjack/labels", "Admin")]
+    [InlineData("train-pipeline-approval", "post", "pipelines/train/{id}/approval", "Admin")]
+    [InlineData("models-rollback", "post", "models/rollback", "Admin")]
+    [InlineData("health", "get", "health", "Anonymous")]
+    [InlineData("openapi", "get", "openapi.json", "Anonymous")]
+    public void Http_functions_have_their_route_method_and_key_level(string name, string method, string route, string authLevel)
     {
         var b = Binding(name, "httpTrigger");
         Assert.Equal("req", (string?)b["name"]);
         Assert.Equal(route, (string?)b["route"]);
         Assert.Equal([method], b["methods"]!.AsArray().Select(m => (string?)m));
-        Assert.Equal("Function", (string?)b["authLevel"]);
+        Assert.Equal(authLevel, (string?)b["authLevel"]);
         Assert.Equal("$return", (string?)Binding(name, "http")["name"]);
     }
 

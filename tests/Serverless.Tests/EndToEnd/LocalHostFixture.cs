@@ -21,6 +21,11 @@ public sealed class LocalHostFixture : IAsyncDisposable
         Clock = clock;
     }
 
+    /// <summary>The development identity every fixture host signs requests in as (unless a test configures another): an Approver.</summary>
+    public const string DeveloperName = "Dev Operator";
+
+    public const string DeveloperObjectId = "11111111-2222-3333-4444-555555555555";
+
     public WebApplication App { get; }
     public HttpClient Http { get; }
     public ReplayClock Clock { get; }
@@ -29,7 +34,12 @@ public sealed class LocalHostFixture : IAsyncDisposable
     public static async Task<LocalHostFixture> StartAsync(AzuriteFixture azurite, DateTimeOffset clockStart, IDictionary<string, string?>? configuration = null)
     {
         var clock = new ReplayClock(clockStart);
-        var config = new Dictionary<string, string?> { ["Archive:TablePrefix"] = azurite.NewPrefix(), ["Archive:BatchPagesPerSecond"] = "200", ["Archive:BatchMaxConcurrency"] = "2" };
+        var config = new Dictionary<string, string?>
+        {
+            ["Archive:TablePrefix"] = azurite.NewPrefix(), ["Archive:BatchPagesPerSecond"] = "200", ["Archive:BatchMaxConcurrency"] = "2",
+            ["LocalHost:DevelopmentIdentity:Name"] = DeveloperName, ["LocalHost:DevelopmentIdentity:ObjectId"] = DeveloperObjectId,
+            ["LocalHost:DevelopmentIdentity:Roles"] = Serverless.Access.OperatorRoles.Approver,
+        };
         foreach (var (k, v) in configuration ?? new Dictionary<string, string?>()) { config[k] = v; }
         var app = LocalFunctionHost.Build(new LocalHostSettings
         {

@@ -415,11 +415,14 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
         var id = (string?)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"];
 
-        // Deciding too early (still training) is a conflict; unknown pipelines are 404; a decision needs "by".
-        var early = await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = false, by = "too-early" });
+        // Deciding too early (still training) is a conflict; unknown pipelines are 404; a typed name is refused
+        // (who decides is the signed-in person: here the local host's development identity).
+        var early = await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = false, reason = "too early" });
         Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("api/pipelines/train/nope")).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = true })).StatusCode);
+        var typed = await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = true, by = "alice" });
+        Assert.Equal(HttpStatusCode.BadRequest, typed.StatusCode);
+        Assert.Contains("unknown field 'by'", await typed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         JsonObject status;
         using (var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
@@ -436,7 +439,7 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         {
             var version = (string?)status["progress"]!["candidate"]!["version"];
             Assert.Equal(ModelStatus.Candidate, (await registry.GetAsync(version!))!.Status);
-            var decided = await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = true, by = "alice", reason = "metrics fine" });
+            var decided = await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = true, reason = "metrics fine" });
             Assert.Equal(HttpStatusCode.Accepted, decided.StatusCode);
         }
 
@@ -455,8 +458,11 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         var published = (string?)status["result"]!["version"];
         Assert.NotEqual(good.Version, published);
         Assert.Equal(published, (await registry.GetLiveAsync())!.Version);
-        Assert.Equal("ci", (await registry.GetStatusHistoryAsync(published!))[0].By);   // the pipeline's RequestedBy
-        Assert.Equal(HttpStatusCode.Conflict, (await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = false, by = "bob" })).StatusCode);
+        var history = await registry.GetStatusHistoryAsync(published!);
+        Assert.Equal(LocalHostFixture.DeveloperName, history[0].By);   // the pipeline's requester: the signed-in person, not the typed "ci"
+        var approved = Assert.Single(history, h => h.Status == ModelStatus.Approved);
+        Assert.Equal((LocalHostFixture.DeveloperName, LocalHostFixture.DeveloperObjectId), (approved.By, approved.ByObjectId));
+        Assert.Equal(HttpStatusCode.Conflict, (await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = false })).StatusCode);
 
         await Http.PostAsync("api/models/refresh", null);
         Assert.Equal(published, (string?)(await HealthAsync(Http))["model"]);
@@ -596,18 +602,20 @@ public sealed class FallbackOverHttpTests(AzuriteFixture azurite)
         await registry.PublishAsync("roll-a", null, "test");
         await registry.PublishAsync("roll-b", "roll-a", "test");
 
-        Assert.Equal(HttpStatusCode.BadRequest, (await host.Http.PostAsJsonAsync("api/models/rollback", new { reason = "no name" })).StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, (await host.Http.PostAsJsonAsync("api/models/rollback", new { by = "ops", expectedLive = "a/b" })).StatusCode);
-        Assert.Equal(HttpStatusCode.Conflict, (await host.Http.PostAsJsonAsync("api/models/rollback", new { by = "ops", expectedLive = "roll-a" })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await host.Http.PostAsJsonAsync("api/models/rollback", new { by = "ops" })).StatusCode);   // a typed name
+        Assert.Equal(HttpStatusCode.BadRequest, (await host.Http.PostAsJsonAsync("api/models/rollback", new { expectedLive = "a/b" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await host.Http.PostAsJsonAsync("api/models/rollback", new { expectedLive = "roll-a" })).StatusCode);
 
-        var back = await host.Http.PostAsJsonAsync("api/models/rollback", new { by = "ops", reason = "click-through fell", expectedLive = "roll-b" });
+        var back = await host.Http.PostAsJsonAsync("api/models/rollback", new { reason = "click-through fell", expectedLive = "roll-b" });
         Assert.Equal(HttpStatusCode.OK, back.StatusCode);
         var change = (await back.Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.Equal(("roll-b", "roll-a"), ((string?)change["from"], (string?)change["to"]));
-        Assert.Contains("rolled back by ops: click-through fell", (string?)change["reason"], StringComparison.Ordinal);
+        Assert.Contains($"rolled back by {LocalHostFixture.DeveloperName}: click-through fell", (string?)change["reason"], StringComparison.Ordinal);
         Assert.Equal(ModelStatus.Rejected, (await registry.GetAsync("roll-b"))!.Status);
+        var recorded = (await registry.GetStatusHistoryAsync("roll-b"))[^1];
+        Assert.Equal((ModelStatus.Rejected, LocalHostFixture.DeveloperName, LocalHostFixture.DeveloperObjectId), (recorded.Status, recorded.By, recorded.ByObjectId));
 
-        var nothing = await host.Http.PostAsJsonAsync("api/models/rollback", new { by = "ops" });
+        var nothing = await host.Http.PostAsJsonAsync("api/models/rollback", new { reason = "again" });
         Assert.Equal(HttpStatusCode.Conflict, nothing.StatusCode);
         Assert.Contains("no previous version", await nothing.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }

@@ -165,6 +165,34 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_double_click_records_one_decision_and_the_second_is_a_409()
+    {
+        var (host, registry) = await StartAsync("cand-9", sentinelPassed: true, liveBefore: "old-9");
+        await using var _ = host;
+        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request with { ApprovalTimeout = TimeSpan.FromHours(1) });
+        await WaitForApprovalGateAsync(host.Client, id);
+
+        // Both clicks arrive while the pipeline awaits approval: one decision counts, the other is refused naming it.
+        var clicks = await Task.WhenAll(
+            ApproveOverFunctionAsync(host.Client, registry, id, """{"approve":true}"""),
+            ApproveOverFunctionAsync(host.Client, registry, id, """{"approve":false,"reason":"second click"}"""));
+        Assert.Equal([202, 409], clicks.Select(c => c.StatusCode ?? 0).Order());
+        var refused = Assert.IsType<Microsoft.AspNetCore.Mvc.ProblemDetails>(clicks.Single(c => c.StatusCode == 409).Value);
+        Assert.True(refused.Detail!.Contains("by Late Larry; one decision counts", StringComparison.Ordinal) || refused.Detail.Contains("is not awaiting approval", StringComparison.Ordinal), refused.Detail);
+
+        var result = await ResultAsync(host.Client, id);
+        Assert.Contains(result.Outcome, new[] { PipelineOutcome.Published, PipelineOutcome.RejectedByApprover });
+        var decision = Assert.Single(await registry.GetStatusHistoryAsync("cand-9"), h => h.By == "Late Larry");
+        Assert.Equal("0b0b0b0b-0000-0000-0000-000000000005", decision.ByObjectId);
+        Assert.Equal(result.Outcome == PipelineOutcome.Published ? ModelStatus.Approved : ModelStatus.Rejected, decision.Status);
+
+        // The claim itself: whoever comes second is refused, naming the first.
+        var again = await Assert.ThrowsAsync<Serverless.Requests.RequestRefusedException>(() => registry.ClaimDecisionAsync(id, new Serverless.Access.OperatorIdentity("Other Approver", "o-2"), false));
+        Assert.Equal(409, again.Status);
+        Assert.Contains("by Late Larry", again.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task No_decision_before_the_deadline_rejects_the_candidate()
     {
         var (host, registry) = await StartAsync("cand-3", sentinelPassed: true);
@@ -193,7 +221,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request with { ApprovalTimeout = TimeSpan.FromSeconds(1) });
         Assert.Equal(PipelineOutcome.ApprovalTimedOut, (await ResultAsync(host.Client, id)).Outcome);
 
-        var late = await ApproveOverFunctionAsync(host.Client, id, """{"approve":true,"by":"late-larry"}""");
+        var late = await ApproveOverFunctionAsync(host.Client, registry, id, """{"approve":true,"reason":"late"}""");
 
         Assert.Equal(409, late.StatusCode);
         Assert.Equal("old-5", (await registry.GetLiveAsync())!.Version);
@@ -276,14 +304,15 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         TrainPipelineInstances.Progress(await client.GetInstanceAsync(id, getInputsAndOutputs: true))?.Stage;
 
     /// <summary>The approval HTTP function itself, on a request built in memory, against the in-process host's client.</summary>
-    private static async Task<Microsoft.AspNetCore.Mvc.ObjectResult> ApproveOverFunctionAsync(DurableTaskClient client, string id, string json)
+    private static async Task<Microsoft.AspNetCore.Mvc.ObjectResult> ApproveOverFunctionAsync(DurableTaskClient client, ModelRegistry registry, string id, string json)
     {
         var http = new Microsoft.AspNetCore.Http.DefaultHttpContext();
         http.Request.Method = "POST";
         http.Request.ContentType = "application/json";
         http.Request.Body = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
         http.Request.ContentLength = http.Request.Body.Length;
-        var result = await Serverless.Functions.Models.TrainPipelineFunctions.Approval(http.Request, id, client);
+        http.Request.Headers[Serverless.Access.ClientPrincipal.Header] = new Serverless.Access.ClientPrincipal("aad", "Late Larry", "0b0b0b0b-0000-0000-0000-000000000005", [Serverless.Access.OperatorRoles.Approver]).Encode();
+        var result = await new Serverless.Functions.Models.TrainPipelineFunctions(registry).Approval(http.Request, id, client);
         return Assert.IsAssignableFrom<Microsoft.AspNetCore.Mvc.ObjectResult>(result);
     }
 
