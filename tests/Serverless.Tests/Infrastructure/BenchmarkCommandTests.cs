@@ -14,9 +14,9 @@ public sealed partial class BenchmarkCommandTests
     [InlineData("rank", "--requests 60 --rounds 1 --max-ratings 4000 --landing-requests 100",
         new[] { "rank p50 (warm history cache, logging off)", "rank throughput, 2 workers, logging off", "feature logging at 100% (median of 1 rounds)", "feature-log-ingest trigger landing files" })]
     [InlineData("precompute", "--max-ratings 3000 --lookups 50 --partitions 4",
-        new[] { "similar titles, all", "top-20 for all", "lookup p99 (in-memory version)", "hit rate@10 of similar titles" })]
+        new[] { "similar titles, all", "top-20 for all", "lookup p99 (in-memory version)", "hit rate@10 of similar titles", "NDCG@10 of similar titles", "hit rate@10 of the precomputed top-N", "NDCG@10 of the precomputed top-N" })]
     [InlineData("sentinel", "--shadow-rows 600 --max-ratings 3000",
-        new[] { "Sentinel, every check, 600 shadow rows" })]
+        new[] { "Sentinel, every check, 600 shadow rows", "pipeline train -> validate -> gate on" })]
     [InlineData("archive", "--rounds 1 --live-requests 20 --max-ratings 3000",
         new[] { "facts-ingest trigger path, facts/s (mean of rounds)", "live p99, idle (HTTP)", "live p99 under batch export (HTTP)" })]
     public async Task A_benchmark_command_runs_at_a_tiny_size_and_prints_each_figure_with_its_baseline(string benchmark, string arguments, string[] figures)
