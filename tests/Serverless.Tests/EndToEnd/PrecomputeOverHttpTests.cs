@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Serverless.Precompute;
@@ -16,14 +17,14 @@ namespace Serverless.Tests.EndToEnd;
 /// </summary>
 public sealed partial class RankingOverHttpTests
 {
-    private static readonly ConditionalWeakTable<TrainedHostFixture, Task<Dictionary<string, JsonObject>>> Precomputed = [];
+    private static readonly ConditionalWeakTable<TrainedHostFixture, Task<Dictionary<string, Serverless.Workflows.Precompute.PrecomputeResult>>> Precomputed = [];
 
     /// <summary>Runs the two lookup precomputes over HTTP once per fixture; returns each dataset's run status.</summary>
-    private Task<Dictionary<string, JsonObject>> PrecomputedAsync() => Precomputed.GetValue(fixture, _ => PrecomputeOverHttpAsync());
+    private Task<Dictionary<string, Serverless.Workflows.Precompute.PrecomputeResult>> PrecomputedAsync() => Precomputed.GetValue(fixture, _ => PrecomputeOverHttpAsync());
 
-    private async Task<Dictionary<string, JsonObject>> PrecomputeOverHttpAsync()
+    private async Task<Dictionary<string, Serverless.Workflows.Precompute.PrecomputeResult>> PrecomputeOverHttpAsync()
     {
-        var runs = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        var runs = new Dictionary<string, Serverless.Workflows.Precompute.PrecomputeResult>(StringComparer.Ordinal);
         foreach (var dataset in new[] { DerivedDatasets.SimilarTitles, DerivedDatasets.MemberTopN })
         {
             var started = await Http.PostAsJsonAsync($"api/precompute/{dataset}", new { size = 10, requestedBy = "over-http test" });
@@ -40,7 +41,7 @@ public sealed partial class RankingOverHttpTests
             while ((string?)status["status"] is "Pending" or "Running" && DateTime.UtcNow < deadline);
 
             Assert.Equal("Completed", (string?)status["status"]);
-            runs[dataset] = status;
+            runs[dataset] = status["result"].Deserialize<Serverless.Workflows.Precompute.PrecomputeResult>(System.Text.Json.JsonSerializerOptions.Web)!;
         }
 
         return runs;
@@ -60,23 +61,23 @@ public sealed partial class RankingOverHttpTests
         var runs = await PrecomputedAsync();
         foreach (var (dataset, run) in runs)
         {
-            Assert.Equal("Published", (string?)run["result"]!["outcome"]);
+            Assert.Equal(Serverless.Workflows.Precompute.PrecomputeOutcome.Published, run.Outcome);
             var versions = (await Http.GetFromJsonAsync<JsonObject>($"api/precompute/{dataset}"))!;
-            Assert.Equal((string?)run["result"]!["version"], (string?)versions["current"]!["version"]);
+            Assert.Equal(run.Version, (string?)versions["current"]!["version"]);
             Assert.Null(versions["running"]);
         }
 
         var title = await FirstEntryAsync(DerivedDatasets.SimilarTitles);
         var similar = (await Http.GetFromJsonAsync<LookupResponse>($"api/titles/{title.Key}/similar?count=3"))!;
         Assert.Equal(LookupSources.Precomputed, similar.Source);
-        Assert.Equal((string?)runs[DerivedDatasets.SimilarTitles]["result"]!["version"], similar.Version);
-        Assert.Equal(DateTimeOffset.Parse((string)runs[DerivedDatasets.SimilarTitles]["result"]!["asOf"]!, System.Globalization.CultureInfo.InvariantCulture), similar.AsOf);
+        Assert.Equal(runs[DerivedDatasets.SimilarTitles].Version, similar.Version);
+        Assert.Equal(runs[DerivedDatasets.SimilarTitles].AsOf, similar.AsOf);
         Assert.Equal(title.Items.Take(3).Select(i => i.Title), similar.Items.Select(i => i.Title));
 
         var member = await FirstEntryAsync(DerivedDatasets.MemberTopN);
         var recommended = (await Http.GetFromJsonAsync<LookupResponse>($"api/members/{member.Key}/recommendations?count=5"))!;
         Assert.Equal(LookupSources.Precomputed, recommended.Source);
-        Assert.Equal((string?)runs[DerivedDatasets.MemberTopN]["result"]!["version"], recommended.Version);
+        Assert.Equal(runs[DerivedDatasets.MemberTopN].Version, recommended.Version);
         Assert.Equal(fixture.Trained.Manifest.Version, recommended.ModelVersion);
         Assert.Equal(member.Items.Take(5).Select(i => i.Title), recommended.Items.Select(i => i.Title));
     }
