@@ -198,6 +198,12 @@ param precomputeMaxVersionAge string = '2.00:00:00'
 @description('Optional. Precompute__CleanupGrace: how long a replaced derived-data version is kept before cleanup may remove it (TimeSpan, c format).')
 param precomputeCleanupGrace string = '7.00:00:00'
 
+@description('Optional. Precompute__Schedule: NCRONTAB schedule (6 fields, UTC) of the timer that cleans up old derived-data versions and starts the scheduled precomputes.')
+param precomputeSchedule string = '0 0 3 * * *'
+
+@description('Optional. Precompute__ScheduledDatasets: comma-separated derived datasets the timer precomputes (title-stats, similar-titles, member-top-n); empty: cleanup only.')
+param precomputeScheduledDatasets string = 'title-stats,similar-titles,member-top-n'
+
 @description('Optional. Sentinel__MinShadowRows: fewest labelled shadow impressions for the shadow checks; fewer: skipped, the holdout floor applies.')
 param sentinelMinShadowRows int = 500
 
@@ -457,6 +463,8 @@ var appSettings = {
   Precompute__RefreshInterval: precomputeRefreshInterval
   Precompute__MaxVersionAge: precomputeMaxVersionAge
   Precompute__CleanupGrace: precomputeCleanupGrace
+  Precompute__Schedule: precomputeSchedule
+  Precompute__ScheduledDatasets: precomputeScheduledDatasets
   Sentinel__MinShadowRows: string(sentinelMinShadowRows)
   Sentinel__MinShadowRequests: string(sentinelMinShadowRequests)
   Sentinel__MaxShadowRows: string(sentinelMaxShadowRows)

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Serverless.Functions.Http;
 using Serverless.Precompute;
@@ -12,7 +13,7 @@ using Serverless.Workflows.Precompute;
 namespace Serverless.Functions.Precompute;
 
 /// <summary>The Hulk over HTTP: operators start and watch precomputes; clients look up what they published.</summary>
-public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, PrecomputedLookups lookups, IOptions<PrecomputeOptions> options, TimeProvider time)
+public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, PrecomputedLookups lookups, DerivedDataCleanup cleanup, IOptions<PrecomputeOptions> options, TimeProvider time, ILogger<PrecomputeFunctions> logger)
 {
     /// <summary>Body of POST /api/precompute/{dataset} (all optional).</summary>
     public sealed record StartBody(DateTimeOffset? AsOf, string? Snapshot, int? Size, string? RequestedBy);
@@ -29,6 +30,22 @@ public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, Precomp
                 body.AsOf, body.Snapshot, body.Size, body.RequestedBy, req.HttpContext.RequestAborted);
             return new AcceptedResult($"/api/precompute/runs/{id}", new { id, request.Dataset, request.AsOf, request.Partitions, request.Size });
         });
+
+    /// <summary>
+    /// On <c>Precompute__Schedule</c>: cleanup of old versions, then a precompute of each of
+    /// <c>Precompute__ScheduledDatasets</c> as of now (one still running is refused and logged).
+    /// </summary>
+    [Function("precompute-scheduled")]
+    public async Task Scheduled(
+        [TimerTrigger("%Precompute__Schedule%")] TimerInfo timer,
+        [DurableClient] DurableTaskClient client,
+        CancellationToken cancellationToken)
+    {
+        var result = await ScheduledPrecompute.RunAsync(client, registry, cleanup, options.Value, time.GetUtcNow(), cancellationToken);
+        logger.LogInformation("Precompute timer: removed {Removed} old versions, started {Started}, refused {Refused}",
+            result.Cleanup.Removed.Count, string.Join(", ", result.Started.Select(s => $"{s.Key} ({s.Value})")),
+            result.Refused.Count == 0 ? "none" : string.Join("; ", result.Refused.Select(r => $"{r.Key}: {r.Value}")));
+    }
 
     [Function("precompute-status")]
     public static Task<IActionResult> Status(

@@ -1,4 +1,5 @@
 using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -27,7 +28,14 @@ public sealed class TimerFunctionScheduler(HostedFunctions hosted, IServiceProvi
     private async Task RunAsync(FunctionDescriptor function, CancellationToken stop)
     {
         var trigger = (TimerTriggerAttribute)function.TriggerAttribute;
-        var schedule = CronSchedule.Parse(trigger.Schedule);
+        if (ResolveSchedule(trigger.Schedule, services.GetService<IConfiguration>()) is not { } expression)
+        {
+            // The Functions host would refuse to index it; locally the timer is an opt-in (environment Precompute__Schedule).
+            logger.LogInformation("Timer function {Function} is not scheduled: its schedule {Schedule} names a setting that is not configured", function.Name, trigger.Schedule);
+            return;
+        }
+
+        var schedule = CronSchedule.Parse(expression);
         var bind = ParameterBinder.Compile(function);
         var last = time.GetUtcNow();
         var next = trigger.RunOnStartup ? last : schedule.Next(last);
@@ -72,5 +80,23 @@ public sealed class TimerFunctionScheduler(HostedFunctions hosted, IServiceProvi
             last = now;
             next = schedule.Next(now);
         }
+    }
+
+    /// <summary>
+    /// A schedule as the Functions host reads it: <c>%Name%</c> is the app setting Name (looked up as
+    /// Name and as the configuration key with "__" read as ":"); anything else is the expression itself.
+    /// </summary>
+    public static string? ResolveSchedule(string schedule, IConfiguration? configuration)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        if (schedule.Length < 3 || schedule[0] != '%' || schedule[^1] != '%')
+        {
+            return schedule;
+        }
+
+        var name = schedule[1..^1];
+        return configuration?[name] is { Length: > 0 } direct ? direct
+            : configuration?[name.Replace("__", ":", StringComparison.Ordinal)] is { Length: > 0 } nested ? nested
+            : null;
     }
 }

@@ -182,7 +182,10 @@ public sealed class FeatureEncoder
         destination[7] = (float)Math.Log(1 + (title?.RecentCount ?? 0));
         destination[8] = (float)Shrink(title?.RatingSum ?? 0, count, stats.GlobalMeanRating, config.PriorCount);
         destination[9] = (float)Shrink(title?.LikeCount ?? 0, count, stats.GlobalLikeRate, config.PriorCount);
-        destination[10] = (float)(count == 0 ? ColdDaysLog : Math.Log(1 + DaysBetween(title!.LastRatedAt, asOf)));
+        // Recency as of the statistics' own time, like the counts beside it: statistics refreshed at T
+        // and read later must not turn this into a clock that keeps growing until the next refresh
+        // (serving reads a version as of T; time travel recomputes at each cutoff, where T = C).
+        destination[10] = (float)(count == 0 ? ColdDaysLog : Math.Log(1 + DaysBetween(title!.LastRatedAt, stats.Watermark)));
         destination[11] = (float)(entry?.Year is { } year ? Math.Max(0, asOf.UtcDateTime.Year - year) : DefaultTitleAgeYears);
         destination[12] = (float)(entry is null ? 0 : Math.Log(1 + DaysBetween(entry.FirstSeen, asOf)));
         destination[13] = genreCount;

@@ -74,6 +74,8 @@ public static class AppSettings
         new("Precompute__RefreshInterval", SettingKind.Plain, []),
         new("Precompute__MaxVersionAge", SettingKind.Plain, []),
         new("Precompute__CleanupGrace", SettingKind.Plain, []),
+        new("Precompute__Schedule", SettingKind.Plain, []),
+        new("Precompute__ScheduledDatasets", SettingKind.Plain, []),
         new("Sentinel__MinShadowRows", SettingKind.Plain, []),
         new("Sentinel__MinShadowRequests", SettingKind.Plain, []),
         new("Sentinel__MaxShadowRows", SettingKind.Plain, []),

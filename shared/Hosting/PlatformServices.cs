@@ -75,6 +75,7 @@ public static class PlatformServices
         services.AddSingleton<TitleStatsVersions>();
         services.AddSingleton<ServingTitleStats>();
         services.AddSingleton<PrecomputedLookups>();
+        services.AddSingleton<DerivedDataCleanup>();
         services.AddHostedService<DerivedDataInitializer>();
         services.AddHostedService<DerivedDataRefresher>();
         services.AddOptions<Serverless.Models.SentinelOptions>().BindConfiguration(SentinelSection)

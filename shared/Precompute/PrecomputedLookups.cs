@@ -30,6 +30,25 @@ public sealed class PrecomputeOptions
     /// <summary>How long a replaced version is kept before cleanup may remove its files.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "365.00:00:00")]
     public TimeSpan CleanupGrace { get; set; } = TimeSpan.FromDays(7);
+
+    public const string DefaultSchedule = "0 0 3 * * *";
+
+    /// <summary>
+    /// NCRONTAB schedule (six fields, UTC) of the timer function <c>precompute-scheduled</c>, read by the
+    /// Functions host as <c>%Precompute__Schedule%</c>: cleanup, then a precompute of each scheduled dataset.
+    /// </summary>
+    [Required]
+    [RegularExpression(@"^\S+( \S+){5}$", ErrorMessage = "Precompute__Schedule must be an NCRONTAB expression of six fields")]
+    public string Schedule { get; set; } = DefaultSchedule;
+
+    /// <summary>The datasets the timer precomputes, comma-separated (empty: cleanup only).</summary>
+    [RegularExpression(@"^\s*$|^\s*(title-stats|similar-titles|member-top-n)\s*(,\s*(title-stats|similar-titles|member-top-n)\s*)*$",
+        ErrorMessage = "Precompute__ScheduledDatasets must list datasets among title-stats, similar-titles, member-top-n, comma-separated")]
+    public string ScheduledDatasets { get; set; } = string.Join(",", DerivedDatasets.All);
+
+    /// <summary><see cref="ScheduledDatasets"/> parsed (trimmed, distinct, in the order given).</summary>
+    public IReadOnlyList<string> ScheduledDatasetList() =>
+        (ScheduledDatasets ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).ToList();
 }
 
 /// <summary>A lookup's answer: which source answered, from which version (and its T), and the titles.</summary>
@@ -67,6 +86,10 @@ public sealed class PrecomputedLookups(DerivedVersionRegistry registry, DerivedD
         [DerivedDatasets.SimilarTitles] = Volatile.Read(ref similar)?.Version.Version,
         [DerivedDatasets.MemberTopN] = Volatile.Read(ref topN)?.Version.Version,
     };
+
+    /// <summary>The versions loaded now (what /api/health reports with their age).</summary>
+    public IReadOnlyList<DerivedVersion> LoadedVersionList =>
+        new[] { Volatile.Read(ref similar)?.Version, Volatile.Read(ref topN)?.Version }.OfType<DerivedVersion>().ToList();
 
     /// <summary>Loads the current versions where the pointer moved. The swap is one reference per dataset.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken = default)

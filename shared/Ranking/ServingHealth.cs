@@ -20,7 +20,20 @@ public sealed record HealthInputs(
     HistoryCacheStats History,
     FeatureLogCounters FeatureLog,
     string? LagSource,
-    FeatureLogLag? Lag);
+    FeatureLogLag? Lag)
+{
+    /// <summary>The derived-data versions this instance serves, with their age (none: nothing to flag).</summary>
+    public IReadOnlyList<DerivedDataAge> Derived { get; init; } = [];
+}
+
+/// <summary>
+/// A derived-data version an instance serves (the Hulk's title statistics, similar titles, top-N):
+/// its as-of time T, how old T is now, and the age <c>Precompute__MaxVersionAge</c> allows.
+/// </summary>
+public sealed record DerivedDataAge(string Dataset, string Version, DateTimeOffset AsOf, double AgeHours, double MaxAgeHours)
+{
+    public bool Stale => AgeHours > MaxAgeHours;
+}
 
 /// <summary>Serving over the last minute.</summary>
 public sealed record ServingFigures(
@@ -60,7 +73,9 @@ public sealed record ServingHealthReport(
     IReadOnlyList<ModelAlert> Alerts,
     ServingFigures Serving,
     FeatureLogFigures FeatureLog,
-    HealthOptions Thresholds);
+    HealthOptions Thresholds,
+    IReadOnlyList<string> Warnings,
+    IReadOnlyList<DerivedDataAge> DerivedData);
 
 /// <summary>
 /// Health that tells the truth: an instance answering from the Substitute, dropping logged
@@ -74,7 +89,11 @@ public sealed class ServingHealth(
     FeatureLogBuffer featureLog,
     MemberHistoryCache histories,
     IOptions<HealthOptions> options,
-    IFeatureLogLag? lag = null)
+    IFeatureLogLag? lag = null,
+    Precompute.ServingTitleStats? titleStats = null,
+    Precompute.PrecomputedLookups? lookups = null,
+    IOptions<Precompute.PrecomputeOptions>? precompute = null,
+    TimeProvider? time = null)
 {
     public const string NotMeasured = "not measured in this runtime: use the Event Hubs consumer-lag metrics";
 
@@ -88,7 +107,22 @@ public sealed class ServingHealth(
             histories.Stats(),
             new FeatureLogCounters(featureLog.Published, featureLog.Dropped, featureLog.Pending, featureLog.PublishRetries),
             lag?.Source,
-            lag?.Measure()), options.Value);
+            lag?.Measure()) { Derived = DerivedAges() }, options.Value);
+    }
+
+    /// <summary>The derived versions loaded here and their age on this instance's clock.</summary>
+    private List<DerivedDataAge> DerivedAges()
+    {
+        var now = (time ?? TimeProvider.System).GetUtcNow();
+        var maxAge = (precompute?.Value ?? new Precompute.PrecomputeOptions()).MaxVersionAge;
+        var versions = new List<Precompute.DerivedVersion>();
+        if (titleStats?.Current is { } stats)
+        {
+            versions.Add(stats.Version);
+        }
+
+        versions.AddRange(lookups?.LoadedVersionList ?? []);
+        return versions.Select(v => new DerivedDataAge(v.Dataset, v.Version, v.AsOf, Math.Round((now - v.AsOf).TotalHours, 2), maxAge.TotalHours)).ToList();
     }
 
     public static ServingHealthReport Evaluate(HealthInputs inputs, HealthOptions limits)
@@ -130,6 +164,11 @@ public sealed class ServingHealth(
             problems.Add(Text($"history read p99 {p99:0.#} ms over the last minute exceeds {limits.MaxHistoryReadP99.TotalMilliseconds:0.###} ms"));
         }
 
+        // A stale derived version does not stop serving (lookups and features still answer, as of an
+        // older T): it is a warning, the status stays "serving" and the answer 200.
+        var warnings = inputs.Derived.Where(d => d.Stale)
+            .Select(d => Text($"{d.Dataset} version {d.Version} is as of {d.AsOf:O}, {d.AgeHours:0.#} h old, over Precompute__MaxVersionAge ({d.MaxAgeHours:0.#} h): is the precompute timer running?"))
+            .ToList();
         var model = inputs.Model;
         var history = inputs.History;
         var counters = inputs.FeatureLog;
@@ -146,7 +185,9 @@ public sealed class ServingHealth(
                 history.ReadsLastMinute, history.ReadP99MsLastMinute, history.Hits, history.Misses),
             new FeatureLogFigures(counters.Published, counters.Dropped, window.FeatureLogDrops, counters.Pending, counters.PublishRetries,
                 inputs.Lag?.Events, inputs.Lag?.OldestAge?.TotalSeconds, inputs.LagSource ?? NotMeasured),
-            limits);
+            limits,
+            warnings,
+            inputs.Derived);
     }
 
     private static string Text(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

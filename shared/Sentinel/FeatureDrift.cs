@@ -118,12 +118,56 @@ public static class FeatureDrift
         return lo;
     }
 
-    /// <summary>The drift check: fails when any feature's PSI passes the threshold, naming each one.</summary>
-    public static SentinelCheck Check(IReadOnlyList<FeatureProfile>? reference, IReadOnlyList<float[]> live, SentinelOptions options)
+    /// <summary>Share of the training rows (the most recent ones) the drift reference is profiled on.</summary>
+    public const double ReferenceShare = 0.25;
+
+    /// <summary>The reference window holds at least this many rows (all of them when the set is smaller).</summary>
+    public const int MinReferenceRows = 1000;
+
+    /// <summary>
+    /// The training set's most recent window, the reference live vectors are compared with: the last
+    /// <see cref="ReferenceShare"/> of <paramref name="rowsOldestFirst"/> (at least <see cref="MinReferenceRows"/>).
+    /// Live vectors are recent; a training set spans months or years, and features that legitimately
+    /// move with time (a title's age, the members active lately) differ between a multi-year window
+    /// and the last days by more than any skew would. The window right before live traffic is the
+    /// fair reference: what the candidate last learned on.
+    /// </summary>
+    public static IReadOnlyList<float[]> ReferenceWindow(IReadOnlyList<float[]> rowsOldestFirst)
+    {
+        ArgumentNullException.ThrowIfNull(rowsOldestFirst);
+        var take = Math.Min(rowsOldestFirst.Count, Math.Max(MinReferenceRows, (int)Math.Ceiling(rowsOldestFirst.Count * ReferenceShare)));
+        return rowsOldestFirst.Skip(rowsOldestFirst.Count - take).ToList();
+    }
+
+    /// <summary>Upper 1% points of the chi-square distribution with 1..9 degrees of freedom.</summary>
+    private static readonly double[] ChiSquare99 = [6.635, 9.210, 11.345, 13.277, 15.086, 16.812, 18.475, 20.090, 21.666];
+
+    /// <summary>
+    /// The PSI above which a feature drifts: the larger of <see cref="SentinelOptions.MaxPsi"/> and the
+    /// PSI that a sample of <paramref name="units"/> independent units drawn from the training
+    /// distribution itself exceeds only 1% of the time (n·PSI is close to chi-square with bins − 1
+    /// degrees of freedom). Rows of one logged request share the member, so the request is the unit:
+    /// 100 requests of 20 vectors are 100 observations of the member features, not 2,000.
+    /// </summary>
+    public static double PsiLimit(FeatureProfile profile, int units, double maxPsi)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        var df = Math.Clamp(profile.Edges.Length, 1, ChiSquare99.Length);
+        return units <= 0 ? maxPsi : Math.Max(maxPsi, ChiSquare99[df - 1] / units);
+    }
+
+    /// <summary>
+    /// The drift check: fails when any feature's PSI passes its limit (<see cref="PsiLimit"/>), naming
+    /// each one. <paramref name="units"/>: the independent units among the live vectors (logged
+    /// requests); null counts every vector as one.
+    /// </summary>
+    public static SentinelCheck Check(IReadOnlyList<FeatureProfile>? reference, IReadOnlyList<float[]> live, SentinelOptions options, int? units = null)
     {
         ArgumentNullException.ThrowIfNull(live);
         ArgumentNullException.ThrowIfNull(options);
-        var threshold = string.Create(CultureInfo.InvariantCulture, $"PSI <= {options.MaxPsi:G3} for every feature (bins: training deciles)");
+        var n = units ?? live.Count;
+        var threshold = string.Create(CultureInfo.InvariantCulture,
+            $"PSI <= max({options.MaxPsi:G3}, chi-square 99% point / {n} live requests) for every feature (bins: deciles of the training set's most recent window)");
         if (reference is null || reference.Count == 0)
         {
             return SentinelCheck.Skip(SentinelChecks.FeatureDrift, threshold, "the manifest carries no training-set feature profile (trained before profiles were kept)");
@@ -149,9 +193,10 @@ public static class FeatureDrift
             ks[f] = Ks(reference[f].Percentiles, column);
         }
 
-        var drifting = Enumerable.Range(0, psi.Length).Where(f => psi[f] > options.MaxPsi).OrderByDescending(f => psi[f]).ToList();
-        var worst = Enumerable.Range(0, psi.Length).MaxBy(f => psi[f]);
-        string Named(int f) => string.Create(CultureInfo.InvariantCulture, $"{reference[f].Name} PSI {psi[f]:F3} KS {ks[f]:F3}");
+        var limit = reference.Select(p => PsiLimit(p, n, options.MaxPsi)).ToArray();
+        var drifting = Enumerable.Range(0, psi.Length).Where(f => psi[f] > limit[f]).OrderByDescending(f => psi[f] / limit[f]).ToList();
+        var worst = Enumerable.Range(0, psi.Length).MaxBy(f => psi[f] / limit[f]);
+        string Named(int f) => string.Create(CultureInfo.InvariantCulture, $"{reference[f].Name} PSI {psi[f]:F3} (limit {limit[f]:F3}) KS {ks[f]:F3}");
         var measured = drifting.Count > 0
             ? $"{drifting.Count} drifting: " + string.Join(", ", drifting.Select(Named))
             : "none drifting; largest " + Named(worst);
@@ -161,7 +206,7 @@ public static class FeatureDrift
             Explanation = drifting.Count == 0
                 ? $"live logged vectors ({live.Count}) are distributed like the training set"
                 : "live inputs differ from what the candidate learned on: " + string.Join(", ", drifting.Select(f => reference[f].Name)),
-            Plot = new Dictionary<string, double[]> { ["psi"] = psi, ["ks"] = ks },
+            Plot = new Dictionary<string, double[]> { ["psi"] = psi, ["limit"] = limit, ["ks"] = ks },
         };
     }
 }

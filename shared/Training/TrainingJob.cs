@@ -145,7 +145,7 @@ public sealed class TrainingJob(
         {
             Metrics = new Dictionary<string, double>(model.Manifest.Metrics) { [ModelMetricNames.PopularityBaselineAuc] = PopularityBaselineAuc(set.Validation, encoder) },
             HeldOutFrom = set.HeldOutFrom ?? watermark,
-            FeatureProfiles = Sentinel.FeatureDrift.Profile(encoder.Names, set.Train.Select(e => e.Features).ToList()),
+            FeatureProfiles = Sentinel.FeatureDrift.Profile(encoder.Names, Sentinel.FeatureDrift.ReferenceWindow(set.Train.Select(e => e.Features).ToList())),
             GoldenProbes = probes,
         };
 

@@ -72,3 +72,40 @@ public static class PrecomputeInstances
         return (id, request);
     }
 }
+
+/// <summary>What one run of the precompute timer did: cleanup, then the precomputes it started or was refused.</summary>
+public sealed record ScheduledPrecomputeResult(DerivedCleanupResult Cleanup, IReadOnlyDictionary<string, string> Started, IReadOnlyDictionary<string, string> Refused);
+
+/// <summary>The precompute timer (<c>Precompute__Schedule</c>): cleanup, then one precompute of each scheduled dataset as of now.</summary>
+public static class ScheduledPrecompute
+{
+    public const string RequestedBy = "timer";
+
+    /// <summary>
+    /// Removes old versions (<see cref="DerivedDataCleanup"/>), then starts a precompute of each dataset
+    /// in <see cref="PrecomputeOptions.ScheduledDatasets"/> as of <paramref name="now"/>. A dataset whose
+    /// precompute still runs is refused (409) and named in the result: never two at once.
+    /// </summary>
+    public static async Task<ScheduledPrecomputeResult> RunAsync(
+        DurableTaskClient client, DerivedVersionRegistry registry, DerivedDataCleanup cleanup, PrecomputeOptions options, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(cleanup);
+        ArgumentNullException.ThrowIfNull(options);
+        var cleaned = await cleanup.RunAsync(cancellationToken);
+        var started = new Dictionary<string, string>(StringComparer.Ordinal);
+        var refused = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var dataset in options.ScheduledDatasetList())
+        {
+            try
+            {
+                started[dataset] = (await PrecomputeInstances.StartAsync(client, registry, options, dataset, now, null, null, null, RequestedBy, cancellationToken)).Id;
+            }
+            catch (PrecomputeRefusedException ex)
+            {
+                refused[dataset] = ex.Message;
+            }
+        }
+
+        return new ScheduledPrecomputeResult(cleaned, started, refused);
+    }
+}

@@ -79,6 +79,15 @@ public sealed class FunctionsMetadataTests
     }
 
     [Fact]
+    public void The_precompute_timer_reads_its_schedule_from_the_Precompute__Schedule_setting()
+    {
+        var b = Binding("precompute-scheduled", "timerTrigger");
+        Assert.Equal("timer", (string?)b["name"]);
+        Assert.Equal("%Precompute__Schedule%", (string?)b["schedule"]);
+        Assert.Equal("client", (string?)Binding("precompute-scheduled", "durableClient")["name"]);
+    }
+
+    [Fact]
     public void Durable_functions_are_named_by_TaskNames()
     {
         Assert.Equal("context", (string?)Binding(TaskNames.ArchiveExport, "orchestrationTrigger")["name"]);

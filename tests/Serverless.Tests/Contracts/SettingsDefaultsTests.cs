@@ -54,6 +54,8 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(precompute.RefreshInterval, TimeSpan.Parse(Get("Precompute__RefreshInterval"), CultureInfo.InvariantCulture));
         Assert.Equal(precompute.MaxVersionAge, TimeSpan.Parse(Get("Precompute__MaxVersionAge"), CultureInfo.InvariantCulture));
         Assert.Equal(precompute.CleanupGrace, TimeSpan.Parse(Get("Precompute__CleanupGrace"), CultureInfo.InvariantCulture));
+        Assert.Equal(precompute.Schedule, Get("Precompute__Schedule"));
+        Assert.Equal(precompute.ScheduledDatasets, Get("Precompute__ScheduledDatasets"));
     }
 
     [Fact]

@@ -14,9 +14,9 @@ public sealed partial class BenchmarkCommandTests
     [InlineData("rank", "--requests 60 --rounds 1 --max-ratings 4000 --landing-requests 100",
         new[] { "rank p50 (warm history cache, logging off)", "rank throughput, 2 workers, logging off", "feature logging at 100% (median of 1 rounds)", "feature-log-ingest trigger landing files" })]
     [InlineData("precompute", "--max-ratings 3000 --lookups 50 --partitions 4",
-        new[] { "similar titles, all", "top-20 for all", "lookup p99 (in-memory version)", "hit rate@10 of similar titles" })]
+        new[] { "similar titles, all", "top-20 for all", "lookup p99 (in-memory version)", "hit rate@10 of similar titles", "NDCG@10 of similar titles", "hit rate@10 of the precomputed top-N", "NDCG@10 of the precomputed top-N" })]
     [InlineData("sentinel", "--shadow-rows 600 --max-ratings 3000",
-        new[] { "Sentinel, every check, 600 shadow rows" })]
+        new[] { "Sentinel, every check, 600 shadow rows", "pipeline train -> validate -> gate on" })]
     [InlineData("snapshot", "--max-ratings 3000 --new-percent 10",
         new[] { "snapshot following the previous one (previous + journal since)", "snapshot cut from the journal alone", "training pipeline from history to its approval gate" })]
     [InlineData("archive", "--rounds 1 --live-requests 20 --max-ratings 3000",

@@ -155,4 +155,28 @@ public sealed class ServingHealthTests
         Assert.True(report.Healthy);
         Assert.Equal(0, report.Serving.Requests);
     }
+
+    [Fact]
+    public void A_derived_version_older_than_the_max_version_age_is_flagged_as_a_warning_and_a_recent_one_is_not()
+    {
+        var (monitor, _) = Monitor(model: 100, substitute: 0);
+        var maxHours = new Serverless.Precompute.PrecomputeOptions().MaxVersionAge.TotalHours;
+        var inputs = Inputs(monitor.Window()) with
+        {
+            Derived =
+            [
+                new DerivedDataAge("title-stats", "20261120000000-aaaa", T0.AddDays(-6), 144, maxHours),
+                new DerivedDataAge("similar-titles", "20261126000000-bbbb", T0.AddHours(-12), 12, maxHours),
+            ],
+        };
+
+        var report = ServingHealth.Evaluate(inputs, Limits());
+
+        Assert.True(report.Healthy); // still serving: a stale version is a warning, not a 503
+        var warning = Assert.Single(report.Warnings);
+        Assert.Contains("title-stats version 20261120000000-aaaa", warning, StringComparison.Ordinal);
+        Assert.Contains("Precompute__MaxVersionAge", warning, StringComparison.Ordinal);
+        Assert.Equal([true, false], report.DerivedData.Select(d => d.Stale));
+        Assert.Empty(ServingHealth.Evaluate(Inputs(monitor.Window()), Limits()).Warnings);
+    }
 }

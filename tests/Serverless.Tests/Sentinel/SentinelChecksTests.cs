@@ -92,6 +92,57 @@ public sealed class SentinelChecksTests
         Assert.True(check.Plot["ks"][3] > 0.3);
     }
 
+    [Fact]
+    public void A_feature_that_moves_with_time_is_compared_with_the_training_sets_most_recent_window_and_a_sudden_shift_is_still_caught()
+    {
+        // Column 0 is ln(1 + days since a title was first seen): it moves with time for every title. The
+        // training set spans three years; live traffic is the five weeks right after it.
+        var random = new Random(3);
+        float[] Row(double years) => [(float)Math.Log(1 + (random.NextDouble() * 3650) + (365 * years)), (float)random.NextDouble()];
+        var training = Enumerable.Range(0, 8000).Select(i => Row(3.0 * i / 8000)).ToList();
+        var live = Enumerable.Range(0, 1000).Select(i => Row(3 + (0.1 * i / 1000))).ToList();
+        string[] names = ["age", "noise"];
+
+        var whole = FeatureDrift.Check(FeatureDrift.Profile(names, training), live, Options);
+        var recent = FeatureDrift.Check(FeatureDrift.Profile(names, FeatureDrift.ReferenceWindow(training)), live, Options);
+        var shifted = FeatureDrift.Check(FeatureDrift.Profile(names, FeatureDrift.ReferenceWindow(training)),
+            live.Select(r => new[] { r[0], r[1] + 0.5f }).ToList(), Options);
+
+        Assert.Equal(2000, FeatureDrift.ReferenceWindow(training).Count);
+        Assert.Same(training[^1], FeatureDrift.ReferenceWindow(training)[^1]);
+        Assert.False(whole.Passed);     // against the multi-year set the age column "drifts": nothing is wrong
+        Assert.True(whole.Plot!["psi"][0] > 0.5);
+        Assert.True(recent.Passed, recent.Measured);
+        Assert.True(recent.Plot!["psi"][0] < 0.2);
+        Assert.False(shifted.Passed);   // a real shift is caught against the recent window as well
+        Assert.Contains("1 drifting: noise", shifted.Measured, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_psi_limit_counts_logged_requests_not_vectors_so_a_few_members_are_not_drift_but_a_shift_is()
+    {
+        // 20 requests of 50 vectors from the training distribution: each request one member, so the member
+        // feature (column 0) takes 20 values. Counted as 1,000 vectors its PSI passes 0.2 by chance alone.
+        var random = new Random(11);
+        var reference = FeatureDrift.Profile(["member_like_rate", "title"], Enumerable.Range(0, 5000).Select(_ => new[] { (float)random.NextDouble(), (float)random.NextDouble() }).ToList());
+        var live = Enumerable.Range(0, 20).SelectMany(_ =>
+        {
+            var member = (float)random.NextDouble();
+            return Enumerable.Range(0, 50).Select(_ => new[] { member, (float)random.NextDouble() });
+        }).ToList();
+
+        var asRows = FeatureDrift.Check(reference, live, Options);
+        var asRequests = FeatureDrift.Check(reference, live, Options, units: 20);
+        var shifted = FeatureDrift.Check(reference, live.Select(r => new[] { r[0] + 1.5f, r[1] }).ToList(), Options, units: 20);
+
+        Assert.False(asRows.Passed);
+        Assert.True(asRequests.Passed, asRequests.Measured);
+        Assert.Equal(21.666 / 20, asRequests.Plot!["limit"][0], 3);
+        Assert.Equal(Options.MaxPsi, FeatureDrift.PsiLimit(reference[0], 5000, Options.MaxPsi));
+        Assert.False(shifted.Passed);
+        Assert.Contains("1 drifting: member_like_rate", shifted.Measured, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("squashed")]
     [InlineData("inflated")]

@@ -115,7 +115,7 @@ public sealed class SentinelFaultSuiteTests(AzuriteFixture azurite) : IDisposabl
         {
             Metrics = new Dictionary<string, double>(model.Manifest.Metrics) { [ModelMetricNames.PopularityBaselineAuc] = 0.5 },
             HeldOutFrom = world.At(100),
-            FeatureProfiles = FeatureDrift.Profile(request.FeatureNames, request.Train.Select(e => e.Features).ToList()),
+            FeatureProfiles = FeatureDrift.Profile(request.FeatureNames, FeatureDrift.ReferenceWindow(request.Train.Select(e => e.Features).ToList())),
             GoldenProbes = probes,
         };
         manifest = tamper?.Invoke(manifest) ?? manifest;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Serverless.Precompute;
@@ -167,5 +168,64 @@ public sealed class PrecomputeOrchestratorTests(AzuriteFixture azurite)
         Assert.Equal(seen.Count - seen.IndexOf(seen[^1]), seen.Count(v => v == seen[^1]));
         Assert.Equal(old.Version, seen[0]);
         Assert.Equal((await run).ReadOutputAs<PrecomputeResult>()!.Version, seen[^1]);
+    }
+
+    [Fact]
+    public async Task The_precompute_timer_cleans_up_then_starts_one_precompute_per_scheduled_dataset_and_a_tick_while_one_runs_is_refused()
+    {
+        using var w = new PrecomputeWorld(azurite);
+        await using var host = await w.HostAsync();
+        var old = await w.PublishDirectAsync(DerivedDatasets.TitleStats, w.At(100));
+        w.Clock.Advance(TimeSpan.FromDays(1));
+        await w.PublishDirectAsync(DerivedDatasets.TitleStats, w.At(101));
+        w.Clock.Advance(TimeSpan.FromDays(10) + TimeSpan.FromSeconds(Random.Shared.Next(1, 1_000_000)));
+        var now = w.Clock.GetUtcNow();
+        await w.SnapshotAsync(now); // the facts as of the tick (else the archive is read into one)
+        var options = new PrecomputeOptions { ScheduledDatasets = " title-stats ", Partitions = 2, MaxParallel = 2 };
+        var cleanup = new DerivedDataCleanup(w.Registry, w.Store, w.Models, w.ModelStore, Microsoft.Extensions.Options.Options.Create(options), w.Clock,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<DerivedDataCleanup>.Instance);
+
+        var tick = await ScheduledPrecompute.RunAsync(host.Client, w.Registry, cleanup, options, now);
+
+        Assert.Equal([old.Dependency], tick.Cleanup.Removed);
+        Assert.Empty(tick.Refused);
+        var id = Assert.Single(tick.Started).Value;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var done = await host.Client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, timeout.Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, done.RuntimeStatus);
+        var result = done.ReadOutputAs<PrecomputeResult>()!;
+        Assert.Equal(PrecomputeOutcome.Published, result.Outcome);
+        var current = (await w.Registry.CurrentAsync(DerivedDatasets.TitleStats))!;
+        Assert.Equal(result.Version, current.Version);
+        Assert.Equal(now, current.AsOf);
+        Assert.Contains("requestedBy:" + ScheduledPrecompute.RequestedBy, current.Inputs);
+
+        // The next tick comes while a precompute of the dataset holds its lock: refused, said so, nothing started.
+        var running = DerivedVersionIds.Create(now, Guid.NewGuid());
+        await w.Registry.BeginAsync(new DerivedVersion(DerivedDatasets.TitleStats, running, DerivedVersionStatus.Building, now, [], PrecomputeCode.Hash(w.Encoder.ConfigHash),
+            1, new Dictionary<string, long>(), default, null, null, "another-run", null), TimeSpan.FromHours(1));
+        var second = await ScheduledPrecompute.RunAsync(host.Client, w.Registry, cleanup, options, now);
+        Assert.Empty(second.Started);
+        Assert.Contains("already running (another-run)", second.Refused[DerivedDatasets.TitleStats], StringComparison.Ordinal);
+        Assert.Equal(result.Version, (await w.Registry.CurrentAsync(DerivedDatasets.TitleStats))!.Version);
+    }
+
+    [Fact]
+    public void The_scheduled_datasets_setting_is_validated_and_parsed()
+    {
+        static bool Valid(string value)
+        {
+            var options = new PrecomputeOptions { ScheduledDatasets = value };
+            return System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), null, validateAllProperties: true);
+        }
+
+        Assert.True(Valid("title-stats,similar-titles,member-top-n"));
+        Assert.True(Valid(""));
+        Assert.False(Valid("title-stats,everything"));
+        Assert.Equal(["title-stats", "member-top-n"], new PrecomputeOptions { ScheduledDatasets = "title-stats, member-top-n,title-stats" }.ScheduledDatasetList());
+        Assert.Equal("0 0 3 * * *", Serverless.LocalHost.Timers.TimerFunctionScheduler.ResolveSchedule("%Precompute__Schedule%",
+            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Precompute:Schedule"] = "0 0 3 * * *" }).Build()));
+        Assert.Null(Serverless.LocalHost.Timers.TimerFunctionScheduler.ResolveSchedule("%Missing__Setting%", new ConfigurationBuilder().Build()));
+        Assert.Equal("*/10 * * * * *", Serverless.LocalHost.Timers.TimerFunctionScheduler.ResolveSchedule("*/10 * * * * *", null));
     }
 }
