@@ -57,14 +57,17 @@ public sealed class TrainingJob(
         var logged = request.FromLoggedFeatures ? await featureLog.LabelledAsync(encoder.ConfigHash, cancellationToken) : null;
         var snapshot = logged is null ? null : await ServedSnapshotAsync(logged, store, cancellationToken);
         List<Fact>? facts = null;
+        await using var stages = StageLog.Start(logger, "Training", (snapshot is null ? 2 : 0) + (logged is null ? 5 : 4), ProgressInterval, TimeProvider.System);
         if (snapshot is null)
         {
+            stages.Enter("reading the archive");
             var read = new ProgressCounter();
             await using (ProgressLog.Start(logger, "Training: reading the archive", "facts", expectedFacts, () => read.Value, ProgressInterval, TimeProvider.System))
             {
                 facts = await FactSnapshotStore.ReadArchiveAsync(reader, watermark, read, cancellationToken);
             }
 
+            stages.Enter("saving the fact snapshot");
             snapshot = await snapshots.SaveAsync(facts, watermark, cancellationToken);
         }
 
@@ -79,6 +82,7 @@ public sealed class TrainingJob(
         var options = request.Options ?? new TrainingSetOptions();
 
         // Time travel reads, at each cutoff, the title-stats version current then (the data side of skew).
+        stages.Enter("building the training set");
         var timeline = logged is not null ? null : await titleStats.TimelineAsync(
             TrainingSetBuilder.Cutoffs(facts!.Where(f => f.Kind == FactKind.Rating && f.IngestTime <= watermark).ToList(), watermark, options), cancellationToken);
         var set = logged is not null
@@ -87,6 +91,7 @@ public sealed class TrainingJob(
         if (logged is null)
         {
             // Every set cut from history is scanned for leakage before anything trains on it.
+            stages.Enter("scanning for leakage");
             var started = time.GetTimestamp();
             var scan = TimeMachine.LeakageScan.Scan(set, facts!, encoder, timeline);
             logger.LogInformation("{Summary} ({Seconds:F1} s)", scan.Summary(), time.GetElapsedTime(started).TotalSeconds);
@@ -104,6 +109,7 @@ public sealed class TrainingJob(
         var source = request.FromLoggedFeatures ? "-logged" : "";
         var suffix = request.VersionSuffix is null ? "" : "-" + ValidSuffix(request.VersionSuffix);
         var version = string.Create(CultureInfo.InvariantCulture, $"{request.Trainer.ToString().ToLowerInvariant()}{source}-{watermark:yyyyMMddHHmmss}-{encoder.ConfigHash[..6]}{suffix}");
+        stages.Enter("training " + request.Trainer);
         using var model = ModelTrainer.Train(new TrainingRequest
         {
             FeatureNames = encoder.Names,
@@ -123,6 +129,7 @@ public sealed class TrainingJob(
         model.Save(buffer);
         var bytes = buffer.ToArray();
 
+        stages.Enter("golden probes, profiles and the Sentinel's load check");
         // What the Sentinel needs later: the training distribution, the popularity floor on the same
         // holdout, where unseen shadow data starts, and golden probes made by this code.
         facts ??= await snapshots.LoadAsync(snapshot, cancellationToken);
@@ -144,6 +151,7 @@ public sealed class TrainingJob(
         var probe = probes.Probes.Count > 0 ? probes.Probes.Select(p => p.Features).ToList() : set.Validation.Take(200).Select(e => e.Features).ToList();
         var report = ModelSentinel.Check(() => TrainedModel.Load(new MemoryStream(bytes), manifest), encoder.ConfigHash, encoder.Names, probe);
 
+        stages.Enter("storing and registering");
         await store.SaveAsync(manifest, new BinaryData(bytes), cancellationToken);
         await registry.RegisterAsync(manifest, request.RequestedBy ?? ModelRegistry.DefaultRequester, cancellationToken);
         var published = false;
