@@ -157,11 +157,14 @@ public sealed class StageLog : IAsyncDisposable
     }
 
     /// <summary>Logs a line for the stage that is running now, if any.</summary>
-    public void Report()
+    public void Report() => Report(TimeSpan.Zero);
+
+    /// <summary>Logs a line for the stage running now if it has run at least <paramref name="atLeast"/> (no "still" line for a stage that just began).</summary>
+    private void Report(TimeSpan atLeast)
     {
         lock (gate)
         {
-            if (current is not null)
+            if (current is not null && time.GetElapsedTime(currentStarted) >= atLeast)
             {
                 logger.LogInformation("{Job}: still {Stage} (stage {Number} of {Stages}), {StageSeconds:F0} s in it, {Elapsed:F0} s in all",
                     job, current, finished.Count + 1, Math.Max(stages, finished.Count + 1), time.GetElapsedTime(currentStarted).TotalSeconds, time.GetElapsedTime(started).TotalSeconds);
@@ -189,7 +192,7 @@ public sealed class StageLog : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(stop.Token))
             {
-                Report();
+                Report(interval);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
