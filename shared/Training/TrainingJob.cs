@@ -57,10 +57,12 @@ public sealed class TrainingJob(
         var logged = request.FromLoggedFeatures ? await featureLog.LabelledAsync(encoder.ConfigHash, cancellationToken) : null;
         var snapshot = logged is null ? null : await ServedSnapshotAsync(logged, store, cancellationToken);
         List<Fact>? facts = null;
+        await using var stages = StageLog.Start(logger, "Training", (snapshot is null ? 1 : 0) + (logged is null ? 5 : 4), ProgressInterval, TimeProvider.System);
         if (snapshot is null)
         {
             // The data step costs what changed: the previous snapshot plus the ingest journal since, or the
             // journal alone; a full read of the archive only when the journal does not cover it.
+            stages.Enter("cutting the fact snapshot");
             var read = new ProgressCounter();
             var started = time.GetTimestamp();
             SnapshotCut cut;
@@ -87,6 +89,7 @@ public sealed class TrainingJob(
         var options = request.Options ?? new TrainingSetOptions();
 
         // Time travel reads, at each cutoff, the title-stats version current then (the data side of skew).
+        stages.Enter("building the training set");
         var timeline = logged is not null ? null : await titleStats.TimelineAsync(
             TrainingSetBuilder.Cutoffs(facts!.Where(f => f.Kind == FactKind.Rating && f.IngestTime <= watermark).ToList(), watermark, options), cancellationToken);
         var set = logged is not null
@@ -95,6 +98,7 @@ public sealed class TrainingJob(
         if (logged is null)
         {
             // Every set cut from history is scanned for leakage before anything trains on it.
+            stages.Enter("scanning for leakage");
             var started = time.GetTimestamp();
             var scan = TimeMachine.LeakageScan.Scan(set, facts!, encoder, timeline);
             logger.LogInformation("{Summary} ({Seconds:F1} s)", scan.Summary(), time.GetElapsedTime(started).TotalSeconds);
@@ -112,6 +116,7 @@ public sealed class TrainingJob(
         var source = request.FromLoggedFeatures ? "-logged" : "";
         var suffix = request.VersionSuffix is null ? "" : "-" + ValidSuffix(request.VersionSuffix);
         var version = string.Create(CultureInfo.InvariantCulture, $"{request.Trainer.ToString().ToLowerInvariant()}{source}-{watermark:yyyyMMddHHmmss}-{encoder.ConfigHash[..6]}{suffix}");
+        stages.Enter("training " + request.Trainer);
         using var model = ModelTrainer.Train(new TrainingRequest
         {
             FeatureNames = encoder.Names,
@@ -131,6 +136,7 @@ public sealed class TrainingJob(
         model.Save(buffer);
         var bytes = buffer.ToArray();
 
+        stages.Enter("golden probes, profiles and the Sentinel's load check");
         // What the Sentinel needs later: the training distribution, the popularity floor on the same
         // holdout, where unseen shadow data starts, and golden probes made by this code.
         facts ??= await snapshots.LoadAsync(snapshot, cancellationToken);
@@ -152,6 +158,7 @@ public sealed class TrainingJob(
         var probe = probes.Probes.Count > 0 ? probes.Probes.Select(p => p.Features).ToList() : set.Validation.Take(200).Select(e => e.Features).ToList();
         var report = ModelSentinel.Check(() => TrainedModel.Load(new MemoryStream(bytes), manifest), encoder.ConfigHash, encoder.Names, probe);
 
+        stages.Enter("storing and registering");
         await store.SaveAsync(manifest, new BinaryData(bytes), cancellationToken);
         await registry.RegisterAsync(manifest, request.RequestedBy ?? ModelRegistry.DefaultRequester, cancellationToken);
         var published = false;

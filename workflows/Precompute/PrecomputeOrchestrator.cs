@@ -41,16 +41,31 @@ public sealed class PrecomputeOrchestrator : TaskOrchestrator<PrecomputeRequest,
             {
                 if (running.Count >= input.MaxParallel)
                 {
-                    var finished = await Task.WhenAny(running);
-                    running.Remove(finished);
-                    done.Add(await finished);
+                    await CollectOneAsync();
                 }
 
                 running.Add(context.CallActivityAsync<PartitionCounts>(TaskNames.ComputePartition,
                     new PartitionWork(input.Dataset, version, snapshot, input.AsOf, p, input.Partitions, input.Size, begin.Model), Retry));
             }
 
-            done.AddRange(await Task.WhenAll(running));
+            while (running.Count > 0)
+            {
+                await CollectOneAsync();
+            }
+
+            // Progress of long precomputes: a line at each quarter of the partitions.
+            async Task CollectOneAsync()
+            {
+                var finished = await Task.WhenAny(running);
+                running.Remove(finished);
+                done.Add(await finished);
+                if (done.Count * 4 / input.Partitions > (done.Count - 1) * 4 / input.Partitions)
+                {
+                    log.LogInformation("Precompute {Id} of {Dataset}: {Done} of {Partitions} partitions computed ({Keys} keys so far)",
+                        owner, input.Dataset, done.Count, input.Partitions, done.Sum(d => d.Keys));
+                }
+            }
+
             var keys = done.Sum(d => d.Keys);
             var items = done.Sum(d => d.Items);
             var published = await context.CallActivityAsync<PublishPrecomputeResult>(TaskNames.PublishPrecompute,

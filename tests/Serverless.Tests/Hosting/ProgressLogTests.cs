@@ -13,7 +13,7 @@ public sealed class ProgressLogTests
         private readonly List<string> messages = [];
         private TaskCompletionSource next = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public IReadOnlyList<string> Messages { get { lock (gate) { return messages.ToList(); } } }
+        public List<string> Messages { get { lock (gate) { return messages.ToList(); } } }
 
         public Task Next { get { lock (gate) { return next.Task; } } }
 
@@ -84,5 +84,47 @@ public sealed class ProgressLogTests
         await progress.DisposeAsync();
         time.Advance(TimeSpan.FromSeconds(60));
         Assert.Single(logger.Messages);
+    }
+
+    [Fact]
+    public async Task A_staged_job_says_which_stage_of_how_many_runs_how_long_the_last_took_and_sums_up_when_done()
+    {
+        var time = new FakeTimeProvider();
+        var logger = new RecordingLogger();
+        await using (var stages = StageLog.Start(logger, "Training", 3, TimeSpan.FromHours(1), time))
+        {
+            stages.Enter("reading the archive");
+            time.Advance(TimeSpan.FromSeconds(12));
+            stages.Report();
+            stages.Enter("training");
+            time.Advance(TimeSpan.FromSeconds(3));
+            stages.Enter("checking");
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.Equal(new[]
+        {
+            "Training: reading the archive (stage 1 of 3, 0.0 s so far)",
+            "Training: still reading the archive (stage 1 of 3), 12 s in it, 12 s in all",
+            "Training: training (stage 2 of 3, 12.0 s so far; reading the archive took 12.0 s)",
+            "Training: checking (stage 3 of 3, 15.0 s so far; training took 3.0 s)",
+            "Training: 3 stages in 16.0 s (reading the archive 12.0 s, training 3.0 s, checking 1.0 s)",
+        }, logger.Messages.ToArray());
+    }
+
+    [Fact]
+    public async Task A_long_stage_is_reported_once_per_interval()
+    {
+        var time = new FakeTimeProvider();
+        var logger = new RecordingLogger();
+        var stages = StageLog.Start(logger, "Training", 2, TimeSpan.FromSeconds(5), time);
+        stages.Enter("training");
+        var line = logger.Next;
+        time.Advance(TimeSpan.FromSeconds(5));
+        await line.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("Training: still training (stage 1 of 2), 5 s in it, 5 s in all", logger.Messages[^1]);
+        await stages.DisposeAsync();
+        Assert.Equal(3, logger.Messages.Count);
+        Assert.Equal("training", Assert.Single(stages.Finished).Stage);
     }
 }
