@@ -93,7 +93,7 @@ public sealed partial class RankingOverHttpTests
         // Serving read history the log says it did not have: the member's newest fact came after the logged watermark.
         Assert.NotEmpty(history);
         var newest = history.Max(h => h.Fact.IngestTime);
-        var leaked = second.Select(r => r with { LogId = "leaked", Watermark = newest.AddTicks(-1) }).ToList();
+        var leaked = second.Select(r => r with { LogId = "leaked", Watermark = newest.AddTicks(-1), HistoryWatermark = newest.AddTicks(-1) }).ToList();
         report = await MeasureAloneAsync([leaked]);
         Assert.Contains(report.Skewed, f => f.Feature == FeatureNames.MemberRatingCount);
         Assert.DoesNotContain(report.Skewed, f => f.Feature.StartsWith("title_", StringComparison.Ordinal));
