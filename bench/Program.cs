@@ -6,6 +6,7 @@ using Serverless.LocalHost.Azurite;
 // dotnet run -c Release --project bench -- rank [--requests 3000] [--rounds 5] [--max-ratings 30000] [--landing-requests 5000]
 // dotnet run -c Release --project bench -- precompute [--max-ratings N] [--lookups 2000] [--partitions 8]
 // dotnet run -c Release --project bench -- sentinel [--shadow-rows 20000] [--max-ratings 30000]
+// dotnet run -c Release --project bench -- pointintime [--max-ratings N]
 // (the tests run each at a tiny size: tests/Serverless.Tests/Infrastructure/BenchmarkCommandTests.cs)
 var what = args.FirstOrDefault() ?? "archive";
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
@@ -26,8 +27,11 @@ switch (what)
     case "sentinel":
         await SentinelBenchmark.RunAsync(azurite.ConnectionString, Path.Combine(root, "data", "movielens"), Arg("--max-ratings", 30_000), Arg("--shadow-rows", 20_000));
         break;
+    case "pointintime":
+        await PointInTimeBenchmark.RunAsync(Path.Combine(root, "data", "movielens"), args.Contains("--max-ratings") ? Arg("--max-ratings", 0) : null);
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank, precompute, sentinel; the HTTP load test is scripts/load.sh)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank, precompute, sentinel, pointintime; the HTTP load test is scripts/load.sh)");
         return 2;
 }
 

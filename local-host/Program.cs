@@ -85,6 +85,7 @@ if (options.Replay is { } replayFolder)
             trained.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), (DateTimeOffset.UtcNow - phase).TotalSeconds, trained.Sentinel.Passed ? "passed" : "failed");
         await app.Services.GetRequiredService<LiveModel>().RefreshAsync(stopping);
         await PrecomputeAsync(trained.Snapshot);
+        await ContextSnapshotAsync();
 
         phase = DateTimeOffset.UtcNow;
         var ranking = app.Services.GetRequiredService<RankService>();
@@ -151,6 +152,21 @@ if (options.Replay is { } replayFolder)
     }
 
     // The Hulk: the three derived datasets as of the training watermark (from its snapshot, no archive re-read), published as versions.
+    // The Time Machine's snapshot of chosen contexts (a stratified sample of members) as of now, as the daily timer takes it.
+    async Task ContextSnapshotAsync()
+    {
+        var started = DateTimeOffset.UtcNow;
+        var durable = app.Services.GetRequiredService<DurableTaskClient>();
+        var snapshotter = app.Services.GetRequiredService<Serverless.TimeMachine.ContextSnapshotter>();
+        var request = await Serverless.Workflows.TimeMachine.ContextSnapshotInstances.StartAsync(durable, snapshotter,
+            app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Serverless.TimeMachine.TimeMachineOptions>>().Value,
+            app.Services.GetRequiredService<FeatureEncoder>().ConfigHash, clock.GetUtcNow(), null, null, null, null, null, "main job", stopping);
+        var done = await durable.WaitForInstanceCompletionAsync(request.Id, getInputsAndOutputs: true, stopping);
+        var manifest = await snapshotter.GetManifestAsync(request.Id, stopping);
+        log.LogInformation("Context snapshot {Id}: {Status} in {Seconds:F1} s; {Summary}", request.Id, done.RuntimeStatus, (DateTimeOffset.UtcNow - started).TotalSeconds,
+            manifest?.Summary() ?? done.ReadOutputAs<Serverless.TimeMachine.ContextSnapshotResult>()?.Reason ?? done.FailureDetails?.ErrorMessage);
+    }
+
     async Task PrecomputeAsync(string snapshot)
     {
         var phase = DateTimeOffset.UtcNow;

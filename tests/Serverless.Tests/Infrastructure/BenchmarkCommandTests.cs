@@ -17,6 +17,8 @@ public sealed partial class BenchmarkCommandTests
         new[] { "similar titles, all", "top-20 for all", "lookup p99 (in-memory version)", "hit rate@10 of similar titles" })]
     [InlineData("sentinel", "--shadow-rows 600 --max-ratings 3000",
         new[] { "Sentinel, every check, 600 shadow rows" })]
+    [InlineData("pointintime", "--max-ratings 3000",
+        new[] { "time-travel training set (TrainingSetBuilder), s", "values differing from DuckDB" })]
     [InlineData("archive", "--rounds 1 --live-requests 20 --max-ratings 3000",
         new[] { "facts-ingest trigger path, facts/s (mean of rounds)", "live p99, idle (HTTP)", "live p99 under batch export (HTTP)" })]
     public async Task A_benchmark_command_runs_at_a_tiny_size_and_prints_each_figure_with_its_baseline(string benchmark, string arguments, string[] figures)
@@ -31,6 +33,12 @@ public sealed partial class BenchmarkCommandTests
             Assert.True(row is not null, $"no row '{figure}' in:\n{output}");
             var match = RowPattern().Match(row!);
             Assert.True(match.Success, $"row without measured | baseline | ratio: {row}");
+        }
+
+        // DuckDB is the oracle of the point-in-time join: no value may differ.
+        if (benchmark == "pointintime")
+        {
+            Assert.Contains("| 0.00 values |", output, StringComparison.Ordinal);
         }
 
         // Allocation counters are deltas of a monotonic process-wide count: never negative (a round once printed "allocated -1148 MB").
