@@ -111,7 +111,7 @@ public sealed class ContextSnapshotSource(string snapshotId, ContextSnapshotter 
         foreach (var member in snapshot.Members)
         {
             // Labels: the member's ratings with event time in (T, T + horizon], current as known at the watermark.
-            labels[member.Member] = (await archive.ReadAllAsync(new BatchQuery(member.Member, null, FactKind.Rating, t, until, query.Watermark, false, 1000, null), cancellationToken))
+            labels[member.Member] = (await archive.ReadAllAsync(new BatchQuery(member.Member, null, FactKind.Rating, t, until.AddTicks(1), query.Watermark, false, 1000, null), cancellationToken))
                 .Select(f => f.Fact).Where(f => f.EventTime > t && f.EventTime <= until).OrderBy(f => f.EventTime).ThenBy(f => f.Id, StringComparer.Ordinal).ToList();
         }
 

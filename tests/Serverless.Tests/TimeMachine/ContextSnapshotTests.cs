@@ -229,6 +229,42 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_training_set_from_a_snapshot_uses_the_shared_encoder_at_T_labels_from_after_T_and_records_its_lineage()
+    {
+        using var w = new World(azurite);
+        await w.SeedAsync();
+        w.Archive.Clock.Advance(TimeSpan.FromHours(1));
+        var at = w.Archive.Clock.GetUtcNow();
+        await using var host = await w.HostAsync();
+        var request = await w.StartAsync(host.Client, rate: 1.0);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await World.WaitAsync(host.Client, request.Id)).RuntimeStatus);
+
+        // What the members rated after T (learned 40 days later): the labels.
+        w.Archive.Clock.Advance(TimeSpan.FromDays(40));
+        await w.Archive.Archive.IngestAsync(Enumerable.Range(0, 30).Select(m => w.Archive.Event(ArchiveHarness.Rating(m, (m + 5) % 12, m % 2 == 0 ? 5 : 1, at.AddDays(1 + (m % 20)), id: $"rating:{m}:after"))).ToList());
+        var source = new ContextSnapshotSource(request.Id, w.Snapshotter, new TitleStatsVersions(w.Derived, new DerivedDataStore(azurite.Blobs(), "unused" + azurite.NewPrefix()), w.Encoder), w.Archive.Reader, w.Encoder);
+        ITrainingSetSource asInterface = source;
+
+        var sourced = await asInterface.BuildAsync(new TrainingSetQuery(w.Archive.Clock.GetUtcNow(), new Serverless.Training.TrainingSetOptions()));
+
+        Assert.Equal(TrainingSetSources.ContextSnapshot, asInterface.Name);
+        var rows = sourced.Set.Train.Concat(sourced.Set.Validation).ToList();
+        Assert.InRange(rows.Count(r => r.Label), 15, 15); // 15 members liked their rating after T
+        Assert.Equal(30, sourced.Set.Contexts!.Count(c => c.Title == ((int.Parse(c.Member, System.Globalization.CultureInfo.InvariantCulture) + 5) % 12).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.All(sourced.Set.Contexts!, c => Assert.Equal(at, c.Time));
+        Assert.Equal("context-snapshot:" + request.Id, sourced.Lineage.Reference);
+        Assert.Equal((at, at.AddDays(30)), (sourced.Lineage.From, sourced.Lineage.To));
+        Assert.Equal(w.Encoder.ConfigHash, sourced.Lineage.ConfigHash);
+        // Every row recomputed by the encoder from only what was known at T: bit for bit the same.
+        Assert.True(sourced.Leakage.Clean, sourced.Leakage.Summary());
+        Assert.Equal(rows.Count, sourced.Leakage.Checked);
+
+        // Labels need the whole horizon known: a watermark before T + horizon is refused.
+        var early = await Assert.ThrowsAsync<SnapshotRefusedException>(() => source.BuildAsync(new TrainingSetQuery(at.AddDays(10), new Serverless.Training.TrainingSetOptions())));
+        Assert.Equal(400, early.Status);
+    }
+
+    [Fact]
     public async Task Late_and_corrected_facts_are_seen_only_by_a_snapshot_after_their_ingest_time()
     {
         using var w = new World(azurite);
