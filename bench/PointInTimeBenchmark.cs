@@ -41,7 +41,7 @@ public static class PointInTimeBenchmark
                    count(*) FILTER (WHERE event > c - $popular) AS recent, max(event) AS last
             FROM known GROUP BY c, title
         ),
-        glob AS (SELECT c, sum(value) / count(*) AS mu, count(*) FILTER (WHERE value >= $like) / count(*) AS lambda FROM known GROUP BY c)
+        totals AS (SELECT c, sum(value) / count(*) AS mu, count(*) FILTER (WHERE value >= $like) / count(*) AS lambda FROM known GROUP BY c)
         SELECT r.rid,
                ln(1 + coalesce(m.n, 0)),
                (coalesce(m.total, 0) + $prior * coalesce(g.mu, 3.5)) / (coalesce(m.n, 0) + $prior),
@@ -56,7 +56,7 @@ public static class PointInTimeBenchmark
         FROM rows_ r
         LEFT JOIN mem m ON m.c = r.c AND m.member = r.member
         LEFT JOIN tit t ON t.c = r.c AND t.title = r.title
-        LEFT JOIN glob g ON g.c = r.c
+        LEFT JOIN totals g ON g.c = r.c
         ORDER BY r.rid
         """;
 

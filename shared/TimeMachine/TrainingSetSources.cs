@@ -78,7 +78,8 @@ public sealed class LoggedFeaturesSource(FeatureLogStore featureLog, FeatureEnco
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(encoder);
         var set = TrainingSetBuilder.FromLogs(logged, encoder.ConfigHash, encoder.Count, query.Options.ValidationShare);
-        var requests = logged.Where(i => i.Label is not null).Select(i => i.Record.LogId).Distinct(StringComparer.Ordinal).Count();
+        var requests = logged.Where(i => i.Label is not null && i.Record.ConfigHash == encoder.ConfigHash && i.Record.Features.Length == encoder.Count)
+            .Select(i => i.Record.LogId).Distinct(StringComparer.Ordinal).Count();
         var reference = string.Create(CultureInfo.InvariantCulture, $"featurelog:{encoder.ConfigHash}:{set.From:O}..{set.To:O}:{requests} requests");
         var lineage = new TrainingSetLineage(TrainingSetSources.LoggedFeatures, set.From, set.To, reference, encoder.ConfigHash, set.Train.Count, set.Validation.Count);
         return TrainingSetSources.Checked(set, lineage, LeakageScan.Scan(set, [], encoder));

@@ -243,7 +243,8 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
         w.Archive.Clock.Advance(TimeSpan.FromDays(40));
         await w.Archive.Archive.IngestAsync(Enumerable.Range(0, 30).Select(m => w.Archive.Event(ArchiveHarness.Rating(m, (m + 5) % 12, m % 2 == 0 ? 5 : 1, at.AddDays(1 + (m % 20)), id: $"rating:{m}:after"))).ToList());
         var source = new ContextSnapshotSource(request.Id, w.Snapshotter, new TitleStatsVersions(w.Derived, new DerivedDataStore(azurite.Blobs(), "unused" + azurite.NewPrefix()), w.Encoder), w.Archive.Reader, w.Encoder);
-        ITrainingSetSource asInterface = source;
+        IReadOnlyList<ITrainingSetSource> sources = [source];
+        var asInterface = sources[0];
 
         var sourced = await asInterface.BuildAsync(new TrainingSetQuery(w.Archive.Clock.GetUtcNow(), new Serverless.Training.TrainingSetOptions()));
 
