@@ -7,6 +7,7 @@ using Serverless.LocalHost.Azurite;
 // dotnet run -c Release --project bench -- precompute [--max-ratings N] [--lookups 2000] [--partitions 8]
 // dotnet run -c Release --project bench -- sentinel [--shadow-rows 20000] [--max-ratings 30000]
 // dotnet run -c Release --project bench -- snapshot [--data <movielens folder, e.g. from scripts/synthetic-copy.sh>] [--max-ratings N] [--new-percent 10] [--no-pipeline]
+// dotnet run -c Release --project bench -- pointintime [--max-ratings N]
 // (the tests run each at a tiny size: tests/Serverless.Tests/Infrastructure/BenchmarkCommandTests.cs)
 var what = args.FirstOrDefault() ?? "archive";
 int Arg(string name, int fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
@@ -31,8 +32,11 @@ switch (what)
         var data = args.SkipWhile(a => a != "--data").Skip(1).FirstOrDefault() ?? Path.Combine(root, "data", "movielens");
         await SnapshotBenchmark.RunAsync(azurite.ConnectionString, data, args.Contains("--max-ratings") ? Arg("--max-ratings", 0) : null, Arg("--new-percent", 10) / 100.0, !args.Contains("--no-pipeline"));
         break;
+    case "pointintime":
+        await PointInTimeBenchmark.RunAsync(Path.Combine(root, "data", "movielens"), args.Contains("--max-ratings") ? Arg("--max-ratings", 0) : null);
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank, precompute, sentinel, snapshot; the HTTP load test is scripts/load.sh)");
+        Console.Error.WriteLine($"unknown benchmark '{what}' (known: archive, rank, precompute, sentinel, snapshot, pointintime; the HTTP load test is scripts/load.sh)");
         return 2;
 }
 

@@ -122,6 +122,18 @@ param archiveRecentHistoryCap int = 512
 @minLength(16)
 param archiveContinuationKey string = newGuid()
 
+@description('Optional. TimeMachine__SampleRate: share (0..1, decimal string) of each activity stratum of members captured by the daily context snapshot.')
+param timeMachineSampleRate string = '0.1'
+
+@description('Optional. TimeMachine__SampleSeed: seed of the context snapshot\'s member sample.')
+@minValue(0)
+param timeMachineSampleSeed int = 7
+
+@description('Optional. TimeMachine__Strata: activity strata (light to heavy) the context snapshot samples from.')
+@minValue(1)
+@maxValue(10)
+param timeMachineStrata int = 3
+
 @description('Optional. Lumberjack__SampleRate: share of members (0..1, decimal string) whose scored features are logged.')
 param lumberjackSampleRate string = '1'
 
@@ -442,6 +454,9 @@ var appSettings = {
   Archive__RecentHistoryCap: string(archiveRecentHistoryCap)
   Archive__ContinuationKey: archiveContinuationKey
   Lumberjack__SampleRate: lumberjackSampleRate
+  TimeMachine__SampleRate: timeMachineSampleRate
+  TimeMachine__SampleSeed: string(timeMachineSampleSeed)
+  TimeMachine__Strata: string(timeMachineStrata)
   Lumberjack__BufferCapacity: string(lumberjackBufferCapacity)
   Lumberjack__PublishInterval: lumberjackPublishInterval
   Lumberjack__LabelHorizon: lumberjackLabelHorizon

@@ -2,6 +2,7 @@ using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Serverless.Events;
 using Serverless.Facts;
 using Serverless.Features;
@@ -18,6 +19,7 @@ using Serverless.TimeMachine;
 using Serverless.Training;
 using Serverless.Workflows;
 using Serverless.Workflows.Precompute;
+using Serverless.Workflows.TimeMachine;
 using Serverless.Workflows.TrainPipeline;
 
 namespace Serverless.LocalHost;
@@ -85,6 +87,7 @@ internal static class MainJob
                     trained.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), (DateTimeOffset.UtcNow - phase).TotalSeconds, trained.Sentinel.Passed ? "passed" : "failed");
                 await app.Services.GetRequiredService<LiveModel>().RefreshAsync(stopping);
                 await PrecomputeAsync(trained.Snapshot);
+                await ContextSnapshotAsync();
 
                 phase = DateTimeOffset.UtcNow;
                 var ranking = app.Services.GetRequiredService<RankService>();
@@ -148,6 +151,21 @@ internal static class MainJob
                         log.LogWarning("Challenger pipeline {Pipeline} ended without waiting for approval: {Status} {Result}", pipeline, waiting?.RuntimeStatus, waiting?.SerializedOutput);
                     }
                 }
+            }
+
+            // The Time Machine's snapshot of chosen contexts (a stratified sample of members) as of now, as the daily timer takes it.
+            async Task ContextSnapshotAsync()
+            {
+                var started = DateTimeOffset.UtcNow;
+                var durable = app.Services.GetRequiredService<DurableTaskClient>();
+                var snapshotter = app.Services.GetRequiredService<ContextSnapshotter>();
+                var request = await ContextSnapshotInstances.StartAsync(durable, snapshotter,
+                    app.Services.GetRequiredService<IOptions<TimeMachineOptions>>().Value,
+                    app.Services.GetRequiredService<FeatureEncoder>().ConfigHash, clock.GetUtcNow(), null, null, null, null, null, "main job", stopping);
+                var done = await durable.WaitForInstanceCompletionAsync(request.Id, getInputsAndOutputs: true, stopping);
+                var manifest = await snapshotter.GetManifestAsync(request.Id, stopping);
+                log.LogInformation("Context snapshot {Id}: {Status} in {Seconds:F1} s; {Summary}", request.Id, done.RuntimeStatus, (DateTimeOffset.UtcNow - started).TotalSeconds,
+                    manifest?.Summary() ?? done.ReadOutputAs<ContextSnapshotResult>()?.Reason ?? done.FailureDetails?.ErrorMessage);
             }
 
             // The Hulk: the three derived datasets as of the training watermark (from its snapshot, no archive re-read), published as versions.

@@ -1,5 +1,6 @@
 using Serverless.Workflows.ArchiveExport;
 using Serverless.Workflows.Precompute;
+using Serverless.Workflows.TimeMachine;
 using Serverless.Workflows.TrainPipeline;
 
 namespace Serverless.Workflows;
@@ -23,4 +24,9 @@ public static class TaskNames
     public const string ComputePartition = nameof(ComputePartitionActivity);
     public const string PublishPrecompute = nameof(PublishPrecomputeActivity);
     public const string FailPrecompute = nameof(FailPrecomputeActivity);
+    public const string ContextSnapshot = nameof(ContextSnapshotOrchestrator);
+    public const string PlanContextSnapshot = nameof(PlanContextSnapshotActivity);
+    public const string CaptureSnapshotPartition = nameof(CaptureSnapshotPartitionActivity);
+    public const string CaptureSnapshotCatalog = nameof(CaptureSnapshotCatalogActivity);
+    public const string CompleteContextSnapshot = nameof(CompleteContextSnapshotActivity);
 }

@@ -65,6 +65,8 @@ public static class PlatformServices
         services.AddSingleton<IncrementalSnapshots>();
         services.AddSingleton<TrainingJob>();
         services.AddSingleton<SkewMeter>();
+        services.AddOptions<TimeMachineOptions>().BindConfiguration(TimeMachineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<ContextSnapshotter>();
 
         // The Hulk: versioned derived data (title statistics, similar titles, member top-N) and its lookups.
         services.AddOptions<PrecomputeOptions>().BindConfiguration(PrecomputeOptions.Section).ValidateDataAnnotations().ValidateOnStart();

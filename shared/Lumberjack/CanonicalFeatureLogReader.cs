@@ -16,7 +16,9 @@ namespace Serverless.Lumberjack;
 /// </summary>
 internal static class CanonicalFeatureLogReader
 {
-    private const int Schema = 1, LogId = 2, RequestTime = 4, Member = 8, ModelVersion = 16, ConfigHash = 32, Watermark = 64, Fallback = 128, Items = 256;
+    private const int Schema = 1, LogId = 2, RequestTime = 4, Member = 8, ModelVersion = 16, ConfigHash = 32, Watermark = 64, Fallback = 128, Items = 256, HistoryWatermark = 512;
+
+    /// <summary>The fields every event has (<c>historyWatermark</c> is optional: older events have none).</summary>
     private const int AllFields = 511;
     private const int Title = 1, Position = 2, Score = 4, Features = 8;
     private const int AllItemFields = 15;
@@ -49,6 +51,7 @@ internal static class CanonicalFeatureLogReader
         var seen = 0;
         string? logId = null, member = null, configHash = null;
         DateTimeOffset requestTime = default, watermark = default;
+        DateTimeOffset? historyWatermark = null;
         var items = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -87,6 +90,10 @@ internal static class CanonicalFeatureLogReader
                 case Watermark:
                     if (reader.TokenType != JsonTokenType.String || !reader.TryGetDateTimeOffset(out watermark)) { return null; }
                     break;
+                case HistoryWatermark:
+                    if (reader.TokenType != JsonTokenType.String || !reader.TryGetDateTimeOffset(out var hw)) { return null; }
+                    historyWatermark = hw;
+                    break;
                 case Fallback:
                     if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False)) { return null; }
                     break;
@@ -97,12 +104,12 @@ internal static class CanonicalFeatureLogReader
         }
 
         // The object ends here and nothing follows it.
-        if (reader.TokenType != JsonTokenType.EndObject || seen != AllFields || reader.Read())
+        if (reader.TokenType != JsonTokenType.EndObject || (seen & AllFields) != AllFields || reader.Read())
         {
             return null;
         }
 
-        if (watermark > requestTime || requestTime.Year is < 1990 or > 9000)
+        if (watermark > requestTime || historyWatermark > watermark || requestTime.Year is < 1990 or > 9000)
         {
             return null;
         }
@@ -222,6 +229,7 @@ internal static class CanonicalFeatureLogReader
         _ when name.SequenceEqual("configHash"u8) => ConfigHash,
         _ when name.SequenceEqual("watermark"u8) => Watermark,
         _ when name.SequenceEqual("fallback"u8) => Fallback,
+        _ when name.SequenceEqual("historyWatermark"u8) => HistoryWatermark,
         _ when name.SequenceEqual("items"u8) => Items,
         _ => 0,
     };

@@ -7,6 +7,11 @@ namespace Serverless.Lumberjack;
 /// One scored candidate exactly as the online predictor saw it: the feature values it scored, the
 /// model and feature config, and the watermark of the data it read (the newest ingest time visible
 /// to it), so offline jobs can reproduce the vector and train on what was really served.
+/// <see cref="HistoryWatermark"/>: the newest ingest time among the member facts serving's history
+/// read included (<see cref="NoHistory"/> when it included none); the skew meter recomputes the
+/// history as of it, so facts that were in flight at the read (ingested before
+/// <see cref="Watermark"/> but not yet in the archive) do not count as skew. Null in logs written
+/// before it existed: the meter then reads as of <see cref="Watermark"/>.
 /// </summary>
 public sealed record FeatureLogRecord(
     string LogId,
@@ -19,9 +24,16 @@ public sealed record FeatureLogRecord(
     float[] Features,
     float Score,
     DateTimeOffset Watermark,
-    bool Fallback)
+    bool Fallback,
+    DateTimeOffset? HistoryWatermark = null)
 {
     public const int MaxFeatures = 512;
+
+    /// <summary>The history watermark of a request whose member history was empty: before any fact.</summary>
+    public static readonly DateTimeOffset NoHistory = DateTimeOffset.UnixEpoch;
+
+    /// <summary>The moment the skew meter reads the member's history as of: the history watermark, else (older logs) the watermark.</summary>
+    public DateTimeOffset HistoryAsOf => HistoryWatermark ?? Watermark;
 }
 
 /// <summary>One scored candidate on the wire: features as little-endian float32 bytes (base64 in JSON).</summary>
@@ -41,7 +53,8 @@ public sealed record FeatureLogEvent(
     string ConfigHash,
     DateTimeOffset Watermark,
     bool Fallback,
-    IReadOnlyList<FeatureLogItem> Items)
+    IReadOnlyList<FeatureLogItem> Items,
+    DateTimeOffset? HistoryWatermark = null)
 {
     public const int CurrentSchemaVersion = 2;
     public const int MaxItems = 1000;
@@ -52,7 +65,8 @@ public sealed record FeatureLogEvent(
     {
         var first = records[0];
         return new FeatureLogEvent(CurrentSchemaVersion, first.LogId, first.RequestTime, first.Member, first.ModelVersion, first.ConfigHash, first.Watermark, first.Fallback,
-            records.Select(r => new FeatureLogItem(r.Title, r.Position, r.Score, System.Runtime.InteropServices.MemoryMarshal.AsBytes(r.Features.AsSpan()).ToArray())).ToList());
+            records.Select(r => new FeatureLogItem(r.Title, r.Position, r.Score, System.Runtime.InteropServices.MemoryMarshal.AsBytes(r.Features.AsSpan()).ToArray())).ToList(),
+            first.HistoryWatermark);
     }
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, FactJson.Options);
@@ -72,6 +86,11 @@ public sealed record FeatureLogEvent(
         w.WriteString("configHash", r.ConfigHash);
         w.WriteString("watermark", r.Watermark);
         w.WriteBoolean("fallback", r.Fallback);
+        if (r.HistoryWatermark is { } historyWatermark)
+        {
+            w.WriteString("historyWatermark", historyWatermark);
+        }
+
         w.WriteStartArray("items");
         for (var position = 0; position < r.Count; position++)
         {
@@ -153,6 +172,7 @@ public sealed record FeatureLogEvent(
             ?? FactValidator.KeyError("modelVersion", e.ModelVersion, FactValidator.MaxKeyLength, required: true)
             ?? FactValidator.KeyError("configHash", e.ConfigHash, FactValidator.MaxKeyLength, required: true)
             ?? (e.Watermark > e.RequestTime ? "watermark is after the request time" : null)
+            ?? (e.HistoryWatermark > e.Watermark ? "historyWatermark is after the watermark" : null)
             ?? (e.RequestTime.Year is < 1990 or > 9000 ? "requestTime out of range" : null)
             ?? (e.Items is null || e.Items.Count is 0 or > MaxItems ? $"items must hold 1..{MaxItems} candidates" : null);
         if (error is not null)
@@ -185,7 +205,7 @@ public sealed record FeatureLogEvent(
                 return (null, null, $"item '{item.Title}': features and score must be finite");
             }
 
-            records?.Add(new FeatureLogRecord(e.LogId, e.RequestTime, e.Member, item.Title, item.Position, e.ModelVersion, e.ConfigHash, values.ToArray(), item.Score, e.Watermark, e.Fallback));
+            records?.Add(new FeatureLogRecord(e.LogId, e.RequestTime, e.Member, item.Title, item.Position, e.ModelVersion, e.ConfigHash, values.ToArray(), item.Score, e.Watermark, e.Fallback, e.HistoryWatermark));
         }
 
         return (new FeatureLogHeader(e.LogId, e.Member, e.RequestTime, e.ConfigHash, e.Items.Count), records, null);

@@ -17,8 +17,9 @@ public sealed class LoggedRequest : IDisposable
     private float[]? features;
     private float[]? scores;
 
-    private LoggedRequest(string logId, DateTimeOffset requestTime, string member, string modelVersion, string configHash, DateTimeOffset watermark, bool fallback, int count, int width)
+    private LoggedRequest(string logId, DateTimeOffset requestTime, string member, string modelVersion, string configHash, DateTimeOffset watermark, bool fallback, int count, int width, DateTimeOffset? historyWatermark)
     {
+        HistoryWatermark = historyWatermark;
         LogId = logId;
         RequestTime = requestTime;
         Member = member;
@@ -41,6 +42,9 @@ public sealed class LoggedRequest : IDisposable
     public DateTimeOffset Watermark { get; }
     public bool Fallback { get; }
 
+    /// <summary>The newest ingest time among the member facts the served history included (see <see cref="FeatureLogRecord.HistoryWatermark"/>).</summary>
+    public DateTimeOffset? HistoryWatermark { get; }
+
     /// <summary>Scored candidates.</summary>
     public int Count { get; }
 
@@ -53,7 +57,7 @@ public sealed class LoggedRequest : IDisposable
     /// i * width, <paramref name="order"/> lists candidates best first.
     /// </summary>
     public static LoggedRequest Capture(string logId, DateTimeOffset requestTime, string member, string modelVersion, string configHash, DateTimeOffset watermark, bool fallback,
-        IReadOnlyList<string> titles, ReadOnlySpan<float> rows, int width, ReadOnlySpan<float> scores, ReadOnlySpan<int> order)
+        IReadOnlyList<string> titles, ReadOnlySpan<float> rows, int width, ReadOnlySpan<float> scores, ReadOnlySpan<int> order, DateTimeOffset? historyWatermark = null)
     {
         ArgumentNullException.ThrowIfNull(titles);
         if (width is < 1 or > FeatureLogRecord.MaxFeatures)
@@ -67,7 +71,7 @@ public sealed class LoggedRequest : IDisposable
                 $"titles ({titles.Count}), scores ({scores.Length}) and rows ({rows.Length} values of width {width}) must match, and order ({order.Length}) must list 1..{titles.Count} of them");
         }
 
-        var request = new LoggedRequest(logId, requestTime, member, modelVersion, configHash, watermark, fallback, order.Length, width);
+        var request = new LoggedRequest(logId, requestTime, member, modelVersion, configHash, watermark, fallback, order.Length, width, historyWatermark);
         for (var position = 0; position < order.Length; position++)
         {
             var i = order[position];
@@ -87,7 +91,7 @@ public sealed class LoggedRequest : IDisposable
 
     /// <summary>The same from one array per candidate (every row the same, non-zero length).</summary>
     public static LoggedRequest Capture(string logId, DateTimeOffset requestTime, string member, string modelVersion, string configHash, DateTimeOffset watermark, bool fallback,
-        IReadOnlyList<string> titles, IReadOnlyList<float[]> rows, ReadOnlySpan<float> scores, ReadOnlySpan<int> order)
+        IReadOnlyList<string> titles, IReadOnlyList<float[]> rows, ReadOnlySpan<float> scores, ReadOnlySpan<int> order, DateTimeOffset? historyWatermark = null)
     {
         ArgumentNullException.ThrowIfNull(rows);
         var width = rows.Count == 0 ? 0 : rows[0].Length;
@@ -96,7 +100,7 @@ public sealed class LoggedRequest : IDisposable
             throw new ArgumentException("every row must have the same number of features", nameof(rows));
         }
 
-        return Capture(logId, requestTime, member, modelVersion, configHash, watermark, fallback, titles, rows.SelectMany(r => r).ToArray(), width, scores, order);
+        return Capture(logId, requestTime, member, modelVersion, configHash, watermark, fallback, titles, rows.SelectMany(r => r).ToArray(), width, scores, order, historyWatermark);
     }
 
     public string Title(int position) => Live(titles)[Checked(position)];
@@ -107,7 +111,7 @@ public sealed class LoggedRequest : IDisposable
 
     /// <summary>The rows it stands for (tests and tools; serving never builds them).</summary>
     public IReadOnlyList<FeatureLogRecord> Records() => Enumerable.Range(0, Count).Select(position =>
-        new FeatureLogRecord(LogId, RequestTime, Member, Title(position), position, ModelVersion, ConfigHash, Features(position).ToArray(), Score(position), Watermark, Fallback)).ToList();
+        new FeatureLogRecord(LogId, RequestTime, Member, Title(position), position, ModelVersion, ConfigHash, Features(position).ToArray(), Score(position), Watermark, Fallback, HistoryWatermark)).ToList();
 
     /// <summary>Returns the pooled arrays; the request cannot be read afterwards.</summary>
     public void Dispose()

@@ -10,7 +10,16 @@ namespace Serverless.Ranking;
 /// archive's live interface as of <see cref="ReadAt"/> gives exactly these facts again (the
 /// archive is bitemporal), which is why it is the watermark logged with every scored vector.
 /// </summary>
-public sealed record MemberHistoryRead(IReadOnlyList<ArchivedFact> Facts, DateTimeOffset ReadAt);
+public sealed record MemberHistoryRead(IReadOnlyList<ArchivedFact> Facts, DateTimeOffset ReadAt)
+{
+    /// <summary>
+    /// The newest ingest time among <see cref="Facts"/> (<see cref="Lumberjack.FeatureLogRecord.NoHistory"/>
+    /// when there are none): the archive as of it holds these facts but none that was still in flight
+    /// at the read (a fact of the member enqueued before <see cref="ReadAt"/> that had not landed yet
+    /// is ingested after every fact of the member that had).
+    /// </summary>
+    public DateTimeOffset FactsWatermark { get; } = Facts.Count == 0 ? Lumberjack.FeatureLogRecord.NoHistory : Facts.Max(f => f.Fact.IngestTime);
+}
 
 /// <summary>
 /// What the history cache did (for /api/health). Hits: requests answered from an entry. Misses: the

@@ -151,11 +151,13 @@ public sealed class RankService(MemberHistoryCache histories, LiveModel live, Fe
             OrderBestFirst(order.AsSpan(0, n), scores, candidates);
 
             // The watermark of what was read: the moment the archive was read as of (a cached read's
-            // own time). The archive as of it, with the model's snapshot, reproduces the vectors exactly.
+            // own time), and the newest ingest time among the facts it returned: the archive as of
+            // that one, with the model's snapshot, reproduces the vectors exactly even when a fact
+            // of the member was in flight (enqueued before the read, stored after it).
             var watermark = read.ReadAt;
             var logged = FeatureLogSampler.IsSampled(member, logging.Value.SampleRate)
                 && log.TryLog(LoggedRequest.Capture(logId, asOf, member, bundle.Manifest.Version, encoder.ConfigHash, watermark, false,
-                    candidates, rows.AsSpan(0, n * width), width, scores.AsSpan(0, n), order.AsSpan(0, n)));
+                    candidates, rows.AsSpan(0, n * width), width, scores.AsSpan(0, n), order.AsSpan(0, n), read.FactsWatermark));
 
             var items = new List<RankedTitle>(Math.Min(count, n));
             for (var position = 0; position < items.Capacity; position++)

@@ -133,10 +133,12 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
             work.Add((records, served));
         }
 
-        // The members' histories as of each logged watermark: point-in-time reads, several at once.
+        // The members' histories as of each logged history watermark (the newest ingest time among the
+        // facts serving's read returned; older logs: the read's time): point-in-time reads, several at once.
         var histories = new IReadOnlyList<ArchivedFact>[work.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, work.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
-            async (i, ct) => histories[i] = await archive.HistoryAsync(work[i].Records[0].Member, encoder.Config.HistoryLimit, work[i].Records[0].Watermark, ct));
+            async (i, ct) => histories[i] = work[i].Records[0].HistoryAsOf <= FeatureLogRecord.NoHistory ? []
+                : await archive.HistoryAsync(work[i].Records[0].Member, encoder.Config.HistoryLimit, work[i].Records[0].HistoryAsOf, ct));
 
         for (var w = 0; w < work.Count; w++)
         {

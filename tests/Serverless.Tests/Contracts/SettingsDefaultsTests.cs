@@ -35,6 +35,11 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(lumberjack.PublishRetryDelay, TimeSpan.Parse(Get("Lumberjack__PublishRetryDelay"), CultureInfo.InvariantCulture));
         Assert.Equal(lumberjack.PublishRetryTimeout, TimeSpan.Parse(Get("Lumberjack__PublishRetryTimeout"), CultureInfo.InvariantCulture));
 
+        var timeMachine = new Serverless.TimeMachine.TimeMachineOptions();
+        Assert.Equal(timeMachine.SampleRate, double.Parse(Get("TimeMachine__SampleRate"), CultureInfo.InvariantCulture));
+        Assert.Equal(timeMachine.SampleSeed, int.Parse(Get("TimeMachine__SampleSeed"), CultureInfo.InvariantCulture));
+        Assert.Equal(timeMachine.Strata, int.Parse(Get("TimeMachine__Strata"), CultureInfo.InvariantCulture));
+
         var serving = new Serverless.Ranking.ServingOptions();
         Assert.Equal(serving.HistoryCacheTtl, TimeSpan.Parse(Get("Serving__HistoryCacheTtl"), CultureInfo.InvariantCulture));
         Assert.Equal(serving.HistoryCacheSize, int.Parse(Get("Serving__HistoryCacheSize"), CultureInfo.InvariantCulture));

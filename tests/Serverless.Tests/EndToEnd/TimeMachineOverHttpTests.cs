@@ -117,10 +117,62 @@ public sealed partial class RankingOverHttpTests
         // Serving read history the log says it did not have: the member's newest fact came after the logged watermark.
         Assert.NotEmpty(history);
         var newest = history.Max(h => h.Fact.IngestTime);
-        var leaked = second.Select(r => r with { LogId = "leaked", Watermark = newest.AddTicks(-1) }).ToList();
+        var leaked = second.Select(r => r with { LogId = "leaked", Watermark = newest.AddTicks(-1), HistoryWatermark = newest.AddTicks(-1) }).ToList();
         report = await MeasureAloneAsync([leaked]);
         Assert.Contains(report.Skewed, f => f.Feature == FeatureNames.MemberRatingCount);
         Assert.DoesNotContain(report.Skewed, f => f.Feature.StartsWith("title_", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_fact_in_flight_at_the_history_read_is_no_skew_with_the_history_watermark_and_a_real_skew_is_still_named()
+    {
+        var services = fixture.Host.App.Services;
+        var reader = services.GetRequiredService<ArchiveReader>();
+        var encoder = services.GetRequiredService<FeatureEncoder>();
+        var known = (await services.GetRequiredService<FactSnapshotStore>().LoadAsync(fixture.Trained.Snapshot, default))
+            .Where(f => f.Kind == Serverless.Facts.FactKind.Rating).GroupBy(f => f.Member!).ToList();
+        // A light member no other test of this fixture serves (its count moves with one more rating).
+        var member = known.Where(g => g.Count() < encoder.Config.HistoryLimit && g.Key is not ("1" or "7" or "15"))
+            .OrderBy(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).First().Key;
+        var unrated = known.SelectMany(g => g).Select(f => f.Title!).Distinct().Except(known.Single(g => g.Key == member).Select(f => f.Title!)).Order(StringComparer.Ordinal).First();
+
+        // The race: a rating of the member is enqueued at t (its ingest time) but lands after serving
+        // read the member's history as of t, so the read (as of t) does not hold it; the archive as of t does.
+        var t = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var late = new Serverless.Facts.FactEnvelope { Id = $"rating:{member}:{unrated}:in-flight", Kind = "rating", Member = member, Title = unrated, Value = 5, EventTime = t.AddHours(-1) };
+        await services.GetRequiredService<FactArchive>().IngestAsync([new IncomingEvent(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(late, Serverless.Facts.FactJson.Options), t, 1)]);
+        var servedRead = new MemberHistoryRead(await reader.HistoryAsync(member, encoder.Config.HistoryLimit, t.AddTicks(-1)), t);
+        Assert.DoesNotContain(servedRead.Facts, f => f.Fact.Id == late.Id);
+        Assert.Contains(await reader.HistoryAsync(member, encoder.Config.HistoryLimit, t), f => f.Fact.Id == late.Id);
+
+        // What serving scored from that read, with the live model's data (as RankService does).
+        using var lease = services.GetRequiredService<LiveModel>().Acquire();
+        var bundle = lease.Bundle!;
+        var stats = (await services.GetRequiredService<Serverless.Precompute.TitleStatsVersions>().TimelineAsync([t])).At(t)?.Stats;
+        var profile = RankService.ProfileOf(encoder, member, servedRead.Facts, t, bundle.Data, stats);
+        var served = bundle.Data.Popular.Take(5).Select((title, position) =>
+        {
+            var vector = new float[encoder.Count];
+            encoder.Encode(profile, title, vector);
+            return new FeatureLogRecord("in-flight", t, member, title, position, bundle.Manifest.Version, encoder.ConfigHash, vector, 0.5f, servedRead.ReadAt, false, servedRead.FactsWatermark);
+        }).ToList();
+        Assert.True(servedRead.FactsWatermark < t);
+
+        // Recomputed as of the logged history watermark: no skew.
+        var report = await MeasureAloneAsync([served]);
+        Assert.Equal(1, report.RequestsCompared);
+        Assert.True(report.Mismatches == 0, report.Summary());
+
+        // A log without the history watermark (older format) falls back to the read time: the race shows as skew in member features.
+        var old = served.Select(r => r with { LogId = "in-flight-old", HistoryWatermark = null }).ToList();
+        report = await MeasureAloneAsync([old]);
+        Assert.Contains(report.Skewed, f => f.Feature == FeatureNames.MemberRatingCount);
+
+        // A real skew is still named with the watermark logged: one feature scaled.
+        var scaled = FeatureNames.All.ToList().IndexOf(FeatureNames.MemberMeanRating);
+        var bug = served.Select(r => r with { LogId = "in-flight-scaled", Features = r.Features.Select((v, f) => f == scaled ? v * 1.1f : v).ToArray() }).ToList();
+        report = await MeasureAloneAsync([bug]);
+        Assert.Equal(FeatureNames.MemberMeanRating, Assert.Single(report.Skewed).Feature);
     }
 
     [Fact]

@@ -19,6 +19,8 @@ public sealed partial class BenchmarkCommandTests
         new[] { "Sentinel, every check, 600 shadow rows", "pipeline train -> validate -> gate on" })]
     [InlineData("snapshot", "--max-ratings 3000 --new-percent 10",
         new[] { "snapshot following the previous one (previous + journal since)", "snapshot cut from the journal alone", "training pipeline from history to its approval gate" })]
+    [InlineData("pointintime", "--max-ratings 3000",
+        new[] { "time-travel training set (TrainingSetBuilder), s", "values differing from DuckDB" })]
     [InlineData("archive", "--rounds 1 --live-requests 20 --max-ratings 3000",
         new[] { "facts-ingest trigger path, facts/s (mean of rounds)", "live p99, idle (HTTP)", "live p99 under batch export (HTTP)" })]
     public async Task A_benchmark_command_runs_at_a_tiny_size_and_prints_each_figure_with_its_baseline(string benchmark, string arguments, string[] figures)
@@ -33,6 +35,12 @@ public sealed partial class BenchmarkCommandTests
             Assert.True(row is not null, $"no row '{figure}' in:\n{output}");
             var match = RowPattern().Match(row!);
             Assert.True(match.Success, $"row without measured | baseline | ratio: {row}");
+        }
+
+        // DuckDB is the oracle of the point-in-time join: no value may differ.
+        if (benchmark == "pointintime")
+        {
+            Assert.Contains("| 0.00 values |", output, StringComparison.Ordinal);
         }
 
         // Allocation counters are deltas of a monotonic process-wide count: never negative (a round once printed "allocated -1148 MB").

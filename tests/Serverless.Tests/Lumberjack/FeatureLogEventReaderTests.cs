@@ -20,7 +20,7 @@ public sealed class FeatureLogEventReaderTests
         var vectors = Enumerable.Range(0, candidates).Select(_ => Enumerable.Range(0, features).Select(_ => (float)(random.NextDouble() * 10 - 5)).ToArray()).ToArray();
         var scores = Enumerable.Range(0, candidates).Select(_ => (float)random.NextDouble()).ToArray();
         using var request = LoggedRequest.Capture($"log{seed}", T0.AddMinutes(seed), $"m{seed % 7}", "v1", "hash1", T0.AddMinutes(seed - 5), seed % 2 == 0,
-            titles, vectors, scores, Enumerable.Range(0, candidates).ToArray());
+            titles, vectors, scores, Enumerable.Range(0, candidates).ToArray(), seed % 3 == 0 ? null : T0.AddMinutes(seed - 6));
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
@@ -97,6 +97,36 @@ public sealed class FeatureLogEventReaderTests
         Assert.Contains("float32 features", FeatureLogEvent.Check(tooMany).Error, StringComparison.Ordinal);
         Assert.Contains("malformed JSON", FeatureLogEvent.Check([.. Written(1), .. "{}"u8]).Error, StringComparison.Ordinal);
         Assert.All(new[] { nan, late, tooMany }, p => AssertAgrees(p));
+    }
+
+    [Fact]
+    public void The_history_watermark_is_optional_and_never_after_the_watermark()
+    {
+        // Serving writes it; an older event has none and reads back with none (the skew meter then uses the watermark).
+        var with = FeatureLogEvent.Parse(Written(1));
+        Assert.Equal(T0.AddMinutes(-5), Assert.Single(with.Records!.Select(r => r.HistoryWatermark).Distinct()));
+        Assert.Contains("\"historyWatermark\"", Text(Written(1)), StringComparison.Ordinal);
+        var without = Written(3);
+        Assert.DoesNotContain("historyWatermark", Text(without), StringComparison.Ordinal);
+        var old = FeatureLogEvent.Parse(without).Records!;
+        Assert.All(old, r => Assert.Null(r.HistoryWatermark));
+        Assert.All(old, r => Assert.Equal(r.Watermark, r.HistoryAsOf));
+        Assert.True(AssertAgrees(without));
+        Assert.True(AssertAgrees(Written(1)));
+
+        // Round trip through the serializer's own shape keeps it.
+        var record = new FeatureLogRecord("log1", T0, "7", "10", 0, "v1", "hash1", [1f], 0.5f, T0.AddMinutes(-1), false, T0.AddMinutes(-2));
+        Assert.Equal(T0.AddMinutes(-2), Assert.Single(FeatureLogEvent.Parse(FeatureLogEvent.From([record]).ToJson()).Records!).HistoryWatermark);
+
+        // After the watermark (the facts read as of the watermark cannot be newer): refused by both paths, with the reason.
+        var after = FeatureLogEvent.From([record with { HistoryWatermark = T0 }]).ToJson();
+        Assert.Contains("historyWatermark is after the watermark", FeatureLogEvent.Check(after).Error, StringComparison.Ordinal);
+        Assert.False(AssertAgrees(after));
+        var canonicalAfter = Bytes(Text(Written(1)).Replace("\"historyWatermark\":\"" + T0.AddMinutes(-5).ToString("yyyy-MM-dd'T'HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture),
+            "\"historyWatermark\":\"" + T0.AddMinutes(30).ToString("yyyy-MM-dd'T'HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        Assert.NotEqual(Written(1), canonicalAfter);
+        Assert.False(AssertAgrees(canonicalAfter));
+        Assert.Null(FeatureLogEvent.Check(canonicalAfter).Header);
     }
 
     [Fact]

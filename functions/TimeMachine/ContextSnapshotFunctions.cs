@@ -1,0 +1,138 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Options;
+using Serverless.Features;
+using Serverless.Functions.Http;
+using Serverless.TimeMachine;
+using Serverless.Workflows;
+using Serverless.Workflows.TimeMachine;
+
+namespace Serverless.Functions.TimeMachine;
+
+/// <summary>The Snapshotter of chosen contexts over HTTP and on a daily timer; snapshots listed and read.</summary>
+public sealed class ContextSnapshotFunctions(ContextSnapshotter snapshotter, FeatureEncoder encoder, IOptions<TimeMachineOptions> options, TimeProvider time)
+{
+    /// <summary>Body of POST /api/timemachine/snapshots (all optional: T = now, the configured sample).</summary>
+    public sealed record StartBody(DateTimeOffset? AsOf, double? SampleRate, int? Seed, int? Strata, string[]? Members, string? RequestedBy);
+
+    [Function("timemachine-snapshot-start")]
+    public async Task<IActionResult> Start(
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "timemachine/snapshots")] HttpRequest req,
+        [DurableClient] DurableTaskClient client)
+    {
+        var (body, problem) = await JsonBody.ReadAsync(req, 64 * 1024, new StartBody(null, null, null, null, null, null));
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        return await Refusals(req, async () =>
+        {
+            var request = await ContextSnapshotInstances.StartAsync(client, snapshotter, options.Value, encoder.ConfigHash, time.GetUtcNow(),
+                body!.AsOf, body.SampleRate, body.Seed, body.Strata, body.Members, body.RequestedBy, req.HttpContext.RequestAborted);
+            return new AcceptedResult($"/api/timemachine/snapshots/{request.Id}", new { id = request.Id, request.AsOf, sample = request.Sample.Describe() });
+        });
+    }
+
+    [Function("timemachine-snapshot-list")]
+    public async Task<IActionResult> List(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "timemachine/snapshots")] HttpRequest req) =>
+        new OkObjectResult(new { snapshots = await snapshotter.ListAsync(req.HttpContext.RequestAborted) });
+
+    /// <summary>A complete snapshot's manifest (200), a run under way or failed (202 / 200 with its status), or 404.</summary>
+    [Function("timemachine-snapshot-get")]
+    public async Task<IActionResult> Get(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "timemachine/snapshots/{id}")] HttpRequest req,
+        string id,
+        [DurableClient] DurableTaskClient client)
+    {
+        if (!ContextSnapshotIds.IsValid(id))
+        {
+            return Problems.BadRequest("id must be a snapshot id (ctx-<yyyyMMddTHHmmss + 7 digits>-<12 hex>)", req);
+        }
+
+        var ct = req.HttpContext.RequestAborted;
+        if (await snapshotter.GetManifestAsync(id, ct) is { } manifest)
+        {
+            return new OkObjectResult(new { id, status = "Complete", manifest, summary = manifest.Summary() });
+        }
+
+        var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, ct);
+        if (state is null || state.Name != TaskNames.ContextSnapshot)
+        {
+            return Problems.NotFound($"no context snapshot '{id}'", req);
+        }
+
+        var result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<ContextSnapshotResult>() : null;
+        var body = new { id, status = result?.Outcome.ToString() ?? state.RuntimeStatus.ToString(), result, failure = state.FailureDetails?.ErrorMessage };
+        return state.RuntimeStatus is OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Pending
+            ? new AcceptedResult($"/api/timemachine/snapshots/{id}", body)
+            : new OkObjectResult(body);
+    }
+
+    /// <summary>
+    /// Daily at 03:00 (UTC): a snapshot as of now, of the configured sample. At most once per
+    /// <see cref="MinWallClockInterval"/> of real time: the local host's timers run on the replay
+    /// clock, where a "day" of replayed history passes in seconds.
+    /// </summary>
+    [Function("timemachine-snapshot-daily")]
+    public async Task Daily([TimerTrigger("0 0 3 * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
+    {
+        var tick = Environment.TickCount64;
+        var last = Interlocked.Read(ref lastDaily);
+        if (last != 0 && tick - last < (long)MinWallClockInterval.TotalMilliseconds || Interlocked.CompareExchange(ref lastDaily, tick, last) != last)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var at = new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
+        try
+        {
+            await ContextSnapshotInstances.StartAsync(client, snapshotter, options.Value, encoder.ConfigHash, now, at, null, null, null, null, "timer", cancellationToken);
+        }
+        catch (SnapshotRefusedException ex) when (ex.Status == 409)
+        {
+            // Already taken or running (a timer fired twice): one snapshot, not two.
+        }
+    }
+
+    public static readonly TimeSpan MinWallClockInterval = TimeSpan.FromHours(12);
+
+    private static long lastDaily;
+
+    [Function(TaskNames.ContextSnapshot)]
+    public static Task<ContextSnapshotResult> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        new ContextSnapshotOrchestrator().RunAsync(context, context.GetInput<ContextSnapshotRequest>()!);
+
+    [Function(TaskNames.PlanContextSnapshot)]
+    public static Task<SnapshotPlanSummary> Plan([ActivityTrigger] ContextSnapshotRequest input, FunctionContext context) =>
+        context.InstanceServices.GetActivity<PlanContextSnapshotActivity>().RunAsync(new FunctionActivityContext(TaskNames.PlanContextSnapshot, input.Id), input);
+
+    [Function(TaskNames.CaptureSnapshotPartition)]
+    public static Task<SnapshotPart> CapturePartition([ActivityTrigger] CaptureSnapshotPartitionInput input, FunctionContext context) =>
+        context.InstanceServices.GetActivity<CaptureSnapshotPartitionActivity>().RunAsync(new FunctionActivityContext(TaskNames.CaptureSnapshotPartition, input.Id), input);
+
+    [Function(TaskNames.CaptureSnapshotCatalog)]
+    public static Task<SnapshotCatalogPart> CaptureCatalog([ActivityTrigger] CaptureSnapshotCatalogInput input, FunctionContext context) =>
+        context.InstanceServices.GetActivity<CaptureSnapshotCatalogActivity>().RunAsync(new FunctionActivityContext(TaskNames.CaptureSnapshotCatalog, input.Id), input);
+
+    [Function(TaskNames.CompleteContextSnapshot)]
+    public static Task<ContextSnapshotManifest> Complete([ActivityTrigger] CompleteSnapshotInput input, FunctionContext context) =>
+        context.InstanceServices.GetActivity<CompleteContextSnapshotActivity>().RunAsync(new FunctionActivityContext(TaskNames.CompleteContextSnapshot, input.Request.Id), input);
+
+    private static async Task<IActionResult> Refusals(HttpRequest req, Func<Task<IActionResult>> handler)
+    {
+        try
+        {
+            return await handler();
+        }
+        catch (SnapshotRefusedException ex)
+        {
+            return Problems.Create(ex.Status, ex.Status switch { 400 => "Bad request", 404 => "Not found", 409 => "Conflict", _ => "Service unavailable" }, ex.Message, req);
+        }
+    }
+}
