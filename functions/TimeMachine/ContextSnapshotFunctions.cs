@@ -19,23 +19,16 @@ public sealed class ContextSnapshotFunctions(ContextSnapshotter snapshotter, Fea
     public sealed record StartBody(DateTimeOffset? AsOf, double? SampleRate, int? Seed, int? Strata, string[]? Members, string? RequestedBy);
 
     [Function("timemachine-snapshot-start")]
-    public async Task<IActionResult> Start(
+    public Task<IActionResult> Start(
         [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "timemachine/snapshots")] HttpRequest req,
-        [DurableClient] DurableTaskClient client)
-    {
-        var (body, problem) = await JsonBody.ReadAsync(req, 64 * 1024, new StartBody(null, null, null, null, null, null));
-        if (problem is not null)
+        [DurableClient] DurableTaskClient client) =>
+        Problems.Guard(req, async () =>
         {
-            return problem;
-        }
-
-        return await Refusals(req, async () =>
-        {
+            var body = (await JsonBody.ReadAsync(req, 64 * 1024, new StartBody(null, null, null, null, null, null)))!;
             var request = await ContextSnapshotInstances.StartAsync(client, snapshotter, options.Value, encoder.ConfigHash, time.GetUtcNow(),
-                body!.AsOf, body.SampleRate, body.Seed, body.Strata, body.Members, body.RequestedBy, req.HttpContext.RequestAborted);
+                body.AsOf, body.SampleRate, body.Seed, body.Strata, body.Members, req.OptionalPrincipal()?.Name ?? body.RequestedBy, req.HttpContext.RequestAborted);
             return new AcceptedResult($"/api/timemachine/snapshots/{request.Id}", new { id = request.Id, request.AsOf, sample = request.Sample.Describe() });
         });
-    }
 
     [Function("timemachine-snapshot-list")]
     public async Task<IActionResult> List(
@@ -123,16 +116,4 @@ public sealed class ContextSnapshotFunctions(ContextSnapshotter snapshotter, Fea
     [Function(TaskNames.CompleteContextSnapshot)]
     public static Task<ContextSnapshotManifest> Complete([ActivityTrigger] CompleteSnapshotInput input, FunctionContext context) =>
         context.InstanceServices.GetActivity<CompleteContextSnapshotActivity>().RunAsync(new FunctionActivityContext(TaskNames.CompleteContextSnapshot, input.Request.Id), input);
-
-    private static async Task<IActionResult> Refusals(HttpRequest req, Func<Task<IActionResult>> handler)
-    {
-        try
-        {
-            return await handler();
-        }
-        catch (SnapshotRefusedException ex)
-        {
-            return Problems.Create(ex.Status, ex.Status switch { 400 => "Bad request", 404 => "Not found", 409 => "Conflict", _ => "Service unavailable" }, ex.Message, req);
-        }
-    }
 }

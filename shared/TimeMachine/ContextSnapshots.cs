@@ -121,10 +121,7 @@ public sealed record ContextSample(double Rate, int Seed, int Strata, IReadOnlyL
 public sealed record SampledMember(string Member, int Activity, int Stratum);
 
 /// <summary>A snapshot was refused (400 bad request, 404 unknown, 409 already taken or running).</summary>
-public sealed class SnapshotRefusedException(int status, string message) : Exception(message)
-{
-    public int Status { get; } = status;
-}
+public sealed class SnapshotRefusedException(int status, string message) : Serverless.Requests.RequestRefusedException(status, message);
 
 /// <summary>Start a context snapshot (the orchestration's input; the id is fixed before it starts).</summary>
 public sealed record ContextSnapshotRequest(string Id, DateTimeOffset AsOf, ContextSample Sample, string ConfigHash, int Partitions, int MaxParallel, string RequestedBy);
