@@ -4,6 +4,7 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Serverless.Functions.Http;
+using Serverless.Functions.Operators;
 using Serverless.Models;
 using Serverless.Workflows;
 using Serverless.Workflows.TrainPipeline;
@@ -110,7 +111,13 @@ public sealed class TrainPipelineFunctions
                 $"pipeline '{id}' is not awaiting approval (status {state.RuntimeStatus}, stage {stage ?? "(none)"})", req);
         }
 
-        await client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(approve, body.By, body.Reason), req.HttpContext.RequestAborted);
+        // One decision per pipeline, even when two arrive together (a double click): the second is a 409.
+        if (await PipelineDecisions.DeliverOnceAsync(req, id, new ApprovalDecision(approve, body.By, body.Reason),
+            () => client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(approve, body.By, body.Reason), req.HttpContext.RequestAborted)) is { } refused)
+        {
+            return refused;
+        }
+
         return new AcceptedResult($"/api/pipelines/train/{id}", new { id, approve, body.By });
     }
 

@@ -51,6 +51,8 @@ public static class PlatformServices
         services.AddSingleton(sp => new ModelStore(sp.GetRequiredService<Azure.Storage.Blobs.BlobServiceClient>()));
         services.AddSingleton(sp => new ModelRegistry(
             sp.GetRequiredService<Azure.Data.Tables.TableServiceClient>(), sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.TablePrefix, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new ApprovalDecisions(
+            sp.GetRequiredService<Azure.Data.Tables.TableServiceClient>(), sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.TablePrefix, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<LiveModel>();
         services.AddHostedService<LiveModelRefresher>();
         services.AddOptions<ServingOptions>().BindConfiguration(ServingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
