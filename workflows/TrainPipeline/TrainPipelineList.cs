@@ -64,7 +64,11 @@ public static class TrainPipelineList
                 continue;
             }
 
-            var summary = Summarize(instance);
+            // A backend whose query leaves out the custom status (the stage): read the instance itself.
+            var read = instance.SerializedCustomStatus is null && !instance.IsCompleted
+                ? await client.GetInstanceAsync(instance.InstanceId, getInputsAndOutputs: true, cancellationToken) ?? instance
+                : instance;
+            var summary = Summarize(read);
             if (filter == AwaitingApproval && summary.Stage != AwaitingApproval)
             {
                 continue;
