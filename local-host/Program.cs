@@ -189,6 +189,7 @@ if (options.Replay is { } replayFolder)
     }
 }
 
+log.LogInformation("Operator dashboard: {Url}", new Uri(LocalFunctionHost.BaseAddress(app), "api/dashboard/"));
 await app.WaitForShutdownAsync();
 
 internal sealed record CommandLine(int Port, string? Storage, string? Replay, double? Speed, int? MaxRatings, bool ExitAfterReplay, double? TrainAt, TrainerKind Trainer, double TrafficRate)

@@ -136,8 +136,8 @@
           try {
             const by = who();
             const r = await api('models/rollback', { method: 'POST', body: { by, reason: reason.value || null, expectedLive: body.live } });
-            message(box, `Rolled back: ${r.body.to || r.body.version || 'previous'} is live (refresh serving with POST /api/models/refresh or wait for the next poll).`, true);
-            setTimeout(route, 800);
+            await route();
+            say(`Rolled back: ${r.body.to} is live again (serving instances load it at their next poll, or at POST /api/models/refresh).`);
           } catch (err) {
             message(box, err.message, false);
           }
@@ -255,26 +255,30 @@
     const p = check.plot;
     const metrics = (check.measured || '').split('; ').map(part => part.split(' ')[0]);
     const cand = (p.candidate || []).map(float), live = (p.live || []).map(float), lo = (p.lower || []).map(float), hi = (p.upper || []).map(float);
-    const W = 560, panel = 170, H = 210, T = 24, B = 40;
-    const { svg, fig } = frame(W, H, 'Shadow metrics: candidate vs live, difference with 95% interval', 'plot-shadow');
+    const panel = 200, W = 20 + cand.length * panel, H = 230, T = 24, B = 44;
+    const { svg, fig } = frame(W, H, 'Shadow metrics: candidate vs live on the same logged impressions; paired difference with its 95% interval', 'plot-shadow');
     cand.forEach((c, i) => {
-      const x0 = 10 + i * (panel + 12);
+      const x0 = 10 + i * panel;
       const l = live[i];
       const top = Math.max(c, l, 1e-9) * 1.15;
       const sy = v => H - B - (isFinite(v) ? v : 0) / top * (H - B - T);
       svg.append(s('text', { x: x0, y: 14 }, metrics[i] || `metric ${i}`));
-      svg.append(s('rect', { class: 'candidate', x: x0, y: sy(c), width: 36, height: H - B - sy(c) }, s('title', {}, `candidate ${num(c)}`)));
-      svg.append(s('rect', { class: 'live', x: x0 + 42, y: sy(l), width: 36, height: H - B - sy(l) }, s('title', {}, `live ${num(l)}`)));
-      svg.append(s('text', { x: x0, y: H - B + 14 }, `cand ${num(c)}`), s('text', { x: x0 + 42, y: H - B + 28 }, `live ${num(l)}`));
-      // The paired difference (candidate - live) and its interval, on its own small scale.
-      const span = Math.max(Math.abs(lo[i]), Math.abs(hi[i]), 1e-6) * 1.2;
-      const dx = v => x0 + 130 + (v / span) * 30, mid = (T + H - B) / 2;
-      svg.append(s('line', { class: 'axis', x1: x0 + 130, x2: x0 + 130, y1: T, y2: H - B }));
-      svg.append(s('line', { class: 'interval', x1: dx(lo[i]), x2: dx(hi[i]), y1: mid, y2: mid }, s('title', {}, `difference ${num(c - l, 4)} [${num(lo[i], 4)}, ${num(hi[i], 4)}]`)));
-      svg.append(s('circle', { class: 'dot', cx: dx(c - l), cy: mid, r: 3.5 }));
-      svg.append(s('text', { x: x0 + 100, y: mid - 10 }, 'diff'));
+      svg.append(s('rect', { class: 'candidate', x: x0, y: sy(c), width: 34, height: H - B - sy(c) }, s('title', {}, `candidate ${num(c)}`)));
+      svg.append(s('rect', { class: 'live', x: x0 + 40, y: sy(l), width: 34, height: H - B - sy(l) }, s('title', {}, `live ${num(l)}`)));
+      svg.append(s('text', { x: x0, y: H - B + 14 }, `cand ${num(c)}`), s('text', { x: x0 + 40, y: H - B + 28 }, `live ${num(l)}`));
+      // The paired difference (candidate - live) with its interval, on its own scale around zero.
+      const span = Math.max(Math.abs(lo[i]), Math.abs(hi[i]), Math.abs(c - l), 1e-6) * 1.15;
+      const mid = (T + H - B) / 2, half = (H - B - T) / 2;
+      const dy = v => mid - (isFinite(v) ? v : 0) / span * half;
+      const ax = x0 + 130;
+      svg.append(s('line', { class: 'axis', x1: ax, x2: ax, y1: T, y2: H - B }));
+      svg.append(s('line', { class: 'grid', x1: ax - 25, x2: ax + 25, y1: mid, y2: mid }), s('text', { x: ax + 28, y: mid + 4 }, '0'));
+      svg.append(s('line', { class: 'interval ci', x1: ax, x2: ax, y1: dy(lo[i]), y2: dy(hi[i]) }, s('title', {}, `difference ${num(c - l, 4)} [${num(lo[i], 4)}, ${num(hi[i], 4)}]`)));
+      svg.append(s('line', { class: 'interval', x1: ax - 6, x2: ax + 6, y1: dy(lo[i]), y2: dy(lo[i]) }), s('line', { class: 'interval', x1: ax - 6, x2: ax + 6, y1: dy(hi[i]), y2: dy(hi[i]) }));
+      svg.append(s('circle', { class: 'dot', cx: ax, cy: dy(c - l), r: 4 }));
+      svg.append(s('text', { x: ax - 20, y: H - B + 14 }, `diff ${num(c - l)}`), s('text', { x: ax - 38, y: H - B + 28 }, `[${num(lo[i])}, ${num(hi[i])}]`));
     });
-    fig.append(h('p', { class: 'muted' }, check.measured));
+    fig.append(h('p', { class: 'muted' }, check.explanation || ''));
     return fig;
   }
 
@@ -290,8 +294,8 @@
         e.preventDefault();
         try {
           const r = await api('pipelines/train', { method: 'POST', body: { requestedBy: who(), fromLoggedFeatures: e.target.logged.checked } });
-          message(startBox, `Started pipeline ${r.body.id}.`, true);
-          setTimeout(route, 1000);
+          await route();
+          say(`Started pipeline ${r.body.id}: it trains, then the Sentinel validates the candidate.`);
         } catch (err) { message(startBox, err.message, false); }
       },
     }, h('button', { type: 'submit' }, 'Start a training pipeline'), h('label', {}, h('input', { type: 'checkbox', name: 'logged' }), ' on logged features')), startBox);

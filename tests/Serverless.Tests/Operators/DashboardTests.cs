@@ -74,7 +74,7 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
     }
 
     [Fact]
-    public async Task Approving_a_waiting_pipeline_from_the_page_makes_its_candidate_live()
+    public async Task Approving_a_waiting_pipeline_from_the_page_makes_its_candidate_live_and_rollback_undoes_it()
     {
         var (id, version) = await StartPipelineAtTheGateAsync();
         var listed = (await Http.GetFromJsonAsync<JsonObject>("api/pipelines?status=awaiting-approval"))!["pipelines"]!.AsArray();
@@ -101,6 +101,15 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
         Assert.Contains((await registry.GetStatusHistoryAsync(version)), c => c.Status == ModelStatus.Approved && c.By == "alice");
         var completed = (await Http.GetFromJsonAsync<JsonObject>("api/pipelines?status=completed"))!["pipelines"]!.AsArray();
         Assert.Equal("Published", (string?)completed.Single(p => (string?)p!["id"] == id)!["outcome"]);
+
+        // Rolling back from the page: the version it replaced is live again.
+        var previous = (await registry.GetLiveAsync())!.Previous!;
+        await page.FillAsync("#rollback-reason", "checking the rollback button");
+        await page.ClickAsync("#rollback");
+        await Expect(page.Locator("#notice")).ToContainTextAsync($"Rolled back: {previous} is live again");
+        await Expect(page.Locator("#live-version")).ToHaveTextAsync(previous);
+        Assert.Equal(previous, (await registry.GetLiveAsync())!.Version);
+        Assert.Contains((await registry.GetStatusHistoryAsync(previous)), c => c.Status == ModelStatus.Live && c.Reason?.Contains("rolled back by alice: checking the rollback button", StringComparison.Ordinal) == true);
         Assert.Empty(errors);
     }
 
@@ -145,7 +154,7 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
         Assert.Equal(new FeatureEncoder(FeatureConfig.Default).Count, await page.Locator("#plot-psi rect").CountAsync());
         await Expect(page.Locator("#plot-psi")).ToContainTextAsync(FeatureNames.TitleMeanRating);
         Assert.Equal(3, await page.Locator("#plot-shadow rect.candidate").CountAsync());
-        Assert.Equal(3, await page.Locator("#plot-shadow line.interval").CountAsync());
+        Assert.Equal(3, await page.Locator("#plot-shadow line.ci").CountAsync());
         await ScreenshotAsync(page, "model-report-rejected.png");
 
         await NavigateAsync(page, "alerts");
