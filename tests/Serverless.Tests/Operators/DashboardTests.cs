@@ -17,6 +17,7 @@ namespace Serverless.Tests.Operators;
 /// The operator dashboard in a real browser (Debian's chromium through Playwright) against the
 /// local host: what an operator sees and does. Screenshots of the run go to docs/screenshots/.
 /// </summary>
+[Collection(DashboardCollection.Name)]
 public sealed class DashboardTests : IClassFixture<DashboardFixture>
 {
     /// <summary>How long a page may take to show what a pipeline did (training on two shared cores).</summary>
@@ -261,4 +262,14 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
         Directory.CreateDirectory(folder);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, name), FullPage = true });
     }
+}
+
+/// <summary>
+/// The dashboard's fixture replays, trains and runs a browser: it runs after the parallel tests, on
+/// its own, so its load does not move the latency figures other end-to-end tests assert on.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class DashboardCollection
+{
+    public const string Name = "dashboard";
 }
