@@ -207,6 +207,7 @@ internal static class MainJob
             }
         }
 
+        log.LogInformation("Operator dashboard: {Url}", new Uri(LocalFunctionHost.BaseAddress(app), "api/dashboard/"));
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
     }

@@ -1,0 +1,278 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using Serverless.Features;
+using Serverless.Models;
+using Serverless.Tests.EndToEnd;
+using Serverless.Tests.Fixtures;
+using Serverless.Workflows.TrainPipeline;
+using static Microsoft.Playwright.Assertions;
+
+namespace Serverless.Tests.Operators;
+
+/// <summary>
+/// The operator dashboard in a real browser (Debian's chromium through Playwright) against the
+/// local host: what an operator sees and does. Screenshots of the run go to docs/screenshots/.
+/// </summary>
+[Collection(DashboardCollection.Name)]
+public sealed class DashboardTests : IClassFixture<DashboardFixture>
+{
+    /// <summary>How long a page may take to show what a pipeline did (training on two shared cores).</summary>
+    private const float Patience = 300_000;
+
+    private readonly DashboardFixture fixture;
+
+    public DashboardTests(DashboardFixture fixture)
+    {
+        this.fixture = fixture;
+        SetDefaultExpectTimeout(60_000);
+    }
+
+    private HttpClient Http => fixture.Host.Http;
+
+    [Fact]
+    public async Task The_dashboard_is_served_by_the_app_with_its_own_files_and_nothing_else()
+    {
+        using var noRedirect = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = Http.BaseAddress };
+        var bare = await noRedirect.GetAsync("api/dashboard");
+        Assert.Equal(HttpStatusCode.Redirect, bare.StatusCode);
+        Assert.Equal("/api/dashboard/", bare.Headers.Location?.OriginalString);
+
+        var page = await Http.GetAsync("api/dashboard/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("default-src 'self'", page.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("http://", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("https://", html, StringComparison.Ordinal);
+        Assert.Equal("text/javascript", (await Http.GetAsync("api/dashboard/app.js")).Content.Headers.ContentType?.MediaType);
+        Assert.Equal("text/css", (await Http.GetAsync("api/dashboard/app.css")).Content.Headers.ContentType?.MediaType);
+
+        foreach (var path in new[] { "api/dashboard/nope.js", "api/dashboard/..%2F..%2Fhost.json", "api/dashboard/Serverless.Functions.dll", "api/dashboard/a/b" })
+        {
+            var missing = await Http.GetAsync(path);
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+            Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+        }
+    }
+
+    [Theory]
+    [InlineData("status=nope")]
+    [InlineData("status=Running")]
+    [InlineData("status=running&status=failed")]
+    [InlineData("limit=0")]
+    [InlineData("limit=501")]
+    [InlineData("limit=ten")]
+    public async Task Listing_pipelines_refuses_an_unknown_status_or_limit_with_a_problem(string query)
+    {
+        var response = await Http.GetAsync($"api/pipelines?{query}");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(query.StartsWith("limit", StringComparison.Ordinal) ? "limit must be" : "status must be one of", (string?)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Approving_a_waiting_pipeline_from_the_page_makes_its_candidate_live_and_rollback_undoes_it()
+    {
+        var (id, version) = await StartPipelineAtTheGateAsync();
+        var listed = (await Http.GetFromJsonAsync<JsonObject>("api/pipelines?status=awaiting-approval"))!["pipelines"]!.AsArray();
+        var entry = listed.Single(p => (string?)p!["id"] == id)!;
+        Assert.Equal(version, (string?)entry["version"]);
+        Assert.NotNull((string?)entry["approvalDeadline"]);
+
+        var (page, errors) = await OpenAsync(fixture.Host, "pipelines");
+        await page.FillAsync("#operator", "alice");
+        var pipeline = page.Locator($"div.pipeline[data-pipeline='{id}']");
+        await Expect(pipeline.Locator(".countdown")).ToContainTextAsync("left");
+        await Expect(pipeline).ToContainTextAsync(version);
+        await ScreenshotAsync(page, "pipelines-awaiting-approval.png");
+
+        await pipeline.Locator("button.approve").ClickAsync();
+        await Expect(pipeline.Locator(".message.ok").Last).ToContainTextAsync("Published", new() { Timeout = Patience });
+        await NavigateAsync(page, "models");
+        await Expect(page.Locator("#live-version")).ToHaveTextAsync(version);
+        await Expect(page.Locator($"tr[data-version='{version}']")).ToContainTextAsync("Live");
+        await ScreenshotAsync(page, "models-after-approval.png");
+
+        var registry = fixture.Host.App.Services.GetRequiredService<ModelRegistry>();
+        Assert.Equal(version, (await registry.GetLiveAsync())!.Version);
+        Assert.Contains((await registry.GetStatusHistoryAsync(version)), c => c.Status == ModelStatus.Approved && c.By == "alice");
+        var completed = (await Http.GetFromJsonAsync<JsonObject>("api/pipelines?status=completed"))!["pipelines"]!.AsArray();
+        Assert.Equal("Published", (string?)completed.Single(p => (string?)p!["id"] == id)!["outcome"]);
+
+        // Rolling back from the page: the version it replaced is live again.
+        var previous = (await registry.GetLiveAsync())!.Previous!;
+        await page.FillAsync("#rollback-reason", "checking the rollback button");
+        await page.ClickAsync("#rollback");
+        await Expect(page.Locator("#notice")).ToContainTextAsync($"Rolled back: {previous} is live again");
+        await Expect(page.Locator("#live-version")).ToHaveTextAsync(previous);
+        Assert.Equal(previous, (await registry.GetLiveAsync())!.Version);
+        Assert.Contains((await registry.GetStatusHistoryAsync(previous)), c => c.Status == ModelStatus.Live && c.Reason?.Contains("rolled back by alice: checking the rollback button", StringComparison.Ordinal) == true);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task A_double_click_on_approve_records_one_decision_and_shows_the_409()
+    {
+        var (id, version) = await StartPipelineAtTheGateAsync();
+        var (page, errors) = await OpenAsync(fixture.Host, "pipelines");
+        await page.FillAsync("#operator", "dana");
+        var pipeline = page.Locator($"div.pipeline[data-pipeline='{id}']");
+        await pipeline.Locator("button.approve").DblClickAsync();
+
+        await Expect(pipeline.Locator(".message.error")).ToContainTextAsync("409");
+        await Expect(pipeline.Locator(".message.ok").First).ToContainTextAsync("202");
+        await Expect(pipeline.Locator(".message.ok").Last).ToContainTextAsync("Published", new() { Timeout = Patience });
+        await ScreenshotAsync(page, "pipelines-double-click-409.png");
+        Assert.Equal(1, await pipeline.Locator(".message.error").CountAsync());
+        Assert.Equal(1, await pipeline.Locator(".message.ok", new() { HasTextString = "202" }).CountAsync());
+
+        var decision = await fixture.Host.App.Services.GetRequiredService<ApprovalDecisions>().GetAsync(id);
+        Assert.Equal((true, "dana"), (decision!.Approve, decision.By));
+        var history = await fixture.Host.App.Services.GetRequiredService<ModelRegistry>().GetStatusHistoryAsync(version);
+        Assert.Single(history, c => c.Status == ModelStatus.Approved);
+        Assert.Single(history, c => c.Status == ModelStatus.Live);
+
+        // The one error the console shows is the browser's own line for the refused request.
+        Assert.All(errors, e => Assert.Contains("409", e, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_rejected_candidates_report_shows_its_failing_check_and_the_plots()
+    {
+        var (page, errors) = await OpenAsync(fixture.Host, $"model/{fixture.Rejected}");
+        var budget = page.Locator("tr[data-check='serving-budget']");
+        await Expect(budget).ToHaveClassAsync("failed");
+        await Expect(budget).ToContainTextAsync("failed");
+        await Expect(page.Locator("#sentinel-verdict")).ToContainTextAsync("serving-budget");
+        await Expect(page.Locator("h2")).ToContainTextAsync("Rejected");
+
+        // The plots: the reliability curve's bins, a PSI bar per feature (named), candidate and live per shadow metric.
+        Assert.True(await page.Locator("#plot-reliability circle").CountAsync() >= 2);
+        Assert.Equal(new FeatureEncoder(FeatureConfig.Default).Count, await page.Locator("#plot-psi rect").CountAsync());
+        await Expect(page.Locator("#plot-psi")).ToContainTextAsync(FeatureNames.TitleMeanRating);
+        Assert.Equal(3, await page.Locator("#plot-shadow rect.candidate").CountAsync());
+        Assert.Equal(3, await page.Locator("#plot-shadow line.ci").CountAsync());
+        await ScreenshotAsync(page, "model-report-rejected.png");
+
+        await NavigateAsync(page, "alerts");
+        await Expect(page.Locator("#main")).ToContainTextAsync(fixture.Rejected);
+        await Expect(page.Locator("#main")).ToContainTextAsync("serving-budget");
+        await ScreenshotAsync(page, "alerts.png");
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Serving_archive_and_precompute_sections_show_what_the_host_holds()
+    {
+        var (page, errors) = await OpenAsync(fixture.Host, "serving");
+        // The model this instance serves (the approval tests may have published another since the fixture's first).
+        var served = page.Locator("#section-serving dd a").First;
+        await Expect(served).ToContainTextAsync("lightgbm-");
+        Assert.NotNull(await fixture.Host.App.Services.GetRequiredService<ModelRegistry>().GetAsync((await served.TextContentAsync())!));
+        await page.ClickAsync("#measure-skew");
+        await Expect(page.Locator("#skew")).ToContainTextAsync("values, 0 mismatches", new() { Timeout = Patience });
+        await ScreenshotAsync(page, "serving-and-skew.png");
+
+        await NavigateAsync(page, $"archive?member={fixture.Member}");
+        Assert.True(await page.Locator("tr.fact").CountAsync() > 0);
+        await ScreenshotAsync(page, "archive-member-history.png");
+        // As of a moment before MovieLens began, the archive knew nothing about them.
+        await NavigateAsync(page, $"archive?member={fixture.Member}&asOf=1990-01-01T00:00:00");
+        await Expect(page.Locator("#main")).ToContainTextAsync($"holds no facts for member {fixture.Member} as of 1990-01-01T00:00:00Z");
+
+        await NavigateAsync(page, "precompute");
+        await Expect(page.Locator("#main")).ToContainTextAsync("No version of member-top-n has been computed yet.");
+        Assert.DoesNotContain(errors, e => !IsHealthAnswer(e));
+    }
+
+    [Fact]
+    public async Task Against_a_host_with_no_model_no_pipelines_and_an_empty_archive_the_page_says_so_without_errors()
+    {
+        var (page, errors) = await OpenAsync(fixture.Empty, "models");
+        await Expect(page.Locator("#main")).ToContainTextAsync("No model is registered yet");
+        await ScreenshotAsync(page, "empty-host.png");
+
+        await NavigateAsync(page, "pipelines");
+        await Expect(page.Locator("#main")).ToContainTextAsync("No pipeline awaits approval.");
+        await Expect(page.Locator("#main")).ToContainTextAsync("No pipeline is running.");
+        await Expect(page.Locator("#main")).ToContainTextAsync("No pipeline has finished yet.");
+        await NavigateAsync(page, "alerts");
+        await Expect(page.Locator("#main")).ToContainTextAsync("No alerts");
+        await NavigateAsync(page, "archive?member=414");
+        await Expect(page.Locator("#main")).ToContainTextAsync("The archive holds no facts for member 414.");
+        await NavigateAsync(page, "precompute");
+        await Expect(page.Locator("#main")).ToContainTextAsync("No version of title-stats has been computed yet.");
+        await NavigateAsync(page, "serving");
+        await Expect(page.Locator("#health-problems")).ToContainTextAsync("no valid model is loaded");
+        await NavigateAsync(page, "model/no-such-version");
+        await Expect(page.Locator("#main")).ToContainTextAsync("Model version no-such-version is not registered.");
+
+        // /api/health answers 503 without a model, by design (load balancers read it), and /api/models/{v} 404 for an
+        // unknown version: the browser notes both refused requests; nothing else may reach the console.
+        Assert.DoesNotContain(errors, e => !IsHealthAnswer(e) && !(e.Contains("404", StringComparison.Ordinal) && e.Contains("/api/models/no-such-version", StringComparison.Ordinal)));
+    }
+
+    private static bool IsHealthAnswer(string error) =>
+        error.Contains("503", StringComparison.Ordinal) && error.Contains("/api/health", StringComparison.Ordinal);
+
+    /// <summary>Starts a pipeline over HTTP and waits until its candidate awaits a decision.</summary>
+    private async Task<(string Id, string Version)> StartPipelineAtTheGateAsync()
+    {
+        var started = await Http.PostAsJsonAsync("api/pipelines/train", new { trainer = "LightGbm", approvalTimeout = "02:00:00", requestedBy = "dashboard test" });
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(Patience));
+        var state = await TrainPipelineInstances.WaitForApprovalGateAsync(fixture.Host.App.Services.GetRequiredService<DurableTaskClient>(), id, timeout.Token);
+        var progress = TrainPipelineInstances.Progress(state);
+        Assert.True(progress?.Stage == TrainPipelineOrchestrator.StageAwaitingApproval, $"pipeline {id}: {state?.RuntimeStatus} {state?.SerializedOutput}");
+        return (id, progress!.Candidate!.Version);
+    }
+
+    /// <summary>A new page on the dashboard at a section; every console error and page error is collected.</summary>
+    private async Task<(IPage Page, List<string> Errors)> OpenAsync(LocalHostFixture host, string section)
+    {
+        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        var page = await context.NewPageAsync();
+        var errors = new List<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                lock (errors) { errors.Add($"{message.Text} ({message.Location})"); }
+            }
+        };
+        page.PageError += (_, error) => { lock (errors) { errors.Add("page error: " + error); } };
+        await page.GotoAsync(new Uri(host.Http.BaseAddress!, "api/dashboard/").ToString() + "#" + section);
+        await Expect(page.Locator($"#main[data-loaded='{Section(section)}']")).ToBeVisibleAsync();
+        return (page, errors);
+    }
+
+    private static async Task NavigateAsync(IPage page, string section)
+    {
+        await page.EvaluateAsync("h => { document.getElementById('main').removeAttribute('data-loaded'); location.hash = h; }", section);
+        await Expect(page.Locator($"#main[data-loaded='{Section(section)}']")).ToBeVisibleAsync();
+    }
+
+    private static string Section(string hash) => hash.StartsWith("model/", StringComparison.Ordinal) ? "models" : hash.Split('?')[0];
+
+    private static async Task ScreenshotAsync(IPage page, string name)
+    {
+        var folder = Repo.Path("docs", "screenshots");
+        Directory.CreateDirectory(folder);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, name), FullPage = true });
+    }
+}
+
+/// <summary>
+/// The dashboard's fixture replays, trains and runs a browser: it runs after the parallel tests, on
+/// its own, so its load does not move the latency figures other end-to-end tests assert on.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class DashboardCollection
+{
+    public const string Name = "dashboard";
+}

@@ -1,0 +1,124 @@
+using Microsoft.DurableTask.Client;
+
+namespace Serverless.Workflows.TrainPipeline;
+
+/// <summary>One training pipeline as operators list them: where it is, and until when it waits for a person.</summary>
+public sealed record TrainPipelineSummary(
+    string Id,
+    string Status,
+    string? Stage,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset LastUpdatedAt,
+    DateTime? ApprovalDeadline,
+    string? Version,
+    string? Validation,
+    string? Outcome,
+    string? Reason,
+    string? Failure);
+
+/// <summary>
+/// Lists training pipelines through the durable client's instance query (no table of our own):
+/// <c>awaiting-approval</c> (running, at the approval gate), <c>running</c> (pending or running, any
+/// stage), <c>completed</c>, <c>failed</c> (failed or terminated), or <c>all</c>. Newest first.
+/// </summary>
+public static class TrainPipelineList
+{
+    public const string AwaitingApproval = TrainPipelineOrchestrator.StageAwaitingApproval;
+    public const string Running = "running";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+    public const string All = "all";
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 500;
+
+    /// <summary>The status filters a caller may name.</summary>
+    public static IReadOnlyList<string> Filters { get; } = [AwaitingApproval, Running, Completed, Failed, All];
+
+    /// <summary>The filter, or null when <paramref name="status"/> is not one of <see cref="Filters"/>.</summary>
+    public static string? ParseFilter(string? status) =>
+        string.IsNullOrEmpty(status) ? All : Filters.FirstOrDefault(f => string.Equals(f, status, StringComparison.Ordinal));
+
+    /// <summary>At most <paramref name="limit"/> pipelines that match <paramref name="filter"/> (one of <see cref="Filters"/>), newest first.</summary>
+    public static async Task<IReadOnlyList<TrainPipelineSummary>> ListAsync(DurableTaskClient client, string filter, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        if (!Filters.Contains(filter, StringComparer.Ordinal))
+        {
+            throw new ArgumentException($"status must be one of {string.Join(", ", Filters)}", nameof(filter));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MaxLimit);
+        var query = new OrchestrationQuery
+        {
+            Statuses = RuntimeStatuses(filter),
+            FetchInputsAndOutputs = true,
+            PageSize = 100,
+        };
+
+        var found = new List<TrainPipelineSummary>();
+        await foreach (var instance in client.GetAllInstancesAsync(query).WithCancellation(cancellationToken))
+        {
+            if (instance.Name != TaskNames.TrainPipeline)
+            {
+                continue;
+            }
+
+            // A backend whose query leaves out the custom status (the stage): read the instance itself.
+            var read = instance.SerializedCustomStatus is null && !instance.IsCompleted
+                ? await client.GetInstanceAsync(instance.InstanceId, getInputsAndOutputs: true, cancellationToken) ?? instance
+                : instance;
+            var summary = Summarize(read);
+            if (filter == AwaitingApproval && summary.Stage != AwaitingApproval)
+            {
+                continue;
+            }
+
+            found.Add(summary);
+        }
+
+        return found.OrderByDescending(p => p.CreatedAt).ThenBy(p => p.Id, StringComparer.Ordinal).Take(limit).ToList();
+    }
+
+    /// <summary>What the list shows of one instance (read with inputs, outputs and custom status).</summary>
+    public static TrainPipelineSummary Summarize(OrchestrationMetadata instance)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        TrainPipelineStatus? progress = null;
+        TrainPipelineResult? result = null;
+        try
+        {
+            progress = TrainPipelineInstances.Progress(instance);
+            result = instance.RuntimeStatus == OrchestrationRuntimeStatus.Completed && instance.SerializedOutput is not null
+                ? instance.ReadOutputAs<TrainPipelineResult>()
+                : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // An instance of another shape under this name (e.g. from an older build): listed without details.
+        }
+
+        var awaiting = instance.RuntimeStatus == OrchestrationRuntimeStatus.Running && progress?.Stage == AwaitingApproval;
+        return new TrainPipelineSummary(
+            instance.InstanceId,
+            instance.RuntimeStatus.ToString(),
+            progress?.Stage,
+            instance.CreatedAt,
+            instance.LastUpdatedAt,
+            awaiting ? progress!.ApprovalDeadline : null,
+            result?.Version ?? progress?.Candidate?.Version,
+            progress?.Validation?.Summary ?? progress?.Candidate?.Sentinel,
+            result?.Outcome.ToString(),
+            result?.Reason,
+            instance.FailureDetails?.ErrorMessage);
+    }
+
+    private static List<OrchestrationRuntimeStatus>? RuntimeStatuses(string filter) => filter switch
+    {
+        AwaitingApproval => [OrchestrationRuntimeStatus.Running],
+        Running => [OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Suspended],
+        Completed => [OrchestrationRuntimeStatus.Completed],
+        Failed => [OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated],
+        _ => null,
+    };
+}
