@@ -77,7 +77,7 @@ public sealed class CandidateValidator(
         checks.Add(accuracy.Skipped
             ? ShadowChecks.HoldoutFloor(manifest) with { Explanation = "the floor applies instead of the shadow comparison: " + accuracy.Explanation }
             : SentinelCheck.Skip(SentinelChecks.HoldoutFloor, "holdout AUC > popularity baseline", "the shadow comparison against live decides"));
-        checks.Add(FeatureDrift.Check(manifest.FeatureProfiles, shadow.Features, settings, shadow.RequestCount));
+        checks.Add(FeatureDrift.Check(manifest.FeatureProfiles, shadow.Features, settings, shadow.RequestCount, shadow.MemberCount));
         checks.Add(ShadowChecks.Calibration(shadow, candidateScores, settings));
         checks.Add(ShadowChecks.ServingBudget(scorer, probe.Count > 0 ? probe : shadow.Features, settings));
         return new SentinelReport(manifest.Version, checks);
@@ -93,7 +93,7 @@ public sealed class CandidateValidator(
             .OrderByDescending(i => i.Record.RequestTime).ThenBy(i => i.Record.LogId, StringComparer.Ordinal).ThenBy(i => i.Record.Position)
             .Take(options.Value.MaxShadowRows)
             .ToList();
-        return new ShadowData(rows.Select(r => r.Record.Features).ToList(), rows.Select(r => r.Label!.Value).ToList(), rows.Select(r => r.Record.LogId).ToList());
+        return new ShadowData(rows.Select(r => r.Record.Features).ToList(), rows.Select(r => r.Label!.Value).ToList(), rows.Select(r => r.Record.LogId).ToList(), rows.Select(r => r.Record.Member).ToList());
     }
 
     private async Task<(float[]? Scores, string? Version, string? Skip)> LiveScoresAsync(ModelManifest candidate, ShadowData shadow, CancellationToken cancellationToken)

@@ -157,17 +157,29 @@ public static class FeatureDrift
     }
 
     /// <summary>
+    /// Member features (named <c>member_*</c>) take one value per member at a time, so their independent
+    /// units are the members, not the requests: 150 requests of 10 members are 10 draws of a member's
+    /// rating count. Below this many distinct members the check does not judge them (and says so): which
+    /// few members were active lately would decide the verdict, not drift.
+    /// </summary>
+    public const int MinMembersForMemberFeatures = 30;
+
+    public static bool IsMemberFeature(string name) => name.StartsWith("member_", StringComparison.Ordinal);
+
+    /// <summary>
     /// The drift check: fails when any feature's PSI passes its limit (<see cref="PsiLimit"/>), naming
     /// each one. <paramref name="units"/>: the independent units among the live vectors (logged
-    /// requests); null counts every vector as one.
+    /// requests); null counts every vector as one. <paramref name="members"/>: distinct members among
+    /// them, when known; member features then count members as their units, and are not judged below
+    /// <see cref="MinMembersForMemberFeatures"/>.
     /// </summary>
-    public static SentinelCheck Check(IReadOnlyList<FeatureProfile>? reference, IReadOnlyList<float[]> live, SentinelOptions options, int? units = null)
+    public static SentinelCheck Check(IReadOnlyList<FeatureProfile>? reference, IReadOnlyList<float[]> live, SentinelOptions options, int? units = null, int? members = null)
     {
         ArgumentNullException.ThrowIfNull(live);
         ArgumentNullException.ThrowIfNull(options);
         var n = units ?? live.Count;
         var threshold = string.Create(CultureInfo.InvariantCulture,
-            $"PSI <= max({options.MaxPsi:G3}, chi-square 99% point / {n} live requests) for every feature (bins: deciles of the training set's most recent window)");
+            $"PSI <= max({options.MaxPsi:G3}, chi-square 99% point / {n} live requests{(members is { } m ? $" ({m} members for member features, judged from {MinMembersForMemberFeatures})" : "")}) for every feature (bins: deciles of the training set's most recent window)");
         if (reference is null || reference.Count == 0)
         {
             return SentinelCheck.Skip(SentinelChecks.FeatureDrift, threshold, "the manifest carries no training-set feature profile (trained before profiles were kept)");
@@ -193,13 +205,23 @@ public static class FeatureDrift
             ks[f] = Ks(reference[f].Percentiles, column);
         }
 
-        var limit = reference.Select(p => PsiLimit(p, n, options.MaxPsi)).ToArray();
-        var drifting = Enumerable.Range(0, psi.Length).Where(f => psi[f] > limit[f]).OrderByDescending(f => psi[f] / limit[f]).ToList();
-        var worst = Enumerable.Range(0, psi.Length).MaxBy(f => psi[f] / limit[f]);
+        var limit = reference.Select(p => members is { } m && IsMemberFeature(p.Name) ? PsiLimit(p, m, options.MaxPsi) : PsiLimit(p, n, options.MaxPsi)).ToArray();
+        HashSet<int> unjudged = members is { } few && few < MinMembersForMemberFeatures
+            ? Enumerable.Range(0, psi.Length).Where(f => IsMemberFeature(reference[f].Name)).ToHashSet()
+            : [];
+        var judged = Enumerable.Range(0, psi.Length).Where(f => !unjudged.Contains(f)).ToList();
+        if (judged.Count == 0)
+        {
+            return SentinelCheck.Skip(SentinelChecks.FeatureDrift, threshold, $"only member features, and {members} members in the shadow data, fewer than {MinMembersForMemberFeatures}");
+        }
+
+        var drifting = judged.Where(f => psi[f] > limit[f]).OrderByDescending(f => psi[f] / limit[f]).ToList();
+        var worst = judged.MaxBy(f => psi[f] / limit[f]);
         string Named(int f) => string.Create(CultureInfo.InvariantCulture, $"{reference[f].Name} PSI {psi[f]:F3} (limit {limit[f]:F3}) KS {ks[f]:F3}");
-        var measured = drifting.Count > 0
+        var measured = (drifting.Count > 0
             ? $"{drifting.Count} drifting: " + string.Join(", ", drifting.Select(Named))
-            : "none drifting; largest " + Named(worst);
+            : "none drifting; largest " + Named(worst))
+            + (unjudged.Count > 0 ? $"; member features not judged ({members} members in the shadow data, fewer than {MinMembersForMemberFeatures}): " + string.Join(", ", unjudged.Order().Select(Named)) : "");
         return new SentinelCheck(SentinelChecks.FeatureDrift, measured, threshold, drifting.Count == 0)
         {
             Value = psi[worst],

@@ -6,7 +6,7 @@ namespace Serverless.Sentinel;
 /// </summary>
 public sealed class ShadowData
 {
-    public ShadowData(IReadOnlyList<float[]> features, IReadOnlyList<bool> labels, IReadOnlyList<string> requests)
+    public ShadowData(IReadOnlyList<float[]> features, IReadOnlyList<bool> labels, IReadOnlyList<string> requests, IReadOnlyList<string>? members = null)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(labels);
@@ -21,6 +21,12 @@ public sealed class ShadowData
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
         Request = requests.Select(r => ids.TryGetValue(r, out var i) ? i : ids[r] = ids.Count).ToArray();
         RequestCount = ids.Count;
+        if (members is not null && members.Count != features.Count)
+        {
+            throw new ArgumentException($"{features.Count} vectors and {members.Count} members must be as many.");
+        }
+
+        MemberCount = members?.Distinct(StringComparer.Ordinal).Count();
     }
 
     public IReadOnlyList<float[]> Features { get; }
@@ -31,6 +37,9 @@ public sealed class ShadowData
     public int[] Request { get; }
 
     public int RequestCount { get; }
+
+    /// <summary>Distinct members among the rows, when known: the independent units of the member features.</summary>
+    public int? MemberCount { get; }
 
     public int Count => Labels.Count;
 

@@ -143,6 +143,34 @@ public sealed class SentinelChecksTests
         Assert.Contains("1 drifting: member_like_rate", shifted.Measured, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Member_features_count_members_as_units_and_are_not_judged_from_too_few_members_while_title_features_still_are()
+    {
+        // 150 requests from 10 members (15 each), as when the latest impressions come from the few members
+        // active lately: each member carries one member_like_rate, far from the training spread.
+        var random = new Random(12);
+        var reference = FeatureDrift.Profile(["member_like_rate", "title_popularity"], Enumerable.Range(0, 5000).Select(_ => new[] { (float)random.NextDouble(), (float)random.NextDouble() }).ToList());
+        List<float[]> Live(int members, int requestsEach, float memberShift, float titleShift) => Enumerable.Range(0, members).SelectMany(_ =>
+        {
+            var member = (float)(random.NextDouble() * 0.3) + memberShift;   // the few members are alike
+            return Enumerable.Range(0, requestsEach * 10).Select(_ => new[] { member, (float)random.NextDouble() + titleShift });
+        }).ToList();
+
+        var few = FeatureDrift.Check(reference, Live(10, 15, 0f, 0f), Options, units: 150, members: 10);
+        var fewAsRequests = FeatureDrift.Check(reference, Live(10, 15, 0f, 0f), Options, units: 150);
+        var fewTitleShift = FeatureDrift.Check(reference, Live(10, 15, 0f, 1.5f), Options, units: 150, members: 10);
+        var many = FeatureDrift.Check(reference, Live(200, 1, 0.7f, 0f), Options, units: 200, members: 200);
+
+        Assert.False(fewAsRequests.Passed);   // counted by requests, ten alike members look like drift
+        Assert.True(few.Passed, few.Measured);
+        Assert.Contains("member features not judged (10 members in the shadow data, fewer than 30): member_like_rate", few.Measured, StringComparison.Ordinal);
+        Assert.False(fewTitleShift.Passed);   // title features are still judged, by requests
+        Assert.Contains("1 drifting: title_popularity", fewTitleShift.Measured, StringComparison.Ordinal);
+        Assert.False(many.Passed);            // enough members: a member shift is caught
+        Assert.Contains("1 drifting: member_like_rate", many.Measured, StringComparison.Ordinal);
+        Assert.Equal(Math.Max(Options.MaxPsi, 21.666 / 200), many.Plot!["limit"][0], 3);
+    }
+
     [Theory]
     [InlineData("squashed")]
     [InlineData("inflated")]
