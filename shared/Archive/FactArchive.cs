@@ -207,7 +207,7 @@ public sealed class FactArchive(
             }
 
             // A member's identities go in its identities entity (one action per transaction); others, or a member past its size, get an identity row per fact.
-            var packedIds = ids is not null && ids.Fits(rows.Count);
+            var packedIds = ids is not null && ids.HasRoom;
             if (!packedIds && rows.Count > MaxFactsPerTransaction)
             {
                 // A member past its identities entity's size: identity rows, so two transactions of at most 49 facts.
@@ -406,7 +406,7 @@ public sealed class FactArchive(
             };
             var member = RecentHistory.Applies(partition);
             var ids = member ? await StartIdentitiesAsync(partition, cancellationToken) : null;
-            var packedIds = ids is not null && ids.Fits(1);
+            var packedIds = ids is not null && ids.HasRoom;
             List<TableTransactionAction> actions =
             [
                 new TableTransactionAction(TableTransactionActionType.Add, FactRows.ToEntity(correction)),

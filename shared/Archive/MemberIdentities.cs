@@ -46,8 +46,12 @@ public sealed class MemberIdentities
 
     public bool IsStored => ETag != default;
 
-    /// <summary>Whether <paramref name="more"/> versions still fit.</summary>
-    public bool Fits(int more) => ids.Length + more <= MaxVersions;
+    /// <summary>
+    /// Whether one more transaction's versions still fit. Once false it stays false (the set only
+    /// grows), so a member past the size keeps identity rows for every later version and no id is
+    /// ever only in neither place.
+    /// </summary>
+    public bool HasRoom => ids.Length + FactArchive.MaxMemberFactsPerTransaction <= MaxVersions;
 
     public static ulong IdHash(string id) => BinaryPrimitives.ReadUInt64BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes(id)));
 
