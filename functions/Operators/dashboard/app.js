@@ -15,9 +15,6 @@
   let renderToken = 0;
   let featureNames = null;
 
-  operator.value = localStorage.getItem('operator') || '';
-  operator.addEventListener('change', () => localStorage.setItem('operator', operator.value.trim()));
-
   class ApiError extends Error {
     constructor(status, title, detail) {
       super(`${status} ${title}: ${detail}`);
@@ -103,14 +100,12 @@
     box.append(h('div', { class: `message ${ok ? 'ok' : 'error'}` }, text));
   }
 
-  function who() {
-    const name = operator.value.trim();
-    if (!name) {
-      operator.focus();
-      throw new Error('Enter your name as the operator first: decisions are recorded with it.');
-    }
-    localStorage.setItem('operator', name);
-    return name;
+  // Who decides is the person the app authenticated (App Service authentication; on the local host its
+  // development identity), never a typed name: the page shows the name the app's answers give.
+  function signedIn(name) {
+    if (!name) return;
+    operator.textContent = name;
+    operator.classList.add('known');
   }
 
   // ---- sections -------------------------------------------------------------------------------------
@@ -134,10 +129,9 @@
         class: 'inline', onsubmit: async e => {
           e.preventDefault();
           try {
-            const by = who();
-            const r = await api('models/rollback', { method: 'POST', body: { by, reason: reason.value || null, expectedLive: body.live } });
+            const r = await api('models/rollback', { method: 'POST', body: { reason: reason.value || null, expectedLive: body.live } });
             await route();
-            say(`Rolled back: ${r.body.to} is live again (serving instances load it at their next poll, or at POST /api/models/refresh).`);
+            say(`Rolled back: ${r.body.to} is live again (${r.body.reason}; serving instances load it at their next poll, or at POST /api/models/refresh).`);
           } catch (err) {
             message(box, err.message, false);
           }
@@ -293,7 +287,7 @@
       class: 'inline', onsubmit: async e => {
         e.preventDefault();
         try {
-          const r = await api('pipelines/train', { method: 'POST', body: { requestedBy: who(), fromLoggedFeatures: e.target.logged.checked } });
+          const r = await api('pipelines/train', { method: 'POST', body: { fromLoggedFeatures: e.target.logged.checked } });
           await route();
           say(`Started pipeline ${r.body.id}: it trains, then the Sentinel validates the candidate.`);
         } catch (err) { message(startBox, err.message, false); }
@@ -322,11 +316,10 @@
     const box = h('div', { class: 'messages' });
     const reason = h('input', { placeholder: 'reason', maxlength: 1000, name: 'reason' });
     const decide = approve => async () => {
-      let by;
-      try { by = who(); } catch (err) { message(box, err.message, false); return; }
       try {
-        const r = await api(`pipelines/train/${encodeURIComponent(p.id)}/approval`, { method: 'POST', body: { approve, by, reason: reason.value || null } });
-        message(box, `${r.status}: ${approve ? 'approval' : 'rejection'} of ${p.version} sent by ${by}.`, true);
+        const r = await api(`pipelines/train/${encodeURIComponent(p.id)}/approval`, { method: 'POST', body: { approve, reason: reason.value || null } });
+        signedIn(r.body.by);
+        message(box, `${r.status}: ${approve ? 'approval' : 'rejection'} of ${p.version} recorded for ${r.body.by}.`, true);
         follow(p.id, box);
       } catch (err) {
         message(box, err.message, false);

@@ -58,6 +58,9 @@ public sealed class FunctionsMetadataTests
     [InlineData("lumberjack-labels", "post", "lumberjack/labels", "Admin")]
     [InlineData("train-pipeline-approval", "post", "pipelines/train/{id}/approval", "Admin")]
     [InlineData("models-rollback", "post", "models/rollback", "Admin")]
+    [InlineData("timemachine-snapshot-start", "post", "timemachine/snapshots", "Admin")]
+    [InlineData("timemachine-snapshot-list", "get", "timemachine/snapshots", "Function")]
+    [InlineData("timemachine-snapshot-get", "get", "timemachine/snapshots/{id}", "Function")]
     [InlineData("health", "get", "health", "Anonymous")]
     [InlineData("openapi", "get", "openapi.json", "Anonymous")]
     public void Http_functions_have_their_route_method_and_key_level(string name, string method, string route, string authLevel)

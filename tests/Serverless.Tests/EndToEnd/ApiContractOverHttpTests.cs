@@ -43,6 +43,7 @@ public sealed class ApiContractOverHttpTests(AzuriteFixture azurite)
 
         // Anonymous routes need nothing.
         Assert.Equal(HttpStatusCode.OK, (await Send(host.Http, HttpMethod.Get, "api/openapi.json")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Send(host.Http, HttpMethod.Get, "api/dashboard/")).Status);
         Assert.NotEqual(HttpStatusCode.Unauthorized, (await Send(host.Http, HttpMethod.Get, "api/health")).Status);
 
         // Reads: no key or a wrong key is a 401 problem; the function key or the admin key opens them.
@@ -50,12 +51,18 @@ public sealed class ApiContractOverHttpTests(AzuriteFixture azurite)
         Assert.Equal(HttpStatusCode.Unauthorized, none.Status);
         Assert.Contains("x-functions-key", none.Body, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Unauthorized, (await Send(host.Http, HttpMethod.Get, "api/models", key: "guess")).Status);
+        foreach (var route in new[] { "api/pipelines", "api/features", "api/timemachine/snapshots" })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Send(host.Http, HttpMethod.Get, route)).Status);
+            Assert.Equal(HttpStatusCode.OK, (await Send(host.Http, HttpMethod.Get, route, key: FunctionKey)).Status);
+        }
+
         Assert.Equal(HttpStatusCode.OK, (await Send(host.Http, HttpMethod.Get, "api/models", key: FunctionKey)).Status);
         Assert.Equal(HttpStatusCode.OK, (await Send(host.Http, HttpMethod.Get, "api/models", key: AdminKey)).Status);
         Assert.Equal(HttpStatusCode.OK, (await Send(host.Http, HttpMethod.Get, "api/alerts?code=" + FunctionKey)).Status);   // the key in the query is the platform's, not a parameter
 
         // Operator actions: the function key is not enough.
-        foreach (var route in new[] { "api/models/refresh", "api/lumberjack/labels", "api/archive/exports", "api/timemachine/skew", "api/pipelines/train", "api/models/rollback", "api/pipelines/train/p-1/approval", "api/precompute/similar-titles" })
+        foreach (var route in new[] { "api/models/refresh", "api/lumberjack/labels", "api/archive/exports", "api/timemachine/skew", "api/timemachine/snapshots", "api/pipelines/train", "api/models/rollback", "api/pipelines/train/p-1/approval", "api/precompute/similar-titles" })
         {
             Assert.Equal(HttpStatusCode.Unauthorized, (await Send(host.Http, HttpMethod.Post, route)).Status);
             var withFunctionKey = await Send(host.Http, HttpMethod.Post, route, key: FunctionKey, json: "{}");

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Playwright;
+using Serverless.Access;
 using Serverless.Events;
 using Serverless.Features;
 using Serverless.Functions.Http;
@@ -28,10 +29,25 @@ namespace Serverless.Tests.Operators;
 /// logged impressions, so its report has every plot);</item>
 /// <item>an empty one: no model, no pipelines, nothing archived.</item>
 /// </list>
+/// Both sign every request in as the development identity <see cref="OperatorName"/>, who holds the
+/// Approver role (what App Service authentication does in Azure): the page's approvals and rollbacks
+/// act as that person, never as a typed name.
 /// </summary>
 public sealed class DashboardFixture : IAsyncLifetime
 {
     public const string Chromium = "/usr/bin/chromium";
+
+    /// <summary>The development identity the hosts sign requests in as: an Approver.</summary>
+    public const string OperatorName = "Dana Dashboard";
+
+    public const string OperatorObjectId = "d0d0d0d0-1111-2222-3333-444444444444";
+
+    private static readonly Dictionary<string, string?> DevelopmentIdentity = new()
+    {
+        ["LocalHost:DevelopmentIdentity:Name"] = OperatorName,
+        ["LocalHost:DevelopmentIdentity:ObjectId"] = OperatorObjectId,
+        ["LocalHost:DevelopmentIdentity:Roles"] = OperatorRoles.Approver,
+    };
     private readonly AzuriteFixture azurite = new();
 
     public LocalHostFixture Host { get; private set; } = null!;
@@ -48,7 +64,7 @@ public sealed class DashboardFixture : IAsyncLifetime
     {
         await azurite.InitializeAsync();
         var facts = MovieLensFacts.Load(Repo.Path("data", "movielens"), maxRatings: 15_000);
-        Host = await LocalHostFixture.StartAsync(azurite, facts[0].EventTime!.Value, new Dictionary<string, string?>
+        Host = await LocalHostFixture.StartAsync(azurite, facts[0].EventTime!.Value, new Dictionary<string, string?>(DevelopmentIdentity)
         {
             ["Archive:BatchPagesPerSecond"] = "2000",
             ["Serving:Deadline"] = "00:00:05",
@@ -59,7 +75,7 @@ public sealed class DashboardFixture : IAsyncLifetime
             ["Sentinel:MinShadowRows"] = "1000000",
             ["Sentinel:MaxShadowRows"] = "1000000",
         });
-        Empty = await LocalHostFixture.StartAsync(azurite, DateTimeOffset.UtcNow);
+        Empty = await LocalHostFixture.StartAsync(azurite, DateTimeOffset.UtcNow, DevelopmentIdentity);
 
         var services = Host.App.Services;
         var replay = new MovieLensReplay(Host.Hub, Host.Clock, NullLogger<MovieLensReplay>.Instance);

@@ -4,8 +4,10 @@ using System.Text.Json.Nodes;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
+using Serverless.Access;
 using Serverless.Features;
 using Serverless.Models;
+using Serverless.Requests;
 using Serverless.Tests.EndToEnd;
 using Serverless.Tests.Fixtures;
 using Serverless.Workflows.TrainPipeline;
@@ -30,6 +32,11 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
         this.fixture = fixture;
         SetDefaultExpectTimeout(60_000);
     }
+
+    private const string ReaderName = "Rita Reader";
+
+    /// <summary>A signed-in person without the Approver role.</summary>
+    private static readonly string Reader = new ClientPrincipal("aad", ReaderName, "aaaaaaaa-0000-0000-0000-000000000001", ["Viewer"]).Encode();
 
     private HttpClient Http => fixture.Host.Http;
 
@@ -84,13 +91,18 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
         Assert.NotNull((string?)entry["approvalDeadline"]);
 
         var (page, errors) = await OpenAsync(fixture.Host, "pipelines");
-        await page.FillAsync("#operator", "alice");
+
+        // Nothing to type: the page decides as the signed-in person, and names them once the app has.
+        Assert.Equal(0, await page.Locator("input#operator").CountAsync());
+        await Expect(page.Locator("#operator")).ToHaveTextAsync("the signed-in person");
         var pipeline = page.Locator($"div.pipeline[data-pipeline='{id}']");
         await Expect(pipeline.Locator(".countdown")).ToContainTextAsync("left");
         await Expect(pipeline).ToContainTextAsync(version);
         await ScreenshotAsync(page, "pipelines-awaiting-approval.png");
 
         await pipeline.Locator("button.approve").ClickAsync();
+        await Expect(pipeline.Locator(".message.ok").First).ToContainTextAsync($"202: approval of {version} recorded for {DashboardFixture.OperatorName}");
+        await Expect(page.Locator("#operator")).ToHaveTextAsync(DashboardFixture.OperatorName);
         await Expect(pipeline.Locator(".message.ok").Last).ToContainTextAsync("Published", new() { Timeout = Patience });
         await NavigateAsync(page, "models");
         await Expect(page.Locator("#live-version")).ToHaveTextAsync(version);
@@ -99,7 +111,7 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
 
         var registry = fixture.Host.App.Services.GetRequiredService<ModelRegistry>();
         Assert.Equal(version, (await registry.GetLiveAsync())!.Version);
-        Assert.Contains((await registry.GetStatusHistoryAsync(version)), c => c.Status == ModelStatus.Approved && c.By == "alice");
+        Assert.Contains((await registry.GetStatusHistoryAsync(version)), c => c.Status == ModelStatus.Approved && c.By == DashboardFixture.OperatorName && c.ByObjectId == DashboardFixture.OperatorObjectId);
         var completed = (await Http.GetFromJsonAsync<JsonObject>("api/pipelines?status=completed"))!["pipelines"]!.AsArray();
         Assert.Equal("Published", (string?)completed.Single(p => (string?)p!["id"] == id)!["outcome"]);
 
@@ -107,10 +119,11 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
         var previous = (await registry.GetLiveAsync())!.Previous!;
         await page.FillAsync("#rollback-reason", "checking the rollback button");
         await page.ClickAsync("#rollback");
-        await Expect(page.Locator("#notice")).ToContainTextAsync($"Rolled back: {previous} is live again");
+        await Expect(page.Locator("#notice")).ToContainTextAsync($"Rolled back: {previous} is live again (rolled back by {DashboardFixture.OperatorName}: checking the rollback button;");
         await Expect(page.Locator("#live-version")).ToHaveTextAsync(previous);
         Assert.Equal(previous, (await registry.GetLiveAsync())!.Version);
-        Assert.Contains((await registry.GetStatusHistoryAsync(previous)), c => c.Status == ModelStatus.Live && c.Reason?.Contains("rolled back by alice: checking the rollback button", StringComparison.Ordinal) == true);
+        Assert.Contains((await registry.GetStatusHistoryAsync(previous)), c => c.Status == ModelStatus.Live && c.By == DashboardFixture.OperatorName
+            && c.Reason?.Contains($"rolled back by {DashboardFixture.OperatorName}: checking the rollback button", StringComparison.Ordinal) == true);
         Assert.Empty(errors);
     }
 
@@ -118,8 +131,21 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
     public async Task A_double_click_on_approve_records_one_decision_and_shows_the_409()
     {
         var (id, version) = await StartPipelineAtTheGateAsync();
+        var registry = fixture.Host.App.Services.GetRequiredService<ModelRegistry>();
+
+        // A signed-in person without the Approver role gets the 403 on the page, and nothing is decided.
+        var (readerPage, readerErrors) = await OpenAsync(fixture.Host, "pipelines", Reader);
+        var readers = readerPage.Locator($"div.pipeline[data-pipeline='{id}']");
+        await readers.Locator("button.approve").ClickAsync();
+        await Expect(readers.Locator(".message.error")).ToContainTextAsync("403");
+        await Expect(readers.Locator(".message.error")).ToContainTextAsync($"{ReaderName} does not hold the app role 'Approver'");
+        await Expect(readerPage.Locator("#operator")).ToHaveTextAsync("the signed-in person");
+        Assert.All(readerErrors, e => Assert.Contains("403", e, StringComparison.Ordinal));
+        var waiting = (await Http.GetFromJsonAsync<JsonObject>("api/pipelines?status=awaiting-approval"))!["pipelines"]!.AsArray();
+        Assert.Contains(waiting, p => (string?)p!["id"] == id);
+        Assert.DoesNotContain(await registry.GetStatusHistoryAsync(version), c => c.Status is ModelStatus.Approved or ModelStatus.Rejected);
+
         var (page, errors) = await OpenAsync(fixture.Host, "pipelines");
-        await page.FillAsync("#operator", "dana");
         var pipeline = page.Locator($"div.pipeline[data-pipeline='{id}']");
         await pipeline.Locator("button.approve").DblClickAsync();
 
@@ -130,9 +156,15 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
         Assert.Equal(1, await pipeline.Locator(".message.error").CountAsync());
         Assert.Equal(1, await pipeline.Locator(".message.ok", new() { HasTextString = "202" }).CountAsync());
 
-        var history = await fixture.Host.App.Services.GetRequiredService<ModelRegistry>().GetStatusHistoryAsync(version);
-        Assert.Single(history, c => c.Status == ModelStatus.Approved);
+        // The registry holds one decision, the development identity's approval: a further claim is refused naming them.
+        var again = await Assert.ThrowsAsync<RequestRefusedException>(() => registry.ClaimDecisionAsync(id, new OperatorIdentity("Someone Else", "e1e1e1e1-0000-0000-0000-000000000000"), approve: false));
+        Assert.Equal(409, again.Status);
+        Assert.Contains($"already approved by {DashboardFixture.OperatorName}", again.Message, StringComparison.Ordinal);
+        var history = await registry.GetStatusHistoryAsync(version);
+        var approved = Assert.Single(history, c => c.Status == ModelStatus.Approved);
+        Assert.Equal((DashboardFixture.OperatorName, DashboardFixture.OperatorObjectId), (approved.By, approved.ByObjectId));
         Assert.Single(history, c => c.Status == ModelStatus.Live);
+        Assert.DoesNotContain(history, c => c.Status == ModelStatus.Rejected);
 
         // The one error the console shows is the browser's own line for the refused request.
         Assert.All(errors, e => Assert.Contains("409", e, StringComparison.Ordinal));
@@ -220,7 +252,7 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
     /// <summary>Starts a pipeline over HTTP and waits until its candidate awaits a decision.</summary>
     private async Task<(string Id, string Version)> StartPipelineAtTheGateAsync()
     {
-        var started = await Http.PostAsJsonAsync("api/pipelines/train", new { trainer = "LightGbm", approvalTimeout = "02:00:00", requestedBy = "dashboard test" });
+        var started = await Http.PostAsJsonAsync("api/pipelines/train", new { trainer = "LightGbm", approvalTimeout = "02:00:00" });
         Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
         var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
         using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(Patience));
@@ -230,10 +262,19 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
         return (id, progress!.Candidate!.Version);
     }
 
-    /// <summary>A new page on the dashboard at a section; every console error and page error is collected.</summary>
-    private async Task<(IPage Page, List<string> Errors)> OpenAsync(LocalHostFixture host, string section)
+    /// <summary>
+    /// A new page on the dashboard at a section; every console error and page error is collected. With
+    /// <paramref name="principal"/>, every request of the page carries that client principal (as App
+    /// Service authentication would; the local host keeps a request's own header); without, the host's
+    /// development identity.
+    /// </summary>
+    private async Task<(IPage Page, List<string> Errors)> OpenAsync(LocalHostFixture host, string section, string? principal = null)
     {
-        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
+            ExtraHTTPHeaders = principal is null ? null : new Dictionary<string, string> { [ClientPrincipal.Header] = principal },
+        });
         var page = await context.NewPageAsync();
         var errors = new List<string>();
         page.Console += (_, message) =>
