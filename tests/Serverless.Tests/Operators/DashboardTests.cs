@@ -17,7 +17,7 @@ namespace Serverless.Tests.Operators;
 
 /// <summary>
 /// The operator dashboard in a real browser (Debian's chromium through Playwright) against the
-/// local host: what an operator sees and does. Screenshots of the run go to docs/screenshots/.
+/// local host: what an operator sees and does. Screenshots of the run go to .run/screenshots/ (DASHBOARD_SCREENSHOTS=docs/screenshots refreshes the checked-in ones).
 /// </summary>
 [Collection(DashboardCollection.Name)]
 public sealed class DashboardTests : IClassFixture<DashboardFixture>
@@ -300,7 +300,8 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
 
     private static async Task ScreenshotAsync(IPage page, string name)
     {
-        var folder = Repo.Path("docs", "screenshots");
+        // Into .run/screenshots, so a test run leaves the checked-in ones alone; DASHBOARD_SCREENSHOTS=docs/screenshots refreshes those.
+        var folder = Environment.GetEnvironmentVariable("DASHBOARD_SCREENSHOTS") is { Length: > 0 } chosen ? Repo.Path(chosen) : Repo.Path(".run", "screenshots");
         Directory.CreateDirectory(folder);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, name), FullPage = true });
     }
