@@ -87,7 +87,10 @@ internal static class MainJob
                     trained.Manifest.Metrics.GetValueOrDefault(ModelMetricNames.Auc), (DateTimeOffset.UtcNow - phase).TotalSeconds, trained.Sentinel.Passed ? "passed" : "failed");
                 await app.Services.GetRequiredService<LiveModel>().RefreshAsync(stopping);
                 await PrecomputeAsync(trained.Snapshot);
-                await ContextSnapshotAsync();
+
+                // The context snapshot (as of now) runs beside the rest of the replay: it reads as of its T, so what
+                // the replay ingests meanwhile does not change it; its summary is printed when it is done.
+                var contextSnapshot = ContextSnapshotAsync();
 
                 phase = DateTimeOffset.UtcNow;
                 var ranking = app.Services.GetRequiredService<RankService>();
@@ -151,6 +154,8 @@ internal static class MainJob
                         log.LogWarning("Challenger pipeline {Pipeline} ended without waiting for approval: {Status} {Result}", pipeline, waiting?.RuntimeStatus, waiting?.SerializedOutput);
                     }
                 }
+
+                await contextSnapshot;
             }
 
             // The Time Machine's snapshot of chosen contexts (a stratified sample of members) as of now, as the daily timer takes it.
