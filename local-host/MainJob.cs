@@ -179,7 +179,7 @@ internal static class MainJob
                 var phase = DateTimeOffset.UtcNow;
                 var durable = app.Services.GetRequiredService<DurableTaskClient>();
                 var registry = app.Services.GetRequiredService<DerivedVersionRegistry>();
-                var settings = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<PrecomputeOptions>>().Value;
+                var settings = app.Services.GetRequiredService<IOptions<PrecomputeOptions>>().Value;
                 var runs = new List<string>();
                 foreach (var dataset in DerivedDatasets.All)
                 {

@@ -67,20 +67,13 @@ public sealed class ContextSnapshotFunctions(ContextSnapshotter snapshotter, Fea
     }
 
     /// <summary>
-    /// Daily at 03:00 (UTC): a snapshot as of now, of the configured sample. At most once per
-    /// <see cref="MinWallClockInterval"/> of real time: the local host's timers run on the replay
-    /// clock, where a "day" of replayed history passes in seconds.
+    /// Daily at 03:00 (UTC): a snapshot as of now, of the configured sample. (On the local host the
+    /// timer scheduler runs a timer at most once per its interval of real time, however fast the
+    /// replay clock moves.)
     /// </summary>
     [Function("timemachine-snapshot-daily")]
     public async Task Daily([TimerTrigger("0 0 3 * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
     {
-        var tick = Environment.TickCount64;
-        var last = Interlocked.Read(ref lastDaily);
-        if (last != 0 && tick - last < (long)MinWallClockInterval.TotalMilliseconds || Interlocked.CompareExchange(ref lastDaily, tick, last) != last)
-        {
-            return;
-        }
-
         var now = time.GetUtcNow();
         var at = new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
         try
@@ -92,10 +85,6 @@ public sealed class ContextSnapshotFunctions(ContextSnapshotter snapshotter, Fea
             // Already taken or running (a timer fired twice): one snapshot, not two.
         }
     }
-
-    public static readonly TimeSpan MinWallClockInterval = TimeSpan.FromHours(12);
-
-    private static long lastDaily;
 
     [Function(TaskNames.ContextSnapshot)]
     public static Task<ContextSnapshotResult> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
