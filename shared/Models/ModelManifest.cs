@@ -43,6 +43,12 @@ public sealed record ModelManifest
     /// <summary>The training set's distribution per feature, for the Sentinel's drift check.</summary>
     public IReadOnlyList<Serverless.Sentinel.FeatureProfile>? FeatureProfiles { get; init; }
 
+    /// <summary>
+    /// The effective number of members (Kish) in the rows <see cref="FeatureProfiles"/> were cut from: the
+    /// independent units of the member features on the training side; null when unknown (trained on logged features).
+    /// </summary>
+    public double? FeatureProfileMembers { get; init; }
+
     /// <summary>Raw contexts with the vectors and scores made at training, recomputed by the pipeline and every loader.</summary>
     public Serverless.Sentinel.GoldenProbeSet? GoldenProbes { get; init; }
 }

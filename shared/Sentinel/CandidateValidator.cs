@@ -77,7 +77,7 @@ public sealed class CandidateValidator(
         checks.Add(accuracy.Skipped
             ? ShadowChecks.HoldoutFloor(manifest) with { Explanation = "the floor applies instead of the shadow comparison: " + accuracy.Explanation }
             : SentinelCheck.Skip(SentinelChecks.HoldoutFloor, "holdout AUC > popularity baseline", "the shadow comparison against live decides"));
-        checks.Add(FeatureDrift.Check(manifest.FeatureProfiles, shadow.Features, settings, shadow.RequestCount, shadow.MemberCount));
+        checks.Add(FeatureDrift.Check(manifest.FeatureProfiles, shadow.Features, settings, shadow.RequestCount, shadow.Members, manifest.FeatureProfileMembers));
         checks.Add(ShadowChecks.Calibration(shadow, candidateScores, settings));
         checks.Add(ShadowChecks.ServingBudget(scorer, probe.Count > 0 ? probe : shadow.Features, settings));
         return new SentinelReport(manifest.Version, checks);

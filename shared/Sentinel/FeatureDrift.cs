@@ -132,7 +132,7 @@ public static class FeatureDrift
     /// and the last days by more than any skew would. The window right before live traffic is the
     /// fair reference: what the candidate last learned on.
     /// </summary>
-    public static IReadOnlyList<float[]> ReferenceWindow(IReadOnlyList<float[]> rowsOldestFirst)
+    public static IReadOnlyList<T> ReferenceWindow<T>(IReadOnlyList<T> rowsOldestFirst)
     {
         ArgumentNullException.ThrowIfNull(rowsOldestFirst);
         var take = Math.Min(rowsOldestFirst.Count, Math.Max(MinReferenceRows, (int)Math.Ceiling(rowsOldestFirst.Count * ReferenceShare)));
@@ -144,23 +144,26 @@ public static class FeatureDrift
 
     /// <summary>
     /// The PSI above which a feature drifts: the larger of <see cref="SentinelOptions.MaxPsi"/> and the
-    /// PSI that a sample of <paramref name="units"/> independent units drawn from the training
-    /// distribution itself exceeds only 1% of the time (n·PSI is close to chi-square with bins − 1
-    /// degrees of freedom). Rows of one logged request share the member, so the request is the unit:
-    /// 100 requests of 20 vectors are 100 observations of the member features, not 2,000.
+    /// PSI that two samples of the same distribution exceed only 1% of the time. n·PSI is close to
+    /// chi-square with bins − 1 degrees of freedom for <paramref name="units"/> independent live units
+    /// against an exact reference; against a reference of <paramref name="referenceUnits"/> units the
+    /// scale is 1/n + 1/m (the two-sample test of homogeneity). Rows of one logged request share the
+    /// member, so the request is the unit: 100 requests of 20 vectors are 100 observations, not 2,000.
     /// </summary>
-    public static double PsiLimit(FeatureProfile profile, int units, double maxPsi)
+    public static double PsiLimit(FeatureProfile profile, double units, double maxPsi, double? referenceUnits = null)
     {
         ArgumentNullException.ThrowIfNull(profile);
         var df = Math.Clamp(profile.Edges.Length, 1, ChiSquare99.Length);
-        return units <= 0 ? maxPsi : Math.Max(maxPsi, ChiSquare99[df - 1] / units);
+        var scale = (units > 0 ? 1 / units : 0) + (referenceUnits is > 0 and var m ? 1 / m : 0);
+        return scale == 0 ? maxPsi : Math.Max(maxPsi, ChiSquare99[df - 1] * scale);
     }
 
     /// <summary>
     /// Member features (named <c>member_*</c>) take one value per member at a time, so their independent
     /// units are the members, not the requests: 150 requests of 10 members are 10 draws of a member's
-    /// rating count. Below this many distinct members the check does not judge them (and says so): which
-    /// few members were active lately would decide the verdict, not drift.
+    /// rating count, and when one member holds most rows, fewer still (<see cref="MemberUnits.Effective"/>,
+    /// the design effect of a cluster sample). Below this many effective members the check does not judge
+    /// them (and says so): which few members were active lately would decide the verdict, not drift.
     /// </summary>
     public const int MinMembersForMemberFeatures = 30;
 
@@ -169,17 +172,21 @@ public static class FeatureDrift
     /// <summary>
     /// The drift check: fails when any feature's PSI passes its limit (<see cref="PsiLimit"/>), naming
     /// each one. <paramref name="units"/>: the independent units among the live vectors (logged
-    /// requests); null counts every vector as one. <paramref name="members"/>: distinct members among
-    /// them, when known; member features then count members as their units, and are not judged below
-    /// <see cref="MinMembersForMemberFeatures"/>.
+    /// requests); null counts every vector as one. <paramref name="members"/>: the members among them,
+    /// when known; member features then count effective members as their units (against
+    /// <paramref name="referenceMembers"/>, the training window's effective members, when known), and
+    /// are not judged below <see cref="MinMembersForMemberFeatures"/> effective members.
     /// </summary>
-    public static SentinelCheck Check(IReadOnlyList<FeatureProfile>? reference, IReadOnlyList<float[]> live, SentinelOptions options, int? units = null, int? members = null)
+    public static SentinelCheck Check(IReadOnlyList<FeatureProfile>? reference, IReadOnlyList<float[]> live, SentinelOptions options, int? units = null, MemberUnits? members = null, double? referenceMembers = null)
     {
         ArgumentNullException.ThrowIfNull(live);
         ArgumentNullException.ThrowIfNull(options);
         var n = units ?? live.Count;
+        var memberText = members is { } mu
+            ? string.Create(CultureInfo.InvariantCulture, $"; member features by members: {mu.Distinct} in the shadow data, {mu.Effective:F1} effective{(referenceMembers is { } rm ? $", against {rm:F1} effective in the training window" : "")}, judged from {MinMembersForMemberFeatures} effective")
+            : "";
         var threshold = string.Create(CultureInfo.InvariantCulture,
-            $"PSI <= max({options.MaxPsi:G3}, chi-square 99% point / {n} live requests{(members is { } m ? $" ({m} members for member features, judged from {MinMembersForMemberFeatures})" : "")}) for every feature (bins: deciles of the training set's most recent window)");
+            $"PSI <= max({options.MaxPsi:G3}, chi-square 99% point / {n} live requests{memberText}) for every feature (bins: deciles of the training set's most recent window)");
         if (reference is null || reference.Count == 0)
         {
             return SentinelCheck.Skip(SentinelChecks.FeatureDrift, threshold, "the manifest carries no training-set feature profile (trained before profiles were kept)");
@@ -205,14 +212,15 @@ public static class FeatureDrift
             ks[f] = Ks(reference[f].Percentiles, column);
         }
 
-        var limit = reference.Select(p => members is { } m && IsMemberFeature(p.Name) ? PsiLimit(p, m, options.MaxPsi) : PsiLimit(p, n, options.MaxPsi)).ToArray();
-        HashSet<int> unjudged = members is { } few && few < MinMembersForMemberFeatures
+        var limit = reference.Select(p => members is { } m && IsMemberFeature(p.Name) ? PsiLimit(p, m.Effective, options.MaxPsi, referenceMembers) : PsiLimit(p, n, options.MaxPsi)).ToArray();
+        HashSet<int> unjudged = members is { } few && few.Effective < MinMembersForMemberFeatures
             ? Enumerable.Range(0, psi.Length).Where(f => IsMemberFeature(reference[f].Name)).ToHashSet()
             : [];
+        var tooFew = members is { } t ? string.Create(CultureInfo.InvariantCulture, $"{t.Distinct} members in the shadow data, {t.Effective:F1} effective, fewer than {MinMembersForMemberFeatures}") : "";
         var judged = Enumerable.Range(0, psi.Length).Where(f => !unjudged.Contains(f)).ToList();
         if (judged.Count == 0)
         {
-            return SentinelCheck.Skip(SentinelChecks.FeatureDrift, threshold, $"only member features, and {members} members in the shadow data, fewer than {MinMembersForMemberFeatures}");
+            return SentinelCheck.Skip(SentinelChecks.FeatureDrift, threshold, $"only member features, and {tooFew}");
         }
 
         var drifting = judged.Where(f => psi[f] > limit[f]).OrderByDescending(f => psi[f] / limit[f]).ToList();
@@ -221,7 +229,7 @@ public static class FeatureDrift
         var measured = (drifting.Count > 0
             ? $"{drifting.Count} drifting: " + string.Join(", ", drifting.Select(Named))
             : "none drifting; largest " + Named(worst))
-            + (unjudged.Count > 0 ? $"; member features not judged ({members} members in the shadow data, fewer than {MinMembersForMemberFeatures}): " + string.Join(", ", unjudged.Order().Select(Named)) : "");
+            + (unjudged.Count > 0 ? $"; member features not judged ({tooFew}): " + string.Join(", ", unjudged.Order().Select(Named)) : "");
         return new SentinelCheck(SentinelChecks.FeatureDrift, measured, threshold, drifting.Count == 0)
         {
             Value = psi[worst],

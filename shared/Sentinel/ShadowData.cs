@@ -26,7 +26,7 @@ public sealed class ShadowData
             throw new ArgumentException($"{features.Count} vectors and {members.Count} members must be as many.");
         }
 
-        MemberCount = members?.Distinct(StringComparer.Ordinal).Count();
+        Members = members is null ? null : MemberUnits.Of(members);
     }
 
     public IReadOnlyList<float[]> Features { get; }
@@ -38,10 +38,39 @@ public sealed class ShadowData
 
     public int RequestCount { get; }
 
-    /// <summary>Distinct members among the rows, when known: the independent units of the member features.</summary>
-    public int? MemberCount { get; }
+    /// <summary>The members among the rows, when known: the independent units of the member features.</summary>
+    public MemberUnits? Members { get; }
 
     public int Count => Labels.Count;
 
     public static ShadowData Empty { get; } = new([], [], []);
+}
+
+/// <summary>
+/// How many members a set of rows holds, as independent units of the member features: <see cref="Distinct"/>
+/// members, and the <see cref="Effective"/> number (Kish): (sum of rows per member)^2 / sum of (rows per member)^2.
+/// A member's rows carry (nearly) one value of each member feature, so rows of one member are one draw,
+/// not many; when a few members hold most rows, the sample behaves like fewer members than it names
+/// (34 members of whom one holds a third of the rows weigh like about 9 equal ones).
+/// </summary>
+public sealed record MemberUnits(int Distinct, double Effective)
+{
+    public static MemberUnits Of(IEnumerable<string> rowMembers)
+    {
+        ArgumentNullException.ThrowIfNull(rowMembers);
+        var rows = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var m in rowMembers)
+        {
+            rows[m] = rows.GetValueOrDefault(m) + 1;
+        }
+
+        double sum = 0, squares = 0;
+        foreach (var count in rows.Values)
+        {
+            sum += count;
+            squares += (double)count * count;
+        }
+
+        return new MemberUnits(rows.Count, squares == 0 ? 0 : sum * sum / squares);
+    }
 }

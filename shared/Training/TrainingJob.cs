@@ -152,6 +152,9 @@ public sealed class TrainingJob(
             Metrics = new Dictionary<string, double>(model.Manifest.Metrics) { [ModelMetricNames.PopularityBaselineAuc] = PopularityBaselineAuc(set.Validation, encoder) },
             HeldOutFrom = set.HeldOutFrom ?? watermark,
             FeatureProfiles = Sentinel.FeatureDrift.Profile(encoder.Names, Sentinel.FeatureDrift.ReferenceWindow(set.Train.Select(e => e.Features).ToList())),
+            FeatureProfileMembers = set.Contexts is { } contexts && contexts.Count >= set.Train.Count
+                ? Sentinel.MemberUnits.Of(Sentinel.FeatureDrift.ReferenceWindow(contexts.Take(set.Train.Count).ToList()).Select(c => c.Member)).Effective
+                : null,
             GoldenProbes = probes,
         };
 

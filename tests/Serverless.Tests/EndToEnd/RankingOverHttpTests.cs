@@ -67,6 +67,9 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
     {
         Assert.True(fixture.Trained.Published);
         Assert.True(fixture.Trained.Sentinel.Passed);
+
+        // The drift reference knows its own members: effective members of the training window, several, at most every member.
+        Assert.InRange(fixture.Trained.Manifest.FeatureProfileMembers ?? 0, 2, 610);   // ml-latest-small has 610 members
         var response = await Http.GetAsync("api/health");
         var health = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.True(response.StatusCode == HttpStatusCode.OK, health.ToJsonString());

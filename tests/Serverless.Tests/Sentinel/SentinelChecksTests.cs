@@ -156,19 +156,71 @@ public sealed class SentinelChecksTests
             return Enumerable.Range(0, requestsEach * 10).Select(_ => new[] { member, (float)random.NextDouble() + titleShift });
         }).ToList();
 
-        var few = FeatureDrift.Check(reference, Live(10, 15, 0f, 0f), Options, units: 150, members: 10);
+        var few = FeatureDrift.Check(reference, Live(10, 15, 0f, 0f), Options, units: 150, members: new MemberUnits(10, 10));
         var fewAsRequests = FeatureDrift.Check(reference, Live(10, 15, 0f, 0f), Options, units: 150);
-        var fewTitleShift = FeatureDrift.Check(reference, Live(10, 15, 0f, 1.5f), Options, units: 150, members: 10);
-        var many = FeatureDrift.Check(reference, Live(200, 1, 0.7f, 0f), Options, units: 200, members: 200);
+        var fewTitleShift = FeatureDrift.Check(reference, Live(10, 15, 0f, 1.5f), Options, units: 150, members: new MemberUnits(10, 10));
+        var many = FeatureDrift.Check(reference, Live(200, 1, 0.7f, 0f), Options, units: 200, members: new MemberUnits(200, 200));
 
         Assert.False(fewAsRequests.Passed);   // counted by requests, ten alike members look like drift
         Assert.True(few.Passed, few.Measured);
-        Assert.Contains("member features not judged (10 members in the shadow data, fewer than 30): member_like_rate", few.Measured, StringComparison.Ordinal);
+        Assert.Contains("member features not judged (10 members in the shadow data, 10.0 effective, fewer than 30): member_like_rate", few.Measured, StringComparison.Ordinal);
         Assert.False(fewTitleShift.Passed);   // title features are still judged, by requests
         Assert.Contains("1 drifting: title_popularity", fewTitleShift.Measured, StringComparison.Ordinal);
         Assert.False(many.Passed);            // enough members: a member shift is caught
         Assert.Contains("1 drifting: member_like_rate", many.Measured, StringComparison.Ordinal);
         Assert.Equal(Math.Max(Options.MaxPsi, 21.666 / 200), many.Plot!["limit"][0], 3);
+    }
+
+    [Fact]
+    public void Effective_members_weigh_each_member_by_its_rows_so_one_heavy_member_among_many_counts_as_few()
+    {
+        Assert.Equal(new MemberUnits(4, 4), MemberUnits.Of(["a", "b", "c", "d"]));
+        Assert.Equal(new MemberUnits(0, 0), MemberUnits.Of([]));
+
+        // 40 members: one holds 300 rows, 39 hold 10 each. (690^2) / (300^2 + 39 * 10^2) = 5.07.
+        var rows = Enumerable.Repeat("heavy", 300).Concat(Enumerable.Range(0, 39).SelectMany(m => Enumerable.Repeat("m" + m, 10))).ToList();
+        var units = MemberUnits.Of(rows);
+        Assert.Equal(40, units.Distinct);
+        Assert.Equal(690.0 * 690 / (300 * 300 + 39 * 100), units.Effective, 9);
+    }
+
+    [Fact]
+    public void Member_features_are_judged_by_effective_members_against_the_training_windows_own_members()
+    {
+        var random = new Random(21);
+        var reference = FeatureDrift.Profile(["member_like_rate", "title_popularity"], Enumerable.Range(0, 5000).Select(_ => new[] { (float)random.NextDouble(), (float)random.NextDouble() }).ToList());
+
+        // 40 members with one value each of member_like_rate, drawn from the training distribution, but one
+        // member holds 300 rows of 690: in rows, the heavy member's single value fills a third of its decile.
+        List<string> members = [];
+        List<float[]> live = [];
+        for (var m = 0; m < 40; m++)
+        {
+            var value = (float)random.NextDouble();
+            for (var r = 0; r < (m == 0 ? 300 : 10); r++)
+            {
+                members.Add("m" + m);
+                live.Add([value, (float)random.NextDouble()]);
+            }
+        }
+
+        var distinctOnly = FeatureDrift.Check(reference, live, Options, units: 69, members: new MemberUnits(40, 40));
+        var effective = FeatureDrift.Check(reference, live, Options, units: 69, members: MemberUnits.Of(members));
+        Assert.False(distinctOnly.Passed, distinctOnly.Measured);   // counted as 40 equal members, the heavy one looks like drift
+        Assert.True(effective.Passed, effective.Measured);           // 5.1 effective members: not judged, and said so
+        Assert.Contains("member features not judged (40 members in the shadow data, 5.1 effective, fewer than 30): member_like_rate", effective.Measured, StringComparison.Ordinal);
+
+        // Enough effective members on both sides: the limit is the two-sample one, chi-square * (1/n + 1/m).
+        var even = Enumerable.Range(0, 50).SelectMany(m => Enumerable.Repeat("e" + m, 12)).ToList();
+        var memberValue = Enumerable.Range(0, 50).Select(_ => (float)random.NextDouble()).ToArray();
+        var evenLive = even.Select(m => new[] { memberValue[int.Parse(m[1..], System.Globalization.CultureInfo.InvariantCulture)], (float)random.NextDouble() }).ToList();
+        var twoSample = FeatureDrift.Check(reference, evenLive, Options, units: 50, members: MemberUnits.Of(even), referenceMembers: 200);
+        Assert.Equal(21.666 * (1 / 50.0 + 1 / 200.0), twoSample.Plot!["limit"][0], 3);
+        Assert.Equal(Math.Max(Options.MaxPsi, 21.666 / 50.0), twoSample.Plot!["limit"][1], 3);   // title features: requests, as before
+        Assert.Contains("against 200.0 effective in the training window", twoSample.Threshold, StringComparison.Ordinal);
+        var shifted = FeatureDrift.Check(reference, evenLive.Select(v => new[] { v[0] * 0.2f + 0.8f, v[1] }).ToList(), Options, units: 50, members: MemberUnits.Of(even), referenceMembers: 200);
+        Assert.False(shifted.Passed);
+        Assert.Contains("1 drifting: member_like_rate", shifted.Measured, StringComparison.Ordinal);
     }
 
     [Theory]
