@@ -234,9 +234,11 @@ public static class FeatureDrift
         {
             Value = psi[worst],
             Explanation = drifting.Count == 0
-                ? $"live logged vectors ({live.Count}) are distributed like the training set"
+                ? unjudged.Count == 0
+                    ? $"live logged vectors ({live.Count}) are distributed like the training set"
+                    : $"live logged vectors ({live.Count}) are distributed like the training set on every judged feature; member features are shown, not judged: too few effective members"
                 : "live inputs differ from what the candidate learned on: " + string.Join(", ", drifting.Select(f => reference[f].Name)),
-            Plot = new Dictionary<string, double[]> { ["psi"] = psi, ["limit"] = limit, ["ks"] = ks },
+            Plot = new Dictionary<string, double[]> { ["psi"] = psi, ["limit"] = limit, ["ks"] = ks, ["judged"] = psi.Select((_, f) => unjudged.Contains(f) ? 0.0 : 1.0).ToArray() },
         };
     }
 }

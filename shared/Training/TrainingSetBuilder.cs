@@ -124,7 +124,8 @@ public static class TrainingSetBuilder
             usable.Skip(split).Select(Example).ToList(),
             usable[0].Record.RequestTime,
             usable[^1].Record.RequestTime,
-            HeldOutFrom: usable[split].Record.RequestTime);
+            HeldOutFrom: usable[split].Record.RequestTime,
+            Contexts: usable.Select(i => new RowContext(i.Record.Member, i.Record.Title, i.Record.RequestTime)).ToList());
     }
 
     /// <summary>Month starts (UTC) with ratings in the following horizon, the most recent ones, oldest first, all before watermark - horizon.</summary>

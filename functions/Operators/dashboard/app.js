@@ -227,21 +227,26 @@
   function psiBars(check, names) {
     const psi = (check.plot.psi || []).map(float);
     const limitMatch = /([0-9.]+)/.exec(check.threshold || '');
-    const limit = limitMatch ? Number(limitMatch[1]) : 0.2;
+    const floor = limitMatch ? Number(limitMatch[1]) : 0.2;
+    // Each feature's own limit (member features count members, others requests) and whether it was judged.
+    const limits = psi.map((_, i) => check.plot.limit && isFinite(float(check.plot.limit[i])) ? float(check.plot.limit[i]) : floor);
+    const judged = psi.map((_, i) => !check.plot.judged || float(check.plot.judged[i]) > 0);
     const rowH = 18, L = 200, R = 60, W = 560, T = 6;
     const H = T + psi.length * rowH + 24;
     const { svg, fig } = frame(W, H, 'PSI per feature (feature drift)', 'plot-psi');
-    const max = Math.max(limit * 1.5, ...psi.filter(isFinite));
+    const max = Math.max(...limits.map(l => l * 1.2), ...psi.filter(isFinite));
     const sx = v => L + (isFinite(v) ? v : 0) / max * (W - L - R);
     psi.forEach((v, i) => {
       const y = T + i * rowH;
       const name = names[i] || `feature ${i}`;
+      const cls = !judged[i] ? 'bar unjudged' : v > limits[i] ? 'bar over' : 'bar';
+      const note = judged[i] ? `limit ${num(limits[i])}` : `not judged (too few members), limit ${num(limits[i])}`;
       svg.append(s('text', { x: L - 6, y: y + 12, 'text-anchor': 'end' }, name));
-      svg.append(s('rect', { class: v > limit ? 'bar over' : 'bar', x: L, y: y + 2, width: Math.max(1, sx(v) - L), height: rowH - 5 }, s('title', {}, `${name}: PSI ${num(v)}`)));
+      svg.append(s('rect', { class: cls, x: L, y: y + 2, width: Math.max(1, sx(v) - L), height: rowH - 5 }, s('title', {}, `${name}: PSI ${num(v)}, ${note}`)));
+      svg.append(s('line', { class: 'limit', x1: sx(limits[i]), x2: sx(limits[i]), y1: y + 1, y2: y + rowH - 2 }));
       svg.append(s('text', { x: sx(v) + 4, y: y + 12 }, num(v)));
     });
-    svg.append(s('line', { class: 'limit', x1: sx(limit), x2: sx(limit), y1: T, y2: H - 20 }));
-    svg.append(s('text', { x: sx(limit) - 20, y: H - 6 }, `limit ${limit}`));
+    svg.append(s('text', { x: L, y: H - 6 }, judged.every(j => j) ? 'dashed: each feature\'s limit' : 'dashed: each feature\'s limit; grey: not judged'));
     return fig;
   }
 

@@ -29,6 +29,10 @@ public sealed class LoggedTrainingSetTests
         Assert.Equal(Enumerable.Range(0, 15).Select(m => m % 3 == 0), set.Train.Select(e => e.Label));
         Assert.Equal(T0, set.From);
         Assert.Equal(T0.AddMinutes(19), set.To);
+
+        // Each row says where it comes from (member, title, request time), train rows then validation rows:
+        // the drift reference counts its members from them.
+        Assert.Equal(Enumerable.Range(0, 20).Select(m => new RowContext("1", $"{m}", T0.AddMinutes(m))), set.Contexts!);
     }
 
     [Fact]

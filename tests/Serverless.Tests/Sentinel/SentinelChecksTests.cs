@@ -209,6 +209,8 @@ public sealed class SentinelChecksTests
         Assert.False(distinctOnly.Passed, distinctOnly.Measured);   // counted as 40 equal members, the heavy one looks like drift
         Assert.True(effective.Passed, effective.Measured);           // 5.1 effective members: not judged, and said so
         Assert.Contains("member features not judged (40 members in the shadow data, 5.1 effective, fewer than 30): member_like_rate", effective.Measured, StringComparison.Ordinal);
+        Assert.Equal([0.0, 1.0], effective.Plot!["judged"]);   // the report's plot greys what it did not judge
+        Assert.Contains("member features are shown, not judged", effective.Explanation, StringComparison.Ordinal);
 
         // Enough effective members on both sides: the limit is the two-sample one, chi-square * (1/n + 1/m).
         var even = Enumerable.Range(0, 50).SelectMany(m => Enumerable.Repeat("e" + m, 12)).ToList();
@@ -217,6 +219,7 @@ public sealed class SentinelChecksTests
         var twoSample = FeatureDrift.Check(reference, evenLive, Options, units: 50, members: MemberUnits.Of(even), referenceMembers: 200);
         Assert.Equal(21.666 * (1 / 50.0 + 1 / 200.0), twoSample.Plot!["limit"][0], 3);
         Assert.Equal(Math.Max(Options.MaxPsi, 21.666 / 50.0), twoSample.Plot!["limit"][1], 3);   // title features: requests, as before
+        Assert.Equal([1.0, 1.0], twoSample.Plot!["judged"]);
         Assert.Contains("against 200.0 effective in the training window", twoSample.Threshold, StringComparison.Ordinal);
         var shifted = FeatureDrift.Check(reference, evenLive.Select(v => new[] { v[0] * 0.2f + 0.8f, v[1] }).ToList(), Options, units: 50, members: MemberUnits.Of(even), referenceMembers: 200);
         Assert.False(shifted.Passed);
