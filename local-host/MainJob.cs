@@ -183,7 +183,7 @@ internal static class MainJob
                 var runs = new List<string>();
                 foreach (var dataset in DerivedDatasets.All)
                 {
-                    runs.Add((await PrecomputeInstances.StartAsync(durable, registry, settings, dataset, clock.GetUtcNow(), null, snapshot, null, "main job", stopping)).Id);
+                    runs.Add((await PrecomputeInstances.StartAsync(durable, registry, settings, dataset, clock.GetUtcNow(), null, snapshot, null, "main job", null, stopping)).Id);
                 }
 
                 foreach (var id in runs)

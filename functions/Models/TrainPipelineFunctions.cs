@@ -24,7 +24,7 @@ public sealed class TrainPipelineFunctions(ModelRegistry registry)
         {
             var principal = req.OptionalPrincipal();
             var (trainer, fromLogs, timeout, by) = (await JsonBody.ReadAsync(req, 4 * 1024, PipelineStartRequest.Empty))!.Validate(principal?.Name);
-            var input = new TrainPipelineRequest(trainer, fromLogs, timeout, by);
+            var input = new TrainPipelineRequest(trainer, fromLogs, timeout, by, RequestedByObjectId: principal?.ObjectId);
             var id = await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, input, req.HttpContext.RequestAborted);
             return new AcceptedResult($"/api/pipelines/train/{id}", new { id, input.Trainer, input.FromLoggedFeatures, input.ApprovalTimeout });
         });

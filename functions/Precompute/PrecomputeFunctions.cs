@@ -26,8 +26,9 @@ public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, Precomp
         Problems.Guard(req, async () =>
         {
             var body = (await JsonBody.ReadAsync(req, 4 * 1024, new StartBody(null, null, null, null)))!;
+            var principal = req.OptionalPrincipal();
             var (id, request) = await PrecomputeInstances.StartAsync(client, registry, options.Value, dataset, time.GetUtcNow(),
-                body.AsOf, body.Snapshot, body.Size, body.RequestedBy, req.HttpContext.RequestAborted);
+                body.AsOf, body.Snapshot, body.Size, principal?.Name ?? body.RequestedBy, principal?.ObjectId, req.HttpContext.RequestAborted);
             return new AcceptedResult($"/api/precompute/runs/{id}", new { id, request.Dataset, request.AsOf, request.Partitions, request.Size });
         });
 

@@ -101,7 +101,11 @@ public sealed class ModelRegistry
         RegisterAsync(manifest, DefaultRequester, cancellationToken);
 
     /// <summary>As <see cref="RegisterAsync(ModelManifest, CancellationToken)"/>, recording who requested it in the status history.</summary>
-    public async Task<ModelRecord> RegisterAsync(ModelManifest manifest, string requestedBy, CancellationToken cancellationToken = default)
+    public Task<ModelRecord> RegisterAsync(ModelManifest manifest, string requestedBy, CancellationToken cancellationToken = default) =>
+        RegisterAsync(manifest, requestedBy, null, cancellationToken);
+
+    /// <summary>As <see cref="RegisterAsync(ModelManifest, string, CancellationToken)"/>, with the requester's Entra object id when a signed-in person asked.</summary>
+    public async Task<ModelRecord> RegisterAsync(ModelManifest manifest, string requestedBy, string? requestedByObjectId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(requestedBy);
         ArgumentNullException.ThrowIfNull(manifest);
@@ -131,7 +135,7 @@ public sealed class ModelRegistry
             await table.SubmitTransactionAsync(
             [
                 new(TableTransactionActionType.Add, row),
-                new(TableTransactionActionType.Add, StatusRow(version, ModelStatus.Candidate, requestedBy, "registered", now)),
+                new(TableTransactionActionType.Add, StatusRow(version, ModelStatus.Candidate, requestedBy, "registered", now, requestedByObjectId)),
             ], cancellationToken);
         }
         catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)

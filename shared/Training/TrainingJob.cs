@@ -13,7 +13,8 @@ namespace Serverless.Training;
 /// <param name="FromLoggedFeatures">Train on the Lumberjack's labelled impressions (the features exactly as served) instead of cutting a set from snapshots.</param>
 /// <param name="VersionSuffix">Appended to the version id ([a-z0-9]{1,12}), so two runs at the same watermark get distinct versions.</param>
 /// <param name="RequestedBy">Who asked for the run (the pipeline's RequestedBy), recorded in the version's status history.</param>
-public sealed record TrainingJobRequest(TrainerKind Trainer, DateTimeOffset? Watermark, bool Publish, TrainingSetOptions? Options = null, bool FromLoggedFeatures = false, string? VersionSuffix = null, string? RequestedBy = null);
+/// <param name="RequestedByObjectId">Their Entra object id when a signed-in person asked, recorded beside the name.</param>
+public sealed record TrainingJobRequest(TrainerKind Trainer, DateTimeOffset? Watermark, bool Publish, TrainingSetOptions? Options = null, bool FromLoggedFeatures = false, string? VersionSuffix = null, string? RequestedBy = null, string? RequestedByObjectId = null);
 
 /// <summary>What a training run produced.</summary>
 /// <param name="UnknownGenres">Catalog genres outside the feature config, which the encoder ignored in this run (reported once).</param>
@@ -163,7 +164,7 @@ public sealed class TrainingJob(
 
         stages.Enter("storing and registering");
         await store.SaveAsync(manifest, new BinaryData(bytes), cancellationToken);
-        await registry.RegisterAsync(manifest, request.RequestedBy ?? ModelRegistry.DefaultRequester, cancellationToken);
+        await registry.RegisterAsync(manifest, request.RequestedBy ?? ModelRegistry.DefaultRequester, request.RequestedByObjectId, cancellationToken);
         var published = false;
         if (!report.Passed)
         {

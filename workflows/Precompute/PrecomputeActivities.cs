@@ -34,6 +34,11 @@ public sealed class BeginPrecomputeActivity(DerivedVersionRegistry registry, Mod
         }
 
         var inputs = new List<string> { PrecomputeInputs.SnapshotPrefix + snapshot, "requestedBy:" + r.RequestedBy };
+        if (r.RequestedByObjectId is { } objectId)
+        {
+            inputs.Add("requestedByObjectId:" + objectId);
+        }
+
         if (model is not null)
         {
             inputs.Add(PrecomputeInputs.ModelPrefix + model);

@@ -5,7 +5,11 @@ namespace Serverless.Workflows.Precompute;
 /// starts) and publish it as a new version. <see cref="Snapshot"/> names a fact snapshot to read (its
 /// watermark must be AsOf); without one the archive's batch interface is read as of AsOf into one.
 /// </summary>
-public sealed record PrecomputeRequest(string Dataset, DateTimeOffset AsOf, string? Snapshot, int Partitions, int MaxParallel, int Size, string RequestedBy);
+public sealed record PrecomputeRequest(string Dataset, DateTimeOffset AsOf, string? Snapshot, int Partitions, int MaxParallel, int Size, string RequestedBy)
+{
+    /// <summary>The Entra object id of the signed-in person who started it (recorded in the version's inputs); null when nobody signed in.</summary>
+    public string? RequestedByObjectId { get; init; }
+}
 
 public enum PrecomputeOutcome
 {

@@ -16,7 +16,7 @@ public static class PrecomputeInstances
     /// </summary>
     public static async Task<(string Id, PrecomputeRequest Request)> StartAsync(
         DurableTaskClient client, DerivedVersionRegistry registry, PrecomputeOptions options, string? dataset, DateTimeOffset now,
-        DateTimeOffset? asOf, string? snapshot, int? size, string? requestedBy, CancellationToken cancellationToken = default)
+        DateTimeOffset? asOf, string? snapshot, int? size, string? requestedBy, string? requestedByObjectId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(registry);
@@ -67,7 +67,7 @@ public static class PrecomputeInstances
             throw new PrecomputeRefusedException(409, $"a precompute of {dataset} is already running ({holder}); one at a time, try again when it is done");
         }
 
-        var request = new PrecomputeRequest(dataset!, at, snapshot, options.Partitions, options.MaxParallel, k, by);
+        var request = new PrecomputeRequest(dataset!, at, snapshot, options.Partitions, options.MaxParallel, k, by) { RequestedByObjectId = requestedByObjectId };
         var id = await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Precompute, request, cancellationToken);
         return (id, request);
     }
@@ -98,7 +98,7 @@ public static class ScheduledPrecompute
         {
             try
             {
-                started[dataset] = (await PrecomputeInstances.StartAsync(client, registry, options, dataset, now, null, null, null, RequestedBy, cancellationToken)).Id;
+                started[dataset] = (await PrecomputeInstances.StartAsync(client, registry, options, dataset, now, null, null, null, RequestedBy, null, cancellationToken)).Id;
             }
             catch (PrecomputeRefusedException ex)
             {

@@ -15,7 +15,7 @@ public sealed class TrainCandidateActivity(TrainingJob training, SentinelAlerts 
     public override async Task<TrainedCandidate> RunAsync(TaskActivityContext context, TrainPipelineRequest input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var result = await training.RunAsync(new TrainingJobRequest(input.Trainer, null, Publish: false, FromLoggedFeatures: input.FromLoggedFeatures, VersionSuffix: input.VersionSuffix, RequestedBy: input.RequestedBy));
+        var result = await training.RunAsync(new TrainingJobRequest(input.Trainer, null, Publish: false, FromLoggedFeatures: input.FromLoggedFeatures, VersionSuffix: input.VersionSuffix, RequestedBy: input.RequestedBy, RequestedByObjectId: input.RequestedByObjectId));
         if (!result.Sentinel.Passed)
         {
             await alerts.RaiseRejectedAsync(result.Sentinel, Source);

@@ -4,8 +4,10 @@ using Serverless.Models;
 namespace Serverless.Workflows.TrainPipeline;
 
 /// <summary>What to train and how long a person has to decide (zero: the default, <see cref="TrainPipelineRequest.DefaultApprovalTimeout"/>).</summary>
+/// <param name="RequestedBy">Who started it: the signed-in person's name, else what the caller typed (or "anonymous").</param>
 /// <param name="VersionSuffix">Set by the orchestrator (replay-safe), so two pipelines in the same second train distinct versions.</param>
-public sealed record TrainPipelineRequest(TrainerKind Trainer, bool FromLoggedFeatures, TimeSpan ApprovalTimeout, string RequestedBy, string? VersionSuffix = null)
+/// <param name="RequestedByObjectId">The Entra object id of the signed-in person who started it; null when nobody signed in.</param>
+public sealed record TrainPipelineRequest(TrainerKind Trainer, bool FromLoggedFeatures, TimeSpan ApprovalTimeout, string RequestedBy, string? VersionSuffix = null, string? RequestedByObjectId = null)
 {
     public static readonly TimeSpan DefaultApprovalTimeout = TimeSpan.FromDays(3);
     public static readonly TimeSpan MinApprovalTimeout = TimeSpan.FromSeconds(1);

@@ -65,6 +65,11 @@ public sealed partial class RankingOverHttpTests
             var versions = (await Http.GetFromJsonAsync<JsonObject>($"api/precompute/{dataset}"))!;
             Assert.Equal(run.Version, (string?)versions["current"]!["version"]);
             Assert.Null(versions["running"]);
+
+            // Who started it: the signed-in person (name and object id), not the typed "over-http test".
+            var inputs = (await fixture.Host.App.Services.GetRequiredService<DerivedVersionRegistry>().CurrentAsync(dataset))!.Inputs;
+            Assert.Contains("requestedBy:" + LocalHostFixture.DeveloperName, inputs);
+            Assert.Contains("requestedByObjectId:" + LocalHostFixture.DeveloperObjectId, inputs);
         }
 
         var title = await FirstEntryAsync(DerivedDatasets.SimilarTitles);

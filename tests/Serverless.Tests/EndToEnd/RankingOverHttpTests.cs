@@ -462,7 +462,7 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         Assert.NotEqual(good.Version, published);
         Assert.Equal(published, (await registry.GetLiveAsync())!.Version);
         var history = await registry.GetStatusHistoryAsync(published!);
-        Assert.Equal(LocalHostFixture.DeveloperName, history[0].By);   // the pipeline's requester: the signed-in person, not the typed "ci"
+        Assert.Equal((ModelStatus.Candidate, LocalHostFixture.DeveloperName, LocalHostFixture.DeveloperObjectId), (history[0].Status, history[0].By, history[0].ByObjectId));   // the pipeline's requester: the signed-in person (name and object id), not the typed "ci"
         var approved = Assert.Single(history, h => h.Status == ModelStatus.Approved);
         Assert.Equal((LocalHostFixture.DeveloperName, LocalHostFixture.DeveloperObjectId), (approved.By, approved.ByObjectId));
         Assert.Equal(HttpStatusCode.Conflict, (await Http.PostAsJsonAsync($"api/pipelines/train/{id}/approval", new { approve = false })).StatusCode);
