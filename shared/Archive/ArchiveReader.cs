@@ -241,8 +241,8 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     public const int MaxQueriesPerPage = 32;
 
     /// <summary>
-    /// One page of a batch query, read partition by partition (a member's partition, or every
-    /// partition from the index in key order), never as a table scan. Each storage query takes a
+    /// One page of a batch query, read partition by partition (a member's partition, the catalog's
+    /// for catalog entries, or every partition from the index in key order), never as a table scan. Each storage query takes a
     /// batch permit. Throws <see cref="ArchiveThrottledException"/> when batch capacity is used up.
     /// </summary>
     public async Task<FactPage> BatchAsync(BatchQuery query, CancellationToken cancellationToken = default)
@@ -251,7 +251,8 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
         var now = time.GetUtcNow();
         AsOfRule.Check(query.AsOf, now);
         var asOf = query.AsOf ?? now;
-        var single = query.Member is { } m ? FactPartition.ForMember(m) : null;
+        // One partition: a member's; or the catalog's for catalog entries (they have no member, so they are all there).
+        var single = query.Member is { } m ? FactPartition.ForMember(m) : query.Kind == FactKind.Catalog ? FactPartition.Catalog : null;
         string? partition;
         string? inner = null;
         if (query.Continuation is { } encoded)
