@@ -58,6 +58,15 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOpti
                 Interlocked.Add(ref labelled, labels.Sum(l => l.Labels.Length));
                 Interlocked.Add(ref liked, labels.Sum(l => l.Labels.Count(x => x)));
 
+                // A file never labelled has no labels yet: write them (only if none exist) without reading first;
+                // when some exist after all (a concurrent run, or one that stopped before marking the file), compare as below.
+                if (file.LabelledAt is null && await log.WriteLabelsAsync(file, labels, null, ct))
+                {
+                    Interlocked.Add(ref changed, labels.Sum(l => l.Labels.Length));
+                    await log.MarkLabelledAsync(file, now, final: file.MaxRequestTime + o.LabelHorizon + o.LateWindow <= now, ct);
+                    return;
+                }
+
                 var previous = await log.ReadLabelsAsync(file, ct);
                 var differing = labels.Sum(l => Differences(l, previous?.Labels.GetValueOrDefault(l.LogId)));
                 if (differing > 0 || previous is null)
