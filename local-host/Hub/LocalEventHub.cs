@@ -17,6 +17,12 @@ public sealed class LocalHubOptions
     /// <summary>How long a partition waits to fill a batch once it has at least one event.</summary>
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(20);
 
+    /// <summary><see cref="MaxWait"/> of particular hubs (by name), where it differs.</summary>
+    public IReadOnlyDictionary<string, TimeSpan> MaxWaitOfHub { get; init; } = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+
+    /// <summary>How long a partition of <paramref name="hub"/> waits to fill a batch.</summary>
+    public TimeSpan MaxWaitFor(string hub) => MaxWaitOfHub.TryGetValue(hub, out var wait) ? wait : MaxWait;
+
     /// <summary>First and longest pause before a failed batch is delivered again.</summary>
     public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromMilliseconds(50);
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(5);
@@ -92,7 +98,8 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     private IReadOnlyList<HubLeftover>? leftAtStop;
     private int stopRequested;
 
-    // Someone waits for the hub to be idle: partitions deliver what they have without waiting to fill a batch.
+    // Someone waits for the hub to be idle: partitions deliver what they have without waiting to fill a batch
+    // (someone waiting for one partition nudges only that partition: see PartitionLog.Waiters).
     private int idleWaiters;
     private TaskCompletionSource deliverNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -239,7 +246,9 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     /// <summary>
     /// Waits until every consumer group of <paramref name="hub"/> has checkpointed everything published
     /// so far to the partition of <paramref name="partitionKey"/> (so everything published with that key),
-    /// without waiting for the other partitions.
+    /// without waiting for the other partitions. Only that partition delivers at once what it holds;
+    /// the others go on filling their batches (up to <see cref="LocalHubOptions.MaxWait"/>), so a caller
+    /// that waits often (the replay's rank traffic) does not cut every partition's batches short.
     /// </summary>
     public Task WaitForPartitionAsync(string hub, string partitionKey, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -252,17 +261,30 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
             readers = consumers.Where(c => c.Hub == hub).ToArray();
         }
 
-        return WaitUntilAsync(() => readers.All(c => c.Cursors[partition].Checkpoint >= published), timeout, cancellationToken);
+        return WaitUntilAsync(() => readers.All(c => c.Cursors[partition].Checkpoint >= published), timeout, cancellationToken, log.Partitions[partition]);
     }
 
-    private async Task WaitUntilAsync(Func<bool> done, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Waits until <paramref name="done"/>; meanwhile every partition (or only <paramref name="only"/>) delivers what it holds at once.</summary>
+    private async Task WaitUntilAsync(Func<bool> done, TimeSpan timeout, CancellationToken cancellationToken, PartitionLog? only = null)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
-        Interlocked.Increment(ref idleWaiters);
+        if (only is null)
+        {
+            Interlocked.Increment(ref idleWaiters);
+        }
+        else
+        {
+            only.AddWaiter();
+        }
+
         try
         {
-            Interlocked.Exchange(ref deliverNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            if (only is null)
+            {
+                Interlocked.Exchange(ref deliverNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            }
+
             while (true)
             {
                 // Take the signal before looking, so a checkpoint between the look and the wait still wakes us.
@@ -277,7 +299,14 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
         }
         finally
         {
-            Interlocked.Decrement(ref idleWaiters);
+            if (only is null)
+            {
+                Interlocked.Decrement(ref idleWaiters);
+            }
+            else
+            {
+                only.RemoveWaiter();
+            }
         }
     }
 
@@ -296,6 +325,7 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
     {
         var partition = consumer.Log.Partitions[partitionIndex];
         var cursor = consumer.Cursors[partitionIndex];
+        var maxWait = options.MaxWaitFor(consumer.Hub);
         var delay = options.FirstRetryDelay;
         while (!stop.IsCancellationRequested)
         {
@@ -307,11 +337,12 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
                     continue;
                 }
 
-                // Wait for a fuller batch, unless someone waits for the hub to be idle (now or during the wait).
+                // Wait for a fuller batch, unless someone waits for the hub to be idle or for this partition (now or during the wait).
                 var nudge = Volatile.Read(ref deliverNow).Task;
-                if (partition.Next - checkpoint < options.MaxBatchSize && Volatile.Read(ref idleWaiters) == 0)
+                var partitionNudge = partition.Nudge;
+                if (partition.Next - checkpoint < options.MaxBatchSize && Volatile.Read(ref idleWaiters) == 0 && partition.Waiters == 0)
                 {
-                    await Task.WhenAny(Task.Delay(options.MaxWait, stop), nudge);
+                    await Task.WhenAny(Task.Delay(maxWait, stop), nudge, partitionNudge);
                     stop.ThrowIfCancellationRequested();
                 }
 
@@ -457,6 +488,22 @@ public sealed class LocalEventHub(LocalHubOptions options, TimeProvider time, IL
         private bool stopped;
         private TaskCompletionSource more = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private TaskCompletionSource room = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource nudge = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int waiters;
+
+        /// <summary>Callers waiting for this partition to be acknowledged: while there are any, it delivers what it holds at once.</summary>
+        public int Waiters => Volatile.Read(ref waiters);
+
+        /// <summary>Completes when a caller starts waiting for this partition (a delivery loop waiting to fill a batch delivers at once).</summary>
+        public Task Nudge => Volatile.Read(ref nudge).Task;
+
+        public void AddWaiter()
+        {
+            Interlocked.Increment(ref waiters);
+            Interlocked.Exchange(ref nudge, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+
+        public void RemoveWaiter() => Interlocked.Decrement(ref waiters);
 
         /// <summary>The sequence number the next event gets (= events ever published to the partition).</summary>
         public long Next

@@ -17,11 +17,15 @@ public sealed record LabelRunResult(int Files, int Members, int Labelled, int Li
 /// the archive knows it now. The unit is a landed file: it is labelled once the horizon of its last
 /// request has closed (until then its impressions stay open), and labelled again on every run until
 /// that horizon is more than the late window ago, so late or corrected facts update its labels;
-/// then its labels are final. Each member's ratings are read once per run (the archive's batch
-/// interface), however many files hold the member's requests.
+/// then its labels are final. Each member's ratings are read once per run (the recent-history
+/// entity, else the archive's batch interface), however many files hold the member's requests;
+/// members are read, and files labelled, several at once.
 /// </summary>
 public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOptions<LumberjackOptions> options, TimeProvider time)
 {
+    /// <summary>Members whose ratings are read at once.</summary>
+    public const int ReadParallelism = 8;
+
     public async Task<LabelRunResult> RunAsync(CancellationToken cancellationToken = default)
     {
         var o = options.Value;
@@ -38,35 +42,46 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOpti
         // One read of each member's ratings, from their earliest due request on.
         var members = requests.SelectMany(r => r).GroupBy(r => r.Member, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Min(r => r.RequestTime), StringComparer.Ordinal);
-        var ratings = new Dictionary<string, List<Fact>>(StringComparer.Ordinal);
-        foreach (var (member, from) in members)
-        {
-            ratings[member] = await RatingsAsync(member, from, now, cancellationToken);
-        }
+        // Members are read several at once (a point read each, usually); the throttled batch interface
+        // still admits its own few at a time.
+        var ratings = new System.Collections.Concurrent.ConcurrentDictionary<string, List<Fact>>(StringComparer.Ordinal);
+        await Parallel.ForEachAsync(members, new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
+            async (m, ct) => ratings[m.Key] = await RatingsAsync(m.Key, m.Value, now, ct));
 
+        // Files are labelled several at once: each has its own labels blob (ETag-guarded) and index row.
         int labelled = 0, liked = 0, changed = 0, conflicts = 0;
-        for (var i = 0; i < due.Count; i++)
-        {
-            var file = due[i];
-            var labels = requests[i].Select(r => Label(r, ratings[r.Member], o.LabelHorizon)).ToList();
-            labelled += labels.Sum(l => l.Labels.Length);
-            liked += labels.Sum(l => l.Labels.Count(x => x));
-
-            var previous = await log.ReadLabelsAsync(file, cancellationToken);
-            var differing = labels.Sum(l => Differences(l, previous?.Labels.GetValueOrDefault(l.LogId)));
-            if (differing > 0 || previous is null)
+        await Parallel.ForEachAsync(Enumerable.Range(0, due.Count), new ParallelOptions { MaxDegreeOfParallelism = FeatureLogStore.ReadParallelism, CancellationToken = cancellationToken },
+            async (i, ct) =>
             {
-                if (!await log.WriteLabelsAsync(file, labels, previous?.ETag, cancellationToken))
+                var file = due[i];
+                var labels = requests[i].Select(r => Label(r, ratings[r.Member], o.LabelHorizon)).ToList();
+                Interlocked.Add(ref labelled, labels.Sum(l => l.Labels.Length));
+                Interlocked.Add(ref liked, labels.Sum(l => l.Labels.Count(x => x)));
+
+                // A file never labelled has no labels yet: write them (only if none exist) without reading first;
+                // when some exist after all (a concurrent run, or one that stopped before marking the file), compare as below.
+                if (file.LabelledAt is null && await log.WriteLabelsAsync(file, labels, null, ct))
                 {
-                    conflicts++;
-                    continue;
+                    Interlocked.Add(ref changed, labels.Sum(l => l.Labels.Length));
+                    await log.MarkLabelledAsync(file, now, final: file.MaxRequestTime + o.LabelHorizon + o.LateWindow <= now, ct);
+                    return;
                 }
 
-                changed += differing;
-            }
+                var previous = await log.ReadLabelsAsync(file, ct);
+                var differing = labels.Sum(l => Differences(l, previous?.Labels.GetValueOrDefault(l.LogId)));
+                if (differing > 0 || previous is null)
+                {
+                    if (!await log.WriteLabelsAsync(file, labels, previous?.ETag, ct))
+                    {
+                        Interlocked.Increment(ref conflicts);
+                        return;
+                    }
 
-            await log.MarkLabelledAsync(file, now, final: file.MaxRequestTime + o.LabelHorizon + o.LateWindow <= now, cancellationToken);
-        }
+                    Interlocked.Add(ref changed, differing);
+                }
+
+                await log.MarkLabelledAsync(file, now, final: file.MaxRequestTime + o.LabelHorizon + o.LateWindow <= now, ct);
+            });
 
         return new LabelRunResult(due.Count, members.Count, labelled, liked, changed, stillOpen, conflicts);
     }

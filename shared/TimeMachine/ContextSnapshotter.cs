@@ -11,8 +11,12 @@ using Serverless.Precompute;
 
 namespace Serverless.TimeMachine;
 
-/// <summary>The plan of a snapshot (written once, If-None-Match: a retried plan reads the first one back).</summary>
-public sealed record SnapshotPlan(string Id, DateTimeOffset AsOf, int Population, IReadOnlyList<SampledMember> Members, IReadOnlyList<string> WithoutHistory, int Partitions);
+/// <summary>
+/// The plan of a snapshot (written once, If-None-Match: a retried plan reads the first one back).
+/// <see cref="FactSnapshot"/> names the fact snapshot at T the members' histories are taken from
+/// (null: they are read through the archive's live interface as of T).
+/// </summary>
+public sealed record SnapshotPlan(string Id, DateTimeOffset AsOf, int Population, IReadOnlyList<SampledMember> Members, IReadOnlyList<string> WithoutHistory, int Partitions, string? FactSnapshot = null);
 
 /// <summary>What the plan activity returns through the orchestration's history: counts, never the members.</summary>
 public sealed record SnapshotPlanSummary(int Population, int Members, int WithoutHistory);
@@ -28,9 +32,24 @@ public sealed record SnapshotCatalogPart(SnapshotPart Catalog, IReadOnlyDictiona
 /// data current at T (title statistics recomputed from the facts known at T when none was). Files go
 /// to blob storage under the snapshot id; the manifest is written last and only once (If-None-Match),
 /// so a snapshot is complete exactly when its manifest exists.
+/// <para>
+/// The histories come from the fact snapshot at T when the archive's ingest journal can cut one
+/// cheaply (<see cref="IncrementalSnapshots.CutFromJournalAsync"/>: the newest earlier snapshot plus
+/// the journal since, no archive read): it holds every version current at T, so a member's facts in
+/// it with event time &lt;= T, in the archive's order, are exactly what the live read as of T returns
+/// (tests compare both). The plan names that snapshot; planning measures every member's activity from
+/// it in memory and each capture loads it once, instead of one live read per member (which, for a
+/// member whose recent-history entity no longer covers T, is a partition query of its fact rows).
+/// Without a journal (or without <paramref name="factSnapshots"/>) the live interface answers.
+/// </para>
 /// </summary>
-public sealed class ContextSnapshotter(BlobServiceClient blobs, ILiveHistory live, ArchiveReader archive, ArchiveTables tables, DerivedVersionRegistry derived, FeatureEncoder encoder, string container = ContextSnapshotter.Container)
+public sealed class ContextSnapshotter(
+    BlobServiceClient blobs, ILiveHistory live, ArchiveReader archive, ArchiveTables tables, DerivedVersionRegistry derived, FeatureEncoder encoder,
+    string container = ContextSnapshotter.Container, IncrementalSnapshots? factSnapshots = null)
 {
+    /// <summary>The members' histories at T of the last fact snapshot read (planning and the captures of one run share it); cleared when a snapshot completes.</summary>
+    private HistoriesAtT? histories;
+
     public const string Container = "context-snapshots";
 
     /// <summary>Facts counted per member for its activity (enough to tell light from heavy).</summary>
@@ -65,11 +84,24 @@ public sealed class ContextSnapshotter(BlobServiceClient blobs, ILiveHistory liv
         {
             var members = request.Sample.Members ?? await AllMembersAsync(cancellationToken);
             var activity = new (string Member, int Activity)[members.Count];
-            await Parallel.ForEachAsync(Enumerable.Range(0, members.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
-                async (i, ct) => activity[i] = (members[i], (await live.HistoryAsync(members[i], ActivityCap, request.AsOf, ct)).Count));
+            var cut = factSnapshots is null ? null : await factSnapshots.CutFromJournalAsync(request.AsOf, cancellationToken);
+            if (cut is not null)
+            {
+                var atT = Remember(HistoriesAtT.From(cut.Manifest.Snapshot, request.AsOf, cut.Facts));
+                for (var i = 0; i < members.Count; i++)
+                {
+                    activity[i] = (members[i], atT.Count(members[i], ActivityCap));
+                }
+            }
+            else
+            {
+                await Parallel.ForEachAsync(Enumerable.Range(0, members.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
+                    async (i, ct) => activity[i] = (members[i], (await live.HistoryAsync(members[i], ActivityCap, request.AsOf, ct)).Count));
+            }
+
             var chosen = request.Sample.Choose(activity);
             var without = activity.Where(a => a.Activity == 0).Select(a => a.Member).Order(StringComparer.Ordinal).ToList();
-            var plan = new SnapshotPlan(request.Id, request.AsOf, members.Count, chosen, without, request.Partitions);
+            var plan = new SnapshotPlan(request.Id, request.AsOf, members.Count, chosen, without, request.Partitions, cut?.Manifest.Snapshot);
             if (!await TryWriteOnceAsync(PlanBlob(request.Id), JsonSerializer.SerializeToUtf8Bytes(plan, Json), cancellationToken))
             {
                 existing = await ReadJsonAsync<SnapshotPlan>(PlanBlob(request.Id), cancellationToken);
@@ -89,13 +121,26 @@ public sealed class ContextSnapshotter(BlobServiceClient blobs, ILiveHistory liv
         var plan = await ReadJsonAsync<SnapshotPlan>(PlanBlob(id), cancellationToken) ?? throw new InvalidOperationException($"snapshot {id} has no plan");
         var members = plan.Members.Where(m => PartitionOf(m.Member, plan.Partitions) == partition).ToList();
         var captured = new SnapshotMember[members.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, members.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
-            async (i, ct) =>
+        if (plan.FactSnapshot is { } factSnapshot && factSnapshots is not null)
+        {
+            var atT = await HistoriesAsync(factSnapshot, plan.AsOf, cancellationToken);
+            for (var i = 0; i < members.Count; i++)
             {
                 var m = members[i];
-                var history = await live.HistoryAsync(m.Member, encoder.Config.HistoryLimit, asOf, ct);
-                captured[i] = new SnapshotMember(m.Member, m.Stratum, m.Activity, history.Select(h => h.Fact).Where(f => KnownAt.IsKnown(f, asOf)).ToList());
-            });
+                captured[i] = new SnapshotMember(m.Member, m.Stratum, m.Activity, atT.Take(m.Member, encoder.Config.HistoryLimit).Where(f => KnownAt.IsKnown(f, asOf)).ToList());
+            }
+        }
+        else
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, members.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
+                async (i, ct) =>
+                {
+                    var m = members[i];
+                    var history = await live.HistoryAsync(m.Member, encoder.Config.HistoryLimit, asOf, ct);
+                    captured[i] = new SnapshotMember(m.Member, m.Stratum, m.Activity, history.Select(h => h.Fact).Where(f => KnownAt.IsKnown(f, asOf)).ToList());
+                });
+        }
+
         var bytes = await WriteLinesAsync(MembersBlob(id, partition), captured, cancellationToken);
         return new SnapshotPart(MembersBlob(id, partition), captured.Length, captured.Sum(c => (long)c.Facts.Count), bytes);
     }
@@ -159,12 +204,76 @@ public sealed class ContextSnapshotter(BlobServiceClient blobs, ILiveHistory liv
         var manifest = new ContextSnapshotManifest(request.Id, request.AsOf, request.Sample, request.Sample.Describe(), request.ConfigHash, plan.Population,
             plan.Members.Count, perStratum, plan.WithoutHistory, parts.Sum(p => p.Facts), (int)catalog.Catalog.Facts, catalog.DerivedVersions,
             catalog.TitleStats?.Blob, files, files.Sum(f => f.Bytes), completedAt, request.RequestedBy);
+        Forget(plan.FactSnapshot);
         if (!await TryWriteOnceAsync(ManifestBlob(request.Id), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), cancellationToken))
         {
             return (await ReadJsonAsync<ContextSnapshotManifest>(ManifestBlob(request.Id), cancellationToken))!;
         }
 
         return manifest;
+    }
+
+    /// <summary>The histories at T of a fact snapshot: the ones kept by this instance, or loaded from the snapshot (once per instance and snapshot).</summary>
+    private async Task<HistoriesAtT> HistoriesAsync(string factSnapshot, DateTimeOffset asOf, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref histories) is { } kept && kept.Snapshot == factSnapshot && kept.AsOf == asOf)
+        {
+            return kept;
+        }
+
+        var facts = await factSnapshots!.Store.LoadAsync(factSnapshot, cancellationToken);
+        return Remember(HistoriesAtT.From(factSnapshot, asOf, facts));
+    }
+
+    private HistoriesAtT Remember(HistoriesAtT atT)
+    {
+        Volatile.Write(ref histories, atT);
+        return atT;
+    }
+
+    private void Forget(string? factSnapshot)
+    {
+        if (factSnapshot is not null && Volatile.Read(ref histories) is { } kept && kept.Snapshot == factSnapshot)
+        {
+            Interlocked.CompareExchange(ref histories, null, kept);
+        }
+    }
+
+    /// <summary>
+    /// Every member's history at T from a fact snapshot at T (every version current at T, in the
+    /// archive's order: partition, then row key, newest first): the member's facts with event time
+    /// &lt;= T, which is what the live read as of T returns.
+    /// </summary>
+    private sealed class HistoriesAtT(string snapshot, DateTimeOffset asOf, Dictionary<string, List<Fact>> members)
+    {
+        public string Snapshot => snapshot;
+
+        public DateTimeOffset AsOf => asOf;
+
+        public static HistoriesAtT From(string snapshot, DateTimeOffset asOf, IEnumerable<Fact> facts)
+        {
+            var members = new Dictionary<string, List<Fact>>(StringComparer.Ordinal);
+            foreach (var f in facts)
+            {
+                if (f.Member is { } member && f.Kind != FactKind.Retraction && KnownAt.IsKnown(f, asOf))
+                {
+                    if (!members.TryGetValue(member, out var list))
+                    {
+                        members[member] = list = [];
+                    }
+
+                    list.Add(f);
+                }
+            }
+
+            return new HistoriesAtT(snapshot, asOf, members);
+        }
+
+        /// <summary>How many facts the member had at T, at most <paramref name="cap"/>.</summary>
+        public int Count(string member, int cap) => members.TryGetValue(member, out var list) ? Math.Min(list.Count, cap) : 0;
+
+        /// <summary>The member's newest <paramref name="limit"/> facts at T, newest first.</summary>
+        public IEnumerable<Fact> Take(string member, int limit) => members.TryGetValue(member, out var list) ? list.Take(limit) : [];
     }
 
     /// <summary>Every complete snapshot's manifest, newest T first.</summary>

@@ -58,10 +58,35 @@ public sealed class IncrementalSnapshots(ArchiveReader reader, ArchiveTables tab
 {
     public static string ManifestName(DateTimeOffset watermark) => $"facts-{watermark.UtcTicks:D19}.manifest.json";
 
+    /// <summary>The store the snapshots are saved in.</summary>
+    public FactSnapshotStore Store => store;
+
     /// <summary>Cuts a snapshot at <paramref name="watermark"/> the cheapest way the archive allows, and saves it with its manifest.</summary>
     public async Task<SnapshotCut> CutAsync(DateTimeOffset watermark, IProgress<long>? archiveFactsRead, CancellationToken cancellationToken)
     {
         var cutAt = time.GetUtcNow();
+        if (await CutFromJournalAsync(watermark, cutAt, cancellationToken) is { } cheap)
+        {
+            return cheap;
+        }
+
+        var cut = await FromArchiveAsync(watermark, cutAt, archiveFactsRead, cancellationToken);
+        await SaveAsync(cut, cancellationToken);
+        return cut;
+    }
+
+    /// <summary>
+    /// Cuts a snapshot at <paramref name="watermark"/> and saves it with its manifest when the ingest
+    /// journal allows it (incrementally from an earlier snapshot, or from the journal alone); null when
+    /// only a full read of the archive could (an archive written before its journal started, without a
+    /// snapshot cut since): callers that would rather read what they need some other way than pay for
+    /// the full read (the context snapshotter) take null as that answer.
+    /// </summary>
+    public Task<SnapshotCut?> CutFromJournalAsync(DateTimeOffset watermark, CancellationToken cancellationToken) =>
+        CutFromJournalAsync(watermark, time.GetUtcNow(), cancellationToken);
+
+    private async Task<SnapshotCut?> CutFromJournalAsync(DateTimeOffset watermark, DateTimeOffset cutAt, CancellationToken cancellationToken)
+    {
         var start = await tables.Journal.StartAsync(cancellationToken);
         SnapshotCut cut;
         if (start is not null && await PreviousAsync(watermark, cancellationToken) is { } previous && (start.Complete || start.Since <= previous.CutAt))
@@ -74,7 +99,7 @@ public sealed class IncrementalSnapshots(ArchiveReader reader, ArchiveTables tab
         }
         else
         {
-            cut = await FromArchiveAsync(watermark, cutAt, archiveFactsRead, cancellationToken);
+            return null;
         }
 
         await SaveAsync(cut, cancellationToken);

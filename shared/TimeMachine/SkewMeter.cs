@@ -134,11 +134,29 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
         }
 
         // The members' histories as of each logged history watermark (the newest ingest time among the
-        // facts serving's read returned; older logs: the read's time): point-in-time reads, several at once.
+        // facts serving's read returned; older logs: the read's time): point-in-time reads, one batch
+        // read per member for all its requests (one entity read, at most one read of its fact rows),
+        // several members at once.
         var histories = new IReadOnlyList<ArchivedFact>[work.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, work.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
-            async (i, ct) => histories[i] = work[i].Records[0].HistoryAsOf <= FeatureLogRecord.NoHistory ? []
-                : await archive.HistoryAsync(work[i].Records[0].Member, encoder.Config.HistoryLimit, work[i].Records[0].HistoryAsOf, ct));
+        var byMember = Enumerable.Range(0, work.Count)
+            .Where(i => work[i].Records[0].HistoryAsOf > FeatureLogRecord.NoHistory)
+            .GroupBy(i => work[i].Records[0].Member, StringComparer.Ordinal)
+            .Select(g => (Member: g.Key, Requests: g.ToList()))
+            .ToList();
+        for (var i = 0; i < work.Count; i++)
+        {
+            histories[i] = [];
+        }
+
+        await Parallel.ForEachAsync(byMember, new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken },
+            async (m, ct) =>
+            {
+                var read = await archive.HistoriesAsync(m.Member, encoder.Config.HistoryLimit, m.Requests.Select(i => work[i].Records[0].HistoryAsOf).ToList(), ct);
+                for (var r = 0; r < m.Requests.Count; r++)
+                {
+                    histories[m.Requests[r]] = read[r];
+                }
+            });
 
         for (var w = 0; w < work.Count; w++)
         {

@@ -57,6 +57,25 @@ public sealed class BatchInterfaceTests(AzuriteFixture azurite)
         Assert.Equal(["rating:2:26", "rating:2:22", "rating:2:18", "rating:2:14", "rating:2:10"], page.Facts.Select(f => f.Fact.Id));
     }
 
+    [Fact]
+    public async Task A_catalog_query_reads_only_the_catalog_partition()
+    {
+        using var h = new ArchiveHarness(azurite);
+        await Seed(h, members: ArchiveReader.MaxQueriesPerPage + 8, perMember: 1);
+        await h.Archive.IngestAsync(Enumerable.Range(0, 3).Select(t => h.Event(new Serverless.Facts.FactEnvelope
+        {
+            Id = $"catalog:{t}", Kind = "catalog", Title = $"{t}", EventTime = T0, Attributes = new() { ["name"] = $"Title {t}" },
+        })).ToList());
+
+        // Every member partition walked would take more queries than one page may make: one page, no continuation, means one partition was read.
+        var page = await h.Reader.BatchAsync(new BatchQuery(null, null, Serverless.Facts.FactKind.Catalog, null, null, null, false, 100, null));
+        Assert.Equal(["catalog:0", "catalog:1", "catalog:2"], page.Facts.Select(f => f.Fact.Id).Order(StringComparer.Ordinal));
+        Assert.Null(page.Continuation);
+
+        // Without the kind, the walk over every partition needs more than one page.
+        Assert.NotNull((await h.Reader.BatchAsync(new BatchQuery(null, null, null, null, null, null, false, 1000, null))).Continuation);
+    }
+
     [Theory]
     [InlineData("not-a-token")]
     [InlineData("eyJ2IjoxfQ")]

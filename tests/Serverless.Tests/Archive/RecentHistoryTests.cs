@@ -101,6 +101,20 @@ public sealed class RecentHistoryTests(AzuriteFixture azurite)
                         Assert.Equal(oracle, canAnswer);
                     }
                 }
+
+                // The batch read of several moments answers each exactly as the fact rows do.
+                var all = pastMoments.Append(now).ToList();
+                foreach (var limit in Limits)
+                {
+                    var batch = await h.Reader.HistoriesAsync(member, limit, all);
+                    Assert.Equal(all.Count, batch.Count);
+                    for (var i = 0; i < all.Count; i++)
+                    {
+                        Assert.Equal(Json(await h.Reader.HistoryFromFactRowsAsync(member, limit, all[i])), Json(batch[i]));
+                    }
+                }
+
+                (fromRecent, fromRows) = (h.Reader.LiveCounts().FromRecent, h.Reader.LiveCounts().FromFactRows);
             }
         }
 

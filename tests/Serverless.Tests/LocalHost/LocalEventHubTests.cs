@@ -256,6 +256,42 @@ public sealed class LocalEventHubTests
     }
 
     [Fact]
+    public async Task Waiting_for_a_key_delivers_its_partition_at_once_and_leaves_the_others_filling_their_batches()
+    {
+        // A batch window far longer than the test's patience for the hub "h"; the default window for other hubs.
+        await using var hub = new LocalEventHub(new LocalHubOptions
+        {
+            PartitionCount = 2, MaxBatchSize = 500, MaxWait = TimeSpan.FromMilliseconds(5),
+            MaxWaitOfHub = new Dictionary<string, TimeSpan>(StringComparer.Ordinal) { ["h"] = TimeSpan.FromMinutes(10) },
+        }, TimeProvider.System, NullLogger<LocalEventHub>.Instance);
+        var awaited = Enumerable.Range(0, 100).Select(i => $"m{i}").First(k => LocalEventHub.PartitionOf(k, 2) == 0);
+        var other = Enumerable.Range(0, 100).Select(i => $"m{i}").First(k => LocalEventHub.PartitionOf(k, 2) == 1);
+        var delivered = new ConcurrentQueue<string>();
+        hub.Subscribe("h", "g", (batch, _) =>
+        {
+            foreach (var e in batch) { delivered.Enqueue(Encoding.UTF8.GetString(e.Body.Span)); }
+            return Task.CompletedTask;
+        });
+        var otherHub = 0;
+        hub.Subscribe("x", "g", (batch, _) => { Interlocked.Add(ref otherHub, batch.Count); return Task.CompletedTask; });
+
+        await hub.PublishAsync("h", [E(awaited, 1), E(other, 1)]);
+        await hub.PublishAsync("x", [E(other, 1)]);
+        await Task.Delay(50);
+        await hub.WaitForPartitionAsync("h", awaited, TimeSpan.FromSeconds(30));
+        Assert.Equal([$"{awaited}:1"], delivered);
+
+        // The other partition still fills its batch (its window has not passed); another hub keeps its own window.
+        await Task.Delay(100);
+        Assert.Equal([$"{awaited}:1"], delivered);
+        Assert.Equal(1, otherHub);
+
+        // Waiting for the whole hub delivers the rest at once.
+        await hub.WaitForIdleAsync("h", TimeSpan.FromSeconds(30));
+        Assert.Equal([$"{awaited}:1", $"{other}:1"], delivered);
+    }
+
+    [Fact]
     public async Task Waiting_for_one_hub_does_not_wait_for_another()
     {
         await using var hub = NewHub(partitions: 1);

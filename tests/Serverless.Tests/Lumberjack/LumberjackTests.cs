@@ -324,6 +324,28 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_run_that_stopped_between_writing_labels_and_marking_the_file_is_finished_by_the_next()
+    {
+        // A never-labelled file's labels are written without reading first; wrong labels left by a run that
+        // stopped before marking the file are read, compared and replaced, and the file is marked.
+        using var h = new ArchiveHarness(azurite);
+        var options = Options.Create(new LumberjackOptions { LabelHorizon = TimeSpan.FromDays(30), LateWindow = TimeSpan.FromDays(120) });
+        var store = Store(h);
+        await store.EnsureCreatedAsync();
+        await store.IngestAsync([Event(Json(Enumerable.Range(0, 4).Select(t => Record("3", $"{t}", T0, position: t, logId: "log-stopped")).ToArray()), 1)]);
+        await h.Archive.IngestAsync([h.Event(ArchiveHarness.Rating(3, 0, 5, T0.AddDays(2))), h.Event(ArchiveHarness.Rating(3, 1, 5, T0.AddDays(3)))]);
+        var file = Assert.Single(await store.ListAsync(openOnly: true, default));
+        Assert.Null(file.LabelledAt);
+        Assert.True(await store.WriteLabelsAsync(file, [new RequestLabels("log-stopped", [false, false, false, true], ["", "", "", "x"])], null, default));
+
+        var run = await new LabelJoiner(store, h.Reader, options, h.Clock).RunAsync();
+
+        Assert.Equal((4, 0, 3), (run.Labelled, run.Conflicts, run.Changed));
+        Assert.Equal([true, true, false, false], (await store.ReadAsync()).OrderBy(i => i.Record.Position).Select(i => i.Label));
+        Assert.NotNull(Assert.Single(await store.ListAsync(openOnly: false, default)).LabelledAt);
+    }
+
+    [Fact]
     public async Task Concurrent_label_runs_finish_and_agree_on_every_label()
     {
         // The hourly timer and an operator's request may run at once: neither may fail on the other's writes.

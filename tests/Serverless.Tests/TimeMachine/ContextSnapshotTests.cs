@@ -22,17 +22,25 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
 {
     private static readonly DateTimeOffset T0 = ArchiveHarness.Start.AddDays(-200);
 
-    /// <summary>An archive of 30 members where member i has i + 1 ratings (light to heavy), 12 titles, and a snapshotter on its own container.</summary>
+    /// <summary>
+    /// An archive of 30 members where member i has i + 1 ratings (light to heavy), 12 titles, and a
+    /// snapshotter on its own container; <paramref name="fromJournal"/>: it takes histories from the
+    /// fact snapshot at T cut from the ingest journal, else through the live interface (counted in <see cref="LiveReads"/>).
+    /// </summary>
     private sealed class World : IDisposable
     {
-        public World(AzuriteFixture azurite)
+        public World(AzuriteFixture azurite, bool fromJournal = false)
         {
             Archive = new ArchiveHarness(azurite);
             var prefix = azurite.NewPrefix();
             Derived = new DerivedVersionRegistry(azurite.Tables(), prefix, Archive.Clock);
             Derived.EnsureCreatedAsync().GetAwaiter().GetResult();
-            Snapshotter = new ContextSnapshotter(azurite.Blobs(), Archive.Reader, Archive.Reader, Archive.Tables, Derived, Encoder, "ctx" + prefix);
+            LiveReads = new CountingLive(Archive.Reader);
+            var cutter = fromJournal ? new IncrementalSnapshots(Archive.Reader, Archive.Tables, new FactSnapshotStore(azurite.Blobs()), Archive.Clock) : null;
+            Snapshotter = new ContextSnapshotter(azurite.Blobs(), LiveReads, Archive.Reader, Archive.Tables, Derived, Encoder, "ctx" + prefix, cutter);
         }
+
+        public CountingLive LiveReads { get; }
 
         public ArchiveHarness Archive { get; }
         public DerivedVersionRegistry Derived { get; }
@@ -84,6 +92,20 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
         public void Dispose() => Archive.Dispose();
     }
 
+    /// <summary>The live interface, counting its reads.</summary>
+    private sealed class CountingLive(ILiveHistory inner) : ILiveHistory
+    {
+        private int reads;
+
+        public int Reads => Volatile.Read(ref reads);
+
+        public Task<IReadOnlyList<ArchivedFact>> HistoryAsync(string member, int limit, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref reads);
+            return inner.HistoryAsync(member, limit, asOf, cancellationToken);
+        }
+    }
+
     /// <summary>Fails the first attempt at partition 1 (a crashed worker), then captures as the real activity does.</summary>
     private sealed class FailsOnce(ContextSnapshotter snapshotter, bool forGood = false) : TaskActivity<CaptureSnapshotPartitionInput, SnapshotPart>
     {
@@ -103,10 +125,12 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
         }
     }
 
-    [Fact]
-    public async Task A_snapshot_captures_a_stratified_sample_with_exactly_the_history_known_at_T_and_writes_its_manifest_last()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_snapshot_captures_a_stratified_sample_with_exactly_the_history_known_at_T_and_writes_its_manifest_last(bool fromJournal)
     {
-        using var w = new World(azurite);
+        using var w = new World(azurite, fromJournal);
         await w.SeedAsync();
         w.Archive.Clock.Advance(TimeSpan.FromHours(1));
         var at = w.Archive.Clock.GetUtcNow();
@@ -143,6 +167,8 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
         }
 
         Assert.Equal(manifest.MemberFacts, loaded.Members.Sum(m => m.Facts.Count));
+        // From the journal: no member read through the live interface; else one read per member to plan, one per sampled member to capture.
+        Assert.Equal(fromJournal ? 0 : 30 + 6, w.LiveReads.Reads);
         Assert.Equal(12, loaded.Catalog.Count);
         Assert.Equal(loaded.Members.Sum(m => m.Facts.Count) > 0, loaded.TitleStats.TotalRatings > 0);
         Assert.Contains(await w.Snapshotter.ListAsync(), m => m.Id == request.Id);
@@ -189,10 +215,12 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
         Assert.Equal(["nobody"], manifest.WithoutHistory);
     }
 
-    [Fact]
-    public async Task An_interrupted_run_resumes_to_one_complete_snapshot()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_interrupted_run_resumes_to_one_complete_snapshot(bool fromJournal)
     {
-        using var w = new World(azurite);
+        using var w = new World(azurite, fromJournal);
         await w.SeedAsync();
         var flaky = new FailsOnce(w.Snapshotter);
         await using var host = await w.HostAsync(flaky);
@@ -265,10 +293,12 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
         Assert.Equal(400, early.Status);
     }
 
-    [Fact]
-    public async Task Late_and_corrected_facts_are_seen_only_by_a_snapshot_after_their_ingest_time()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Late_and_corrected_facts_are_seen_only_by_a_snapshot_after_their_ingest_time(bool fromJournal)
     {
-        using var w = new World(azurite);
+        using var w = new World(azurite, fromJournal);
         var h = w.Archive;
         await h.Archive.IngestAsync([h.Event(ArchiveHarness.Rating(1, 1, 2, T0, id: "rating:1:1")), h.Event(ArchiveHarness.Rating(1, 2, 3, T0.AddDays(1), id: "rating:1:2"))]);
         h.Clock.Advance(TimeSpan.FromDays(1));
