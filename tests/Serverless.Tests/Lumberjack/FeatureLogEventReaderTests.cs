@@ -85,6 +85,26 @@ public sealed class FeatureLogEventReaderTests
         Assert.Equal(refused, FeatureLogEvent.Check(variant).Header is null);
     }
 
+    [Theory]
+    [InlineData("0.5", true)]
+    [InlineData("-12345678901234567890123456789012345678", true)] // 38 characters, no exponent: below 10^38, taken without parsing
+    [InlineData("123456789012345678901234567890123456789", true)] // 39 digits: ~1.2 x 10^38, parsed, finite
+    [InlineData("3.4028235e38", true)]
+    [InlineData("1E-50", true)] // rounds to zero: finite
+    [InlineData("999999999999999999999999999999999999999", false)] // 39 digits, above float32's range
+    [InlineData("1e39", false)]
+    [InlineData("-4E+38", false)]
+    public void A_score_is_accepted_exactly_when_it_is_a_finite_float32(string score, bool finite)
+    {
+        var text = Text(Written(3, candidates: 1));
+        var at = text.IndexOf("\"score\":", StringComparison.Ordinal) + "\"score\":".Length;
+        var end = text.IndexOf(',', at);
+        var variant = Bytes(string.Concat(text.AsSpan(0, at), score, text.AsSpan(end)));
+
+        Assert.Equal(finite, AssertAgrees(variant));
+        Assert.Equal(finite, FeatureLogEvent.Check(variant).Header is not null);
+    }
+
     [Fact]
     public void Refused_events_keep_the_serializers_reason()
     {
