@@ -105,6 +105,58 @@ public sealed class FeatureLogEventReaderTests
         Assert.Equal(finite, FeatureLogEvent.Check(variant).Header is not null);
     }
 
+    [Theory]
+    [InlineData("AACAPw==", true, true)] // 1.0: one '=' ...
+    [InlineData("AAAAAAAAgD8=", true, true)] // 0, 1.0: ... two, ...
+    [InlineData("AAAAPwAAgD8AAADA", true, true)] // 0.5, 1.0, -2.0: ... none
+    [InlineData("AACAPx==", false, null)] // bits after the last byte: not canonical, the serializer decides
+    [InlineData("AAAAAAAAgD9=", false, null)]
+    [InlineData("AACA Pw==", false, null)] // whitespace
+    [InlineData("AACAPw", false, false)] // unpadded
+    [InlineData("AACAPw==AACAPw==", false, false)] // padding inside
+    [InlineData("AAC-Pw==", false, false)] // URL-safe alphabet
+    [InlineData("AACAPwE=", false, false)] // 5 bytes: not float32s
+    [InlineData("AACAfw==", false, false)] // +infinity
+    [InlineData("", false, false)]
+    public void Feature_bytes_are_taken_by_the_fast_path_only_as_canonical_base64(string base64, bool fast, bool? accepted)
+    {
+        var text = Text(Written(3, candidates: 1));
+        var at = text.IndexOf("\"features\":\"", StringComparison.Ordinal) + "\"features\":\"".Length;
+        var end = text.IndexOf('"', at);
+        var variant = Bytes(string.Concat(text.AsSpan(0, at), base64, text.AsSpan(end)));
+
+        Assert.Equal(fast, AssertAgrees(variant));
+        if (accepted is { } expected)
+        {
+            Assert.Equal(expected, FeatureLogEvent.Check(variant).Header is not null);
+        }
+    }
+
+    [Fact]
+    public void Random_feature_strings_never_make_the_fast_path_disagree()
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=== -_";
+        var random = new Random(271127);
+        var text = Text(Written(3, candidates: 1));
+        var at = text.IndexOf("\"features\":\"", StringComparison.Ordinal) + "\"features\":\"".Length;
+        var end = text.IndexOf('"', at);
+        var fastAccepted = 0;
+        for (var i = 0; i < 3000; i++)
+        {
+            var length = 4 * random.Next(1, 7) + (random.Next(4) == 0 ? random.Next(1, 4) : 0);
+            var base64 = new string(Enumerable.Range(0, length).Select(_ => alphabet[random.Next(random.Next(3) == 0 ? alphabet.Length : 64)]).ToArray());
+            if (random.Next(2) == 0 && length % 4 == 0)
+            {
+                // Proper padding half the time, so many strings decode.
+                base64 = base64[..^2] + (random.Next(2) == 0 ? "==" : base64[^2] + "=");
+            }
+
+            fastAccepted += AssertAgrees(Bytes(string.Concat(text.AsSpan(0, at), base64, text.AsSpan(end)))) ? 1 : 0;
+        }
+
+        Assert.InRange(fastAccepted, 1, 2999);
+    }
+
     [Fact]
     public void Refused_events_keep_the_serializers_reason()
     {
