@@ -16,8 +16,10 @@ namespace Serverless.Lumberjack;
 /// (FeatureLogEventReaderTests compares the two on valid and broken events).
 /// Its methods are compiled optimized at once (<see cref="MethodImplOptions.AggressiveOptimization"/>):
 /// a new instance's first batches would otherwise run them as unoptimized code, then through
-/// on-stack replacement and instrumented tiers, and a landing that starts cold on a busy instance
-/// spent more on that than on validating.
+/// on-stack replacement and instrumented tiers (profiled in the rank benchmark's cold landing,
+/// unoptimized field matching alone was ~16% of validation). Base64 stays the framework's
+/// vectorized decoder: a plain loop of our own avoided its unoptimized first calls but cost ~25%
+/// more validation CPU once warm, and a landing instance runs warm.
 /// </summary>
 internal static class CanonicalFeatureLogReader
 {
@@ -198,7 +200,9 @@ internal static class CanonicalFeatureLogReader
             return false;
         }
 
-        if (!TryDecodeBase64(reader.ValueSpan, buffer, out var written) || written % 4 != 0 || written / 4 is 0 or > FeatureLogRecord.MaxFeatures)
+        var base64 = reader.ValueSpan;
+        if (Base64.DecodeFromUtf8(base64, buffer, out var consumed, out var written) != System.Buffers.OperationStatus.Done || consumed != base64.Length
+            || written % 4 != 0 || written / 4 is 0 or > FeatureLogRecord.MaxFeatures)
         {
             return false;
         }
@@ -213,82 +217,6 @@ internal static class CanonicalFeatureLogReader
 
         return true;
     }
-
-    /// <summary>
-    /// Decodes base64 as a canonical writer produces it (standard alphabet, padded to a multiple of 4,
-    /// no whitespace, zero bits after the last byte), and nothing else: anything looser is left to the
-    /// serializer, which is the one to accept or refuse it. A plain loop rather than
-    /// <see cref="Base64.DecodeFromUtf8(ReadOnlySpan{byte}, Span{byte}, out int, out int, bool)"/>:
-    /// that one's vector code is a generic instantiation the runtime compiles on first use, and a cold
-    /// landing ran it unoptimized for its first thousands of candidates.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool TryDecodeBase64(ReadOnlySpan<byte> base64, Span<byte> output, out int written)
-    {
-        written = 0;
-        if (base64.Length == 0 || base64.Length % 4 != 0)
-        {
-            return false;
-        }
-
-        var padding = base64[^1] != '=' ? 0 : base64[^2] != '=' ? 1 : 2;
-        var length = (base64.Length / 4 * 3) - padding;
-        if (length > output.Length)
-        {
-            return false;
-        }
-
-        var table = Base64Values;
-        var full = (base64.Length / 4) - (padding == 0 ? 0 : 1);
-        var o = 0;
-        for (var i = 0; i < full * 4; i += 4)
-        {
-            int a = table[base64[i]], b = table[base64[i + 1]], c = table[base64[i + 2]], d = table[base64[i + 3]];
-            if ((a | b | c | d) < 0)
-            {
-                return false;
-            }
-
-            var v = (a << 18) | (b << 12) | (c << 6) | d;
-            output[o] = (byte)(v >> 16);
-            output[o + 1] = (byte)(v >> 8);
-            output[o + 2] = (byte)v;
-            o += 3;
-        }
-
-        if (padding > 0)
-        {
-            var at = full * 4;
-            int a = table[base64[at]], b = table[base64[at + 1]], c = padding == 1 ? table[base64[at + 2]] : 0;
-            if ((a | b | c) < 0 || (padding == 2 ? b & 0x0F : c & 0x03) != 0)
-            {
-                return false;
-            }
-
-            var v = (a << 18) | (b << 12) | (c << 6);
-            output[o++] = (byte)(v >> 16);
-            if (padding == 1)
-            {
-                output[o++] = (byte)(v >> 8);
-            }
-        }
-
-        written = o;
-        return true;
-    }
-
-    /// <summary>Each byte's value in the standard base64 alphabet, -1 for every other byte (including '=').</summary>
-    private static ReadOnlySpan<sbyte> Base64Values =>
-    [
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
-        -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
-        -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    ];
 
     /// <summary>A key string (1..max characters of [A-Za-z0-9_.:-]) read without allocating.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
