@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.IO.Compression;
 using System.Net;
@@ -166,10 +165,11 @@ public sealed class FeatureLogStore
         var id = string.Create(CultureInfo.InvariantCulture, $"{hour:yyyyMMddHH}_{min.UtcTicks:D19}_{Convert.ToHexStringLower(sha.GetHashAndReset().AsSpan(0, 8))}");
         var file = new LandedFile(id, group.Count, group.Sum(g => g.Header.Items), min, max, time.GetUtcNow(), null, false);
 
-        using var content = new MemoryStream(group.Sum(g => g.Event.Body.Length + 1));
+        // The delivered bytes go out as they are, one event per line, without being copied into one buffer.
+        await using var content = new JsonLinesContent(group.Count);
         foreach (var (e, _) in group)
         {
-            WriteLine(content, e.Body.Span);
+            content.Add(e.Body);
         }
 
         var landed = await TryUploadAsync(file.RequestsBlob, content, gzip: false, new BlobRequestConditions { IfNoneMatch = ETag.All }, cancellationToken);
@@ -181,26 +181,6 @@ public sealed class FeatureLogStore
         }
 
         return landed;
-    }
-
-    /// <summary>One event as one line: valid JSON holds CR/LF only as whitespace between tokens, so they become spaces.</summary>
-    private static void WriteLine(Stream output, ReadOnlySpan<byte> body)
-    {
-        if (body.IndexOfAny((byte)'\n', (byte)'\r') < 0)
-        {
-            output.Write(body);
-        }
-        else
-        {
-            var copy = ArrayPool<byte>.Shared.Rent(body.Length);
-            body.CopyTo(copy);
-            copy.AsSpan(0, body.Length).Replace((byte)'\n', (byte)' ');
-            copy.AsSpan(0, body.Length).Replace((byte)'\r', (byte)' ');
-            output.Write(copy, 0, body.Length);
-            ArrayPool<byte>.Shared.Return(copy);
-        }
-
-        output.WriteByte((byte)'\n');
     }
 
     private static TableEntity ToEntity(LandedFile f) => new(f.Final ? FinalPartition : OpenPartition, f.Id)
@@ -309,7 +289,7 @@ public sealed class FeatureLogStore
     }
 
     /// <summary>Writes JSON lines (gzip'd or plain) under a condition; false when the condition failed (the blob exists, or changed since it was read).</summary>
-    private async Task<bool> TryUploadAsync(string blobName, MemoryStream content, bool gzip, BlobRequestConditions conditions, CancellationToken cancellationToken)
+    private async Task<bool> TryUploadAsync(string blobName, Stream content, bool gzip, BlobRequestConditions conditions, CancellationToken cancellationToken)
     {
         content.Position = 0;
         try

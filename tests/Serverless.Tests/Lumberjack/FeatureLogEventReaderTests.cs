@@ -85,6 +85,82 @@ public sealed class FeatureLogEventReaderTests
         Assert.Equal(refused, FeatureLogEvent.Check(variant).Header is null);
     }
 
+    [Theory]
+    [InlineData("0.5", true)]
+    [InlineData("-12345678901234567890123456789012345678", true)] // 38 characters, no exponent: below 10^38, taken without parsing
+    [InlineData("123456789012345678901234567890123456789", true)] // 39 digits: ~1.2 x 10^38, parsed, finite
+    [InlineData("3.4028235e38", true)]
+    [InlineData("1E-50", true)] // rounds to zero: finite
+    [InlineData("999999999999999999999999999999999999999", false)] // 39 digits, above float32's range
+    [InlineData("1e39", false)]
+    [InlineData("-4E+38", false)]
+    public void A_score_is_accepted_exactly_when_it_is_a_finite_float32(string score, bool finite)
+    {
+        var text = Text(Written(3, candidates: 1));
+        var at = text.IndexOf("\"score\":", StringComparison.Ordinal) + "\"score\":".Length;
+        var end = text.IndexOf(',', at);
+        var variant = Bytes(string.Concat(text.AsSpan(0, at), score, text.AsSpan(end)));
+
+        Assert.Equal(finite, AssertAgrees(variant));
+        Assert.Equal(finite, FeatureLogEvent.Check(variant).Header is not null);
+    }
+
+    [Theory]
+    [InlineData("AACAPw==", true, true)] // 1.0: one '=' ...
+    [InlineData("AAAAAAAAgD8=", true, true)] // 0, 1.0: ... two, ...
+    [InlineData("AAAAPwAAgD8AAADA", true, true)] // 0.5, 1.0, -2.0: ... none
+    [InlineData("AACAPx==", null, null)] // bits after the last byte
+    [InlineData("AACA Pw==", null, null)] // whitespace
+    [InlineData("AACAPw", false, false)] // unpadded
+    [InlineData("AACAPw==AACAPw==", false, false)] // padding inside
+    [InlineData("AAC-Pw==", false, false)] // URL-safe alphabet
+    [InlineData("AACAPwE=", false, false)] // 5 bytes: not float32s
+    [InlineData("AACAfw==", false, false)] // +infinity
+    [InlineData("", false, false)]
+    public void Feature_bytes_get_the_serializers_verdict_on_either_path(string base64, bool? fast, bool? accepted)
+    {
+        var text = Text(Written(3, candidates: 1));
+        var at = text.IndexOf("\"features\":\"", StringComparison.Ordinal) + "\"features\":\"".Length;
+        var end = text.IndexOf('"', at);
+        var variant = Bytes(string.Concat(text.AsSpan(0, at), base64, text.AsSpan(end)));
+
+        var taken = AssertAgrees(variant);
+        if (fast is { } expectedFast)
+        {
+            Assert.Equal(expectedFast, taken);
+        }
+
+        if (accepted is { } expected)
+        {
+            Assert.Equal(expected, FeatureLogEvent.Check(variant).Header is not null);
+        }
+    }
+
+    [Fact]
+    public void Random_feature_strings_never_make_the_fast_path_disagree()
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=== -_";
+        var random = new Random(271127);
+        var text = Text(Written(3, candidates: 1));
+        var at = text.IndexOf("\"features\":\"", StringComparison.Ordinal) + "\"features\":\"".Length;
+        var end = text.IndexOf('"', at);
+        var fastAccepted = 0;
+        for (var i = 0; i < 3000; i++)
+        {
+            var length = 4 * random.Next(1, 7) + (random.Next(4) == 0 ? random.Next(1, 4) : 0);
+            var base64 = new string(Enumerable.Range(0, length).Select(_ => alphabet[random.Next(random.Next(3) == 0 ? alphabet.Length : 64)]).ToArray());
+            if (random.Next(2) == 0 && length % 4 == 0)
+            {
+                // Proper padding half the time, so many strings decode.
+                base64 = base64[..^2] + (random.Next(2) == 0 ? "==" : base64[^2] + "=");
+            }
+
+            fastAccepted += AssertAgrees(Bytes(string.Concat(text.AsSpan(0, at), base64, text.AsSpan(end)))) ? 1 : 0;
+        }
+
+        Assert.InRange(fastAccepted, 1, 2999);
+    }
+
     [Fact]
     public void Refused_events_keep_the_serializers_reason()
     {
