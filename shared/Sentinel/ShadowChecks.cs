@@ -95,7 +95,7 @@ public static class ShadowChecks
         ArgumentNullException.ThrowIfNull(candidate);
         ArgumentNullException.ThrowIfNull(options);
         var threshold = string.Create(CultureInfo.InvariantCulture,
-            $"ECE <= {options.MaxCalibrationError} and sum(predicted)/sum(labels) in [{1 - options.MaxSumRatioDeviation}, {1 + options.MaxSumRatioDeviation}]");
+            $"ECE <= {options.MaxCalibrationError} and sum(predicted)/sum(labels) in [{1 - options.MaxSumRatioDeviation}, {1 + options.MaxSumRatioDeviation}], unless the 95% interval (bootstrap over requests, {options.BootstrapResamples} resamples) still reaches the limit");
         if (data.Count < options.MinShadowRows)
         {
             return SentinelCheck.Skip(SentinelChecks.Calibration, threshold, $"{data.Count} labelled shadow impressions, fewer than {options.MinShadowRows}");
@@ -122,14 +122,101 @@ public static class ShadowChecks
             observed[b] = count[b] == 0 ? double.NaN : observed[b] / count[b];
         }
 
-        var passed = ece <= options.MaxCalibrationError && Math.Abs(ratio - 1) <= options.MaxSumRatioDeviation;
-        return new SentinelCheck(SentinelChecks.Calibration, $"ECE {F(ece)}, sum ratio {F(ratio)} ({positives} liked of {data.Count})", threshold, passed)
+        // The labels are a sample: a few hundred requests' worth of likes. A candidate fails only when
+        // it is off with 95% confidence: the whole interval of ECE above its limit, or the whole
+        // interval of the sum ratio outside its band (the shadow-accuracy check's rule, for calibration).
+        var (eceLow, eceHigh, ratioLow, ratioHigh) = CalibrationIntervals(data, candidate, bins, options.BootstrapResamples);
+        var eceOff = double.IsNaN(ece) || eceLow > options.MaxCalibrationError;
+        var ratioOff = !double.IsFinite(ratio) || ratioLow > 1 + options.MaxSumRatioDeviation || ratioHigh < 1 - options.MaxSumRatioDeviation;
+        var passed = !eceOff && !ratioOff;
+        var outside = ece > options.MaxCalibrationError || Math.Abs(ratio - 1) > options.MaxSumRatioDeviation;
+        return new SentinelCheck(SentinelChecks.Calibration,
+            $"ECE {F(ece)} [{F(eceLow)}, {F(eceHigh)}], sum ratio {F(ratio)} [{F(ratioLow)}, {F(ratioHigh)}] ({positives} liked of {data.Count}, {data.RequestCount} requests)", threshold, passed)
         {
             Value = ece,
-            Explanation = passed ? "predicted probabilities match observed like rates"
-                : ratio > 1 ? "the candidate over-predicts likes" : "the candidate's probabilities do not match observed like rates",
-            Plot = new Dictionary<string, double[]> { ["meanPredicted"] = meanPredicted, ["observedRate"] = observed, ["count"] = count },
+            Explanation = !passed
+                ? ratioOff && ratioLow > 1 ? "the candidate over-predicts likes" : "the candidate's probabilities do not match observed like rates"
+                : outside ? "outside the limit, but not with 95% confidence on this much shadow data: too few requests to call it miscalibrated"
+                : "predicted probabilities match observed like rates",
+            Plot = new Dictionary<string, double[]>
+            {
+                ["meanPredicted"] = meanPredicted, ["observedRate"] = observed, ["count"] = count,
+                ["eceInterval"] = [eceLow, eceHigh], ["sumRatioInterval"] = [ratioLow, ratioHigh],
+            },
         };
+    }
+
+    /// <summary>95% bootstrap intervals over requests (seeded) of the expected calibration error and the sum ratio.</summary>
+    private static (double EceLow, double EceHigh, double RatioLow, double RatioHigh) CalibrationIntervals(ShadowData data, float[] candidate, int bins, int resamples)
+    {
+        // Per request and bin: rows, sum of predictions, likes; resamples weight requests.
+        var requests = data.RequestCount;
+        var rows = new double[requests, bins];
+        var predicted = new double[requests, bins];
+        var liked = new double[requests, bins];
+        for (var i = 0; i < candidate.Length; i++)
+        {
+            var b = Math.Clamp((int)(candidate[i] * bins), 0, bins - 1);
+            var r = data.Request[i];
+            rows[r, b]++;
+            predicted[r, b] += candidate[i];
+            liked[r, b] += data.Labels[i] ? 1 : 0;
+        }
+
+        var random = new Random(BootstrapSeed);
+        var weights = new double[requests];
+        var eces = new List<double>(resamples);
+        var ratios = new List<double>(resamples);
+        for (var s = 0; s < resamples; s++)
+        {
+            Array.Clear(weights);
+            for (var k = 0; k < requests; k++)
+            {
+                weights[random.Next(requests)]++;
+            }
+
+            double total = 0, gap = 0, sumPredicted = 0, sumLiked = 0;
+            for (var b = 0; b < bins; b++)
+            {
+                double n = 0, p = 0, y = 0;
+                for (var r = 0; r < requests; r++)
+                {
+                    n += weights[r] * rows[r, b];
+                    p += weights[r] * predicted[r, b];
+                    y += weights[r] * liked[r, b];
+                }
+
+                total += n;
+                gap += Math.Abs(p - y);   // n * |mean predicted - observed rate|
+                sumPredicted += p;
+                sumLiked += y;
+            }
+
+            if (total > 0 && double.IsFinite(gap))
+            {
+                eces.Add(gap / total);
+            }
+
+            if (sumLiked > 0 && double.IsFinite(sumPredicted))
+            {
+                ratios.Add(sumPredicted / sumLiked);
+            }
+        }
+
+        static (double, double) Interval(List<double> values)
+        {
+            if (values.Count == 0)
+            {
+                return (double.NaN, double.NaN);
+            }
+
+            var sorted = values.Order().ToArray();
+            return (PairedBootstrap.Percentile(sorted, 0.025), PairedBootstrap.Percentile(sorted, 0.975));
+        }
+
+        var (eceLow, eceHigh) = Interval(eces);
+        var (ratioLow, ratioHigh) = Interval(ratios);
+        return (eceLow, eceHigh, ratioLow, ratioHigh);
     }
 
     /// <summary>p99 time to score a batch of 100 candidates, over repeated batches from <paramref name="rows"/>.</summary>

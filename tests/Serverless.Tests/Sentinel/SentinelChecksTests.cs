@@ -253,6 +253,32 @@ public sealed class SentinelChecksTests
     }
 
     [Fact]
+    public void A_sum_ratio_just_outside_the_band_fails_only_when_enough_requests_make_it_certain()
+    {
+        // Likes at 15% a row, a candidate predicting 11.5% everywhere: sum ratio about 0.77, outside [0.8, 1.2].
+        static (ShadowData Data, float[] Scores) Shadow(int requests)
+        {
+            var random = new Random(5);
+            var labels = Enumerable.Range(0, requests * 30).Select(_ => random.NextDouble() < 0.15).ToList();
+            var data = new ShadowData(labels.Select(_ => new float[] { 0 }).ToList(), labels, labels.Select((_, i) => "r" + (i / 30)).ToList());
+            return (data, labels.Select(_ => 0.115f).ToArray());
+        }
+
+        var (few, fewScores) = Shadow(20);
+        var (many, manyScores) = Shadow(2000);
+        var onFew = ShadowChecks.Calibration(few, fewScores, Options);
+        var onMany = ShadowChecks.Calibration(many, manyScores, Options);
+
+        Assert.True(fewScores.Sum() / few.Labels.Count(l => l) < 0.8);
+        Assert.True(onFew.Passed, onFew.Measured);    // 20 requests: the interval still reaches 0.8
+        Assert.Contains("not with 95% confidence", onFew.Explanation, StringComparison.Ordinal);
+        Assert.True(onFew.Plot!["sumRatioInterval"][1] >= 0.8);
+        Assert.False(onMany.Passed, onMany.Measured); // 2,000 requests: the whole interval is below 0.8
+        Assert.True(onMany.Plot!["sumRatioInterval"][1] < 0.8);
+        Assert.Contains("2000 requests", onMany.Measured, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Too_few_shadow_rows_or_no_live_model_skip_with_the_reason_and_the_floor_applies()
     {
         var few = new ShadowData(Shadow.Value.Data.Features.Take(100).ToList(), Shadow.Value.Data.Labels.Take(100).ToList(), Enumerable.Range(0, 100).Select(i => "r" + i).ToList());
