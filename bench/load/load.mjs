@@ -289,6 +289,7 @@ async function featureLogState(base) {
     published: typeof fl.published === 'number' ? fl.published : null,
     dropped: typeof fl.dropped === 'number' ? fl.dropped : null,
     healthy: typeof health?.healthy === 'boolean' ? health.healthy : null,
+    problems: Array.isArray(health?.problems) ? health.problems.map(p => typeof p === 'string' ? p : JSON.stringify(p)).join('; ') : null,
   };
 }
 
@@ -370,6 +371,7 @@ function figures(o, report) {
   add('feature-log pending in the buffer after recovery', r.last.pending, 'events', '', null, null, 0);
   add('feature-log requests dropped (since start)', r.last.dropped, '', '', null, null, 0);
   add('health: healthy after recovery', r.last.healthy, '', '', null, null);
+  add('health: problems after recovery (its window is the last minute, load included)', r.last.problems || 'none', '', '', null, null);
   const q = report.sequential;
   add(`sequential rank requests answered by the model`, q.model, `of ${q.count}`, `${q.count} of ${q.count}`, null, q.model === q.count, 0);
 
