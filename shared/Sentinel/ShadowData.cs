@@ -51,7 +51,7 @@ public sealed class ShadowData
 /// members, and the <see cref="Effective"/> number (Kish): (sum of rows per member)^2 / sum of (rows per member)^2.
 /// A member's rows carry (nearly) one value of each member feature, so rows of one member are one draw,
 /// not many; when a few members hold most rows, the sample behaves like fewer members than it names
-/// (34 members of whom one holds a third of the rows weigh like about 9 equal ones).
+/// (34 members of whom one holds a third of the rows weigh like about 8 equal ones).
 /// </summary>
 public sealed record MemberUnits(int Distinct, double Effective)
 {

@@ -25,7 +25,7 @@ public sealed record TrainingSetOptions
 /// <summary>A training set and the window it covers.</summary>
 /// <param name="TitleStatsVersions">Per cutoff, the title-stats version its features read (null: none was current then, recomputed as of the cutoff).</param>
 /// <param name="HeldOutFrom">Logged impressions from this time on were not trained on (the shadow data); null: the caller's watermark.</param>
-/// <param name="Contexts">Where each row comes from (member, title, the time its features describe), train rows then validation rows; null when unknown (logged features).</param>
+/// <param name="Contexts">Where each row comes from (member, title, the time its features describe), train rows then validation rows; for logged features the request time (not a context the leakage scan can recompute); null when unknown.</param>
 public sealed record TrainingSet(List<TrainingExample> Train, List<TrainingExample> Validation, DateTimeOffset From, DateTimeOffset To,
     IReadOnlyDictionary<DateTimeOffset, string?>? TitleStatsVersions = null, DateTimeOffset? HeldOutFrom = null, IReadOnlyList<RowContext>? Contexts = null);
 
