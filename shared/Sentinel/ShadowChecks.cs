@@ -169,12 +169,7 @@ public static class ShadowChecks
         var ratios = new List<double>(resamples);
         for (var s = 0; s < resamples; s++)
         {
-            Array.Clear(weights);
-            for (var k = 0; k < requests; k++)
-            {
-                weights[random.Next(requests)]++;
-            }
-
+            PairedBootstrap.Resample(random, weights);
             double total = 0, gap = 0, sumPredicted = 0, sumLiked = 0;
             for (var b = 0; b < bins; b++)
             {
@@ -192,30 +187,12 @@ public static class ShadowChecks
                 sumLiked += y;
             }
 
-            if (total > 0 && double.IsFinite(gap))
-            {
-                eces.Add(gap / total);
-            }
-
-            if (sumLiked > 0 && double.IsFinite(sumPredicted))
-            {
-                ratios.Add(sumPredicted / sumLiked);
-            }
+            eces.Add(total > 0 ? gap / total : double.NaN);
+            ratios.Add(sumLiked > 0 ? sumPredicted / sumLiked : double.NaN);
         }
 
-        static (double, double) Interval(List<double> values)
-        {
-            if (values.Count == 0)
-            {
-                return (double.NaN, double.NaN);
-            }
-
-            var sorted = values.Order().ToArray();
-            return (PairedBootstrap.Percentile(sorted, 0.025), PairedBootstrap.Percentile(sorted, 0.975));
-        }
-
-        var (eceLow, eceHigh) = Interval(eces);
-        var (ratioLow, ratioHigh) = Interval(ratios);
+        var (eceLow, eceHigh) = PairedBootstrap.Interval95(eces);
+        var (ratioLow, ratioHigh) = PairedBootstrap.Interval95(ratios);
         return (eceLow, eceHigh, ratioLow, ratioHigh);
     }
 

@@ -162,12 +162,7 @@ public static class PairedBootstrap
         var ndcg = new double[resamples];
         for (var b = 0; b < resamples; b++)
         {
-            Array.Clear(weights);
-            for (var k = 0; k < requests; k++)
-            {
-                weights[random.Next(requests)]++;
-            }
-
+            Resample(random, weights);
             auc[b] = candidate.Auc(weights) - live.Auc(weights);
             logLoss[b] = candidate.LogLoss(weights) - live.LogLoss(weights);
             ndcg[b] = candidate.MeanNdcg(weights) - live.MeanNdcg(weights);
@@ -183,10 +178,27 @@ public static class PairedBootstrap
 
     private static PairedInterval Interval(string metric, double candidate, double live, double[] differences)
     {
-        var finite = differences.Where(double.IsFinite).Order().ToArray();
-        return finite.Length == 0
-            ? new(metric, candidate, live, candidate - live, double.NaN, double.NaN)
-            : new(metric, candidate, live, candidate - live, Percentile(finite, 0.025), Percentile(finite, 0.975));
+        var (lower, upper) = Interval95(differences);
+        return new(metric, candidate, live, candidate - live, lower, upper);
+    }
+
+    /// <summary>One bootstrap resample: each of the weights' requests drawn with replacement, as counts.</summary>
+    public static void Resample(Random random, double[] weights)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        ArgumentNullException.ThrowIfNull(weights);
+        Array.Clear(weights);
+        for (var k = 0; k < weights.Length; k++)
+        {
+            weights[random.Next(weights.Length)]++;
+        }
+    }
+
+    /// <summary>The 2.5% and 97.5% percentiles of the finite values; NaN when there are none.</summary>
+    public static (double Lower, double Upper) Interval95(IEnumerable<double> values)
+    {
+        var finite = values.Where(double.IsFinite).Order().ToArray();
+        return finite.Length == 0 ? (double.NaN, double.NaN) : (Percentile(finite, 0.025), Percentile(finite, 0.975));
     }
 
     /// <summary>Linear interpolation between order statistics of a sorted array.</summary>
