@@ -68,9 +68,9 @@ public static class Problems
         {
             return await handler();
         }
-        catch (Exception ex) when (Refusal(ex) is not null)
+        catch (Exception ex) when (Refusal(ex) is { } refusal)
         {
-            return From(Refusal(ex)!, request);
+            return From(refusal, request);
         }
     }
 }

@@ -1,9 +1,9 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Serverless.Functions.Http;
+using Serverless.Requests;
 using Serverless.Workflows.TrainPipeline;
 
 namespace Serverless.Functions.Operators;
@@ -13,24 +13,16 @@ public static class PipelinesApi
 {
     /// <summary>GET /api/pipelines?status=awaiting-approval|running|completed|failed|all&amp;limit=100: newest first.</summary>
     [Function("pipelines-list")]
-    public static async Task<IActionResult> List(
+    public static Task<IActionResult> List(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "pipelines")] HttpRequest req,
-        [DurableClient] DurableTaskClient client)
-    {
-        ArgumentNullException.ThrowIfNull(req);
-        if (TrainPipelineList.ParseFilter(req.Query["status"].ToString()) is not { } status)
+        [DurableClient] DurableTaskClient client) =>
+        Problems.Guard(req, async () =>
         {
-            return Problems.BadRequest($"status must be one of {string.Join(", ", TrainPipelineList.Filters)}", req);
-        }
-
-        var limit = TrainPipelineList.DefaultLimit;
-        if (req.Query["limit"].ToString() is { Length: > 0 } raw
-            && (!int.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > TrainPipelineList.MaxLimit))
-        {
-            return Problems.BadRequest($"limit must be an integer 1..{TrainPipelineList.MaxLimit}", req);
-        }
-
-        var pipelines = await TrainPipelineList.ListAsync(client, status, limit, req.HttpContext.RequestAborted);
-        return new OkObjectResult(new { status, count = pipelines.Count, pipelines });
-    }
+            var query = req.QueryParameters();
+            var status = TrainPipelineList.ParseFilter(query.Single("status"))
+                ?? throw RequestRefusedException.BadRequest($"status must be one of {string.Join(", ", TrainPipelineList.Filters)}");
+            var limit = query.Int("limit", 1, TrainPipelineList.MaxLimit, TrainPipelineList.DefaultLimit);
+            var pipelines = await TrainPipelineList.ListAsync(client, status, limit, req.HttpContext.RequestAborted);
+            return new OkObjectResult(new { status, count = pipelines.Count, pipelines });
+        });
 }

@@ -6,6 +6,7 @@ using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Options;
 using Serverless.Features;
 using Serverless.Functions.Http;
+using Serverless.Requests;
 using Serverless.TimeMachine;
 using Serverless.Workflows;
 using Serverless.Workflows.TimeMachine;
@@ -37,34 +38,29 @@ public sealed class ContextSnapshotFunctions(ContextSnapshotter snapshotter, Fea
 
     /// <summary>A complete snapshot's manifest (200), a run under way or failed (202 / 200 with its status), or 404.</summary>
     [Function("timemachine-snapshot-get")]
-    public async Task<IActionResult> Get(
+    public Task<IActionResult> Get(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "timemachine/snapshots/{id}")] HttpRequest req,
         string id,
-        [DurableClient] DurableTaskClient client)
-    {
-        if (!ContextSnapshotIds.IsValid(id))
+        [DurableClient] DurableTaskClient client) =>
+        Problems.Guard(req, async () =>
         {
-            return Problems.BadRequest("id must be a snapshot id (ctx-<yyyyMMddTHHmmss + 7 digits>-<12 hex>)", req);
-        }
+            if (!ContextSnapshotIds.IsValid(id))
+            {
+                throw RequestRefusedException.BadRequest("id must be a snapshot id (ctx-<yyyyMMddTHHmmss + 7 digits>-<12 hex>)");
+            }
 
-        var ct = req.HttpContext.RequestAborted;
-        if (await snapshotter.GetManifestAsync(id, ct) is { } manifest)
-        {
-            return new OkObjectResult(new { id, status = "Complete", manifest, summary = manifest.Summary() });
-        }
+            if (await snapshotter.GetManifestAsync(id, req.HttpContext.RequestAborted) is { } manifest)
+            {
+                return (IActionResult)new OkObjectResult(new { id, status = "Complete", manifest, summary = manifest.Summary() });
+            }
 
-        var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, ct);
-        if (state is null || state.Name != TaskNames.ContextSnapshot)
-        {
-            return Problems.NotFound($"no context snapshot '{id}'", req);
-        }
-
-        var result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<ContextSnapshotResult>() : null;
-        var body = new { id, status = result?.Outcome.ToString() ?? state.RuntimeStatus.ToString(), result, failure = state.FailureDetails?.ErrorMessage };
-        return state.RuntimeStatus is OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Pending
-            ? new AcceptedResult($"/api/timemachine/snapshots/{id}", body)
-            : new OkObjectResult(body);
-    }
+            var state = await DurableInstances.FindAsync(client, req, id, TaskNames.ContextSnapshot, "context snapshot");
+            var result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<ContextSnapshotResult>() : null;
+            var body = new { id, status = result?.Outcome.ToString() ?? state.RuntimeStatus.ToString(), result, failure = state.FailureDetails?.ErrorMessage };
+            return state.RuntimeStatus is OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Pending
+                ? new AcceptedResult($"/api/timemachine/snapshots/{id}", body)
+                : new OkObjectResult(body);
+        });
 
     /// <summary>
     /// Daily at 03:00 (UTC): a snapshot as of now, of the configured sample. (On the local host the

@@ -35,13 +35,10 @@ public sealed class LocalAccess
     {
         this.functionKey = string.IsNullOrEmpty(functionKey) ? null : Encoding.UTF8.GetBytes(functionKey);
         this.adminKey = string.IsNullOrEmpty(adminKey) ? null : Encoding.UTF8.GetBytes(adminKey);
-        DevelopmentIdentity = developmentIdentity;
         EncodedIdentity = developmentIdentity?.Encode();
     }
 
     public bool KeysEnforced => functionKey is not null || adminKey is not null;
-
-    public ClientPrincipal? DevelopmentIdentity { get; }
 
     private string? EncodedIdentity { get; }
 

@@ -107,6 +107,15 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
             logger?.LogInformation("Built the recent history of {Partition} from its {Rows} fact rows on a live read (it had none)", partition, rows.Count);
         }
 
+        return TakeAsOf(rows, limit, at);
+    }
+
+    /// <summary>
+    /// The fact-row query's answer from a partition's rows (row-key order: newest first): at most
+    /// <paramref name="limit"/> rows ingested by <paramref name="at"/>, not superseded then, happened by then, no retraction.
+    /// </summary>
+    private static List<ArchivedFact> TakeAsOf(List<ArchivedFact> rows, int limit, DateTimeOffset at)
+    {
         var result = new List<ArchivedFact>(Math.Min(Math.Max(limit, 0), rows.Count));
         foreach (var row in rows)
         {
@@ -174,22 +183,7 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
         var rows = await tables.Recent.FactRowsAsync(partition, cancellationToken);
         foreach (var i in missing)
         {
-            var at = asOfs[i];
-            var answer = new List<ArchivedFact>(Math.Min(Math.Max(limit, 0), rows.Count));
-            foreach (var row in rows)
-            {
-                if (answer.Count >= limit)
-                {
-                    break;
-                }
-
-                if (row.IsCurrentAsOf(at) && row.Fact.EventTime <= at)
-                {
-                    answer.Add(row);
-                }
-            }
-
-            result[i] = answer;
+            result[i] = TakeAsOf(rows, limit, asOfs[i]);
         }
 
         return result;

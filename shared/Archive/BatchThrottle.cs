@@ -7,7 +7,7 @@ namespace Serverless.Archive;
 public sealed class ArchiveThrottledException(TimeSpan retryAfter)
     : Serverless.Requests.RequestRefusedException(429, $"the archive's batch interface is at capacity; retry after {retryAfter.TotalSeconds:F1} s", retryAfter)
 {
-    public new TimeSpan RetryAfter { get; } = retryAfter;
+    public new TimeSpan RetryAfter => base.RetryAfter!.Value;
 }
 
 /// <summary>

@@ -176,11 +176,8 @@ public sealed class ModelRegistry
     public Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, string? by, CancellationToken cancellationToken = default) =>
         SetStatusAsync(version, status, reason, by, null, cancellationToken);
 
-    /// <summary>As <see cref="SetStatusAsync(string, ModelStatus, string?, CancellationToken)"/>, recording the signed-in person (name and object id) who decided.</summary>
-    public Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, Access.OperatorIdentity by, CancellationToken cancellationToken = default) =>
-        SetStatusAsync(version, status, reason, by?.Name, by?.ObjectId, cancellationToken);
-
-    private async Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, string? by, string? byObjectId, CancellationToken cancellationToken)
+    /// <summary>As <see cref="SetStatusAsync(string, ModelStatus, string?, CancellationToken)"/>, recording who decided: a signed-in person's name and object id.</summary>
+    public async Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, string? by, string? byObjectId, CancellationToken cancellationToken = default)
     {
         if (status is not (ModelStatus.Approved or ModelStatus.Rejected))
         {

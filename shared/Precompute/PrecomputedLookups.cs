@@ -80,13 +80,6 @@ public sealed class PrecomputedLookups(DerivedVersionRegistry registry, DerivedD
 
     private sealed record Loaded(DerivedVersion Version, Dictionary<string, PrecomputedEntry> Entries, Dictionary<string, List<ScoredTitle>> Genres);
 
-    /// <summary>The versions loaded now (dataset -> version), for operators and tests.</summary>
-    public IReadOnlyDictionary<string, string?> LoadedVersions => new Dictionary<string, string?>
-    {
-        [DerivedDatasets.SimilarTitles] = Volatile.Read(ref similar)?.Version.Version,
-        [DerivedDatasets.MemberTopN] = Volatile.Read(ref topN)?.Version.Version,
-    };
-
     /// <summary>The versions loaded now (what /api/health reports with their age).</summary>
     public IReadOnlyList<DerivedVersion> LoadedVersionList =>
         new[] { Volatile.Read(ref similar)?.Version, Volatile.Read(ref topN)?.Version }.OfType<DerivedVersion>().ToList();

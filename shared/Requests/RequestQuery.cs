@@ -28,11 +28,6 @@ public sealed class RequestQuery
 
     public static RequestQuery Empty { get; } = new([]);
 
-    /// <summary>A query of single values (tests, and callers that build one).</summary>
-    public static RequestQuery Of(params (string Name, string Value)[] pairs) =>
-        new(pairs.GroupBy(p => p.Name, StringComparer.OrdinalIgnoreCase)
-            .Select(g => new KeyValuePair<string, IReadOnlyList<string?>>(g.Key, g.Select(p => (string?)p.Value).ToList())));
-
     public IEnumerable<string> Names => values.Keys;
 
     /// <summary>Refuses any parameter not in <paramref name="allowed"/>, naming it and the allowed ones.</summary>

@@ -81,19 +81,13 @@ public sealed class PublishModelActivity(ModelRegistry registry) : TaskActivity<
 
         if (record.Status != ModelStatus.Approved)
         {
-            await SetStatusAsync(registry, input, ModelStatus.Approved);
+            await registry.SetStatusAsync(input.Version, ModelStatus.Approved, input.Reason, input.By, input.ByObjectId);
         }
 
         var live = await registry.GetLiveAsync();
         var change = await registry.PublishAsync(input.Version, live?.Version, input.Reason);
         return new PublishOutcome(input.Version, change.From);
     }
-
-    /// <summary>Records the decision with who made it: the signed-in person (name and object id) when one did.</summary>
-    internal static Task<ModelRecord> SetStatusAsync(ModelRegistry registry, ModelDecision input, ModelStatus status) =>
-        input is { By: { } name, ByObjectId: { } objectId }
-            ? registry.SetStatusAsync(input.Version, status, input.Reason, new OperatorIdentity(name, objectId))
-            : registry.SetStatusAsync(input.Version, status, input.Reason, input.By);
 }
 
 /// <summary>Marks the candidate Rejected with the reason (a person's, or the approval timeout) and raises the alert.</summary>
@@ -105,7 +99,7 @@ public sealed class RejectModelActivity(ModelRegistry registry, SentinelAlerts a
     public override async Task<bool> RunAsync(TaskActivityContext context, ModelDecision input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        await PublishModelActivity.SetStatusAsync(registry, input, ModelStatus.Rejected);
+        await registry.SetStatusAsync(input.Version, ModelStatus.Rejected, input.Reason, input.By, input.ByObjectId);
         await alerts.RaiseAsync(input.By == ApprovalDeadline ? AlertKinds.CandidateExpired : AlertKinds.CandidateRejected,
             input.Version, null, input.Reason, TrainCandidateActivity.Source);
         return true;
