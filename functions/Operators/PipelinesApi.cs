@@ -18,10 +18,10 @@ public static class PipelinesApi
         [DurableClient] DurableTaskClient client) =>
         Problems.Guard(req, async () =>
         {
-            var query = req.QueryParameters();
-            var status = TrainPipelineList.ParseFilter(query.Single("status"))
+            // A repeated status reads as "a,b", which is no filter: refused as unknown, naming the filters.
+            var status = TrainPipelineList.ParseFilter(req.Query["status"].ToString())
                 ?? throw RequestRefusedException.BadRequest($"status must be one of {string.Join(", ", TrainPipelineList.Filters)}");
-            var limit = query.Int("limit", 1, TrainPipelineList.MaxLimit, TrainPipelineList.DefaultLimit);
+            var limit = req.QueryParameters().Int("limit", 1, TrainPipelineList.MaxLimit, TrainPipelineList.DefaultLimit);
             var pipelines = await TrainPipelineList.ListAsync(client, status, limit, req.HttpContext.RequestAborted);
             return new OkObjectResult(new { status, count = pipelines.Count, pipelines });
         });
