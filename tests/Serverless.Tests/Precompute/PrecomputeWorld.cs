@@ -67,7 +67,7 @@ public sealed class PrecomputeWorld : IDisposable
         new(dataset, asOf, snapshot, partitions, maxParallel, size, "test");
 
     public async Task<DurableTaskTestHost> HostAsync(TaskActivity<PartitionWork, PartitionCounts>? partition = null) =>
-        await DurableTaskTestHost.StartAsync(tasks =>
+        await InProcessDurableHost.StartAsync(tasks =>
         {
             tasks.AddOrchestrator<PrecomputeOrchestrator>();
             tasks.AddActivity(TaskNames.BeginPrecompute, new BeginPrecomputeActivity(Registry, Models, Encoder));

@@ -71,7 +71,7 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
         }
 
         public async Task<DurableTaskTestHost> HostAsync(TaskActivity<CaptureSnapshotPartitionInput, SnapshotPart>? partition = null) =>
-            await DurableTaskTestHost.StartAsync(tasks =>
+            await InProcessDurableHost.StartAsync(tasks =>
             {
                 tasks.AddOrchestrator<ContextSnapshotOrchestrator>();
                 tasks.AddActivity(TaskNames.PlanContextSnapshot, new PlanContextSnapshotActivity(Snapshotter));

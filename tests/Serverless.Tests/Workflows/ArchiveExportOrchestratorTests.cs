@@ -19,7 +19,7 @@ public sealed class ArchiveExportOrchestratorTests(AzuriteFixture azurite)
         await h.Archive.IngestAsync(Enumerable.Range(0, pages).Select(i => h.Event(ArchiveHarness.Rating(i % 3, i, 4, ArchiveHarness.Start.AddDays(-1).AddMinutes(i)))).ToList());
         var activity = new ExportArchivePageActivity(h.Reader, azurite.Blobs());
 
-        await using var host = await DurableTaskTestHost.StartAsync(registry =>
+        await using var host = await InProcessDurableHost.StartAsync(registry =>
         {
             registry.AddOrchestrator<ArchiveExportOrchestrator>();
             registry.AddActivity(activity);

@@ -71,7 +71,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
             await registry.PublishAsync(liveBefore, null, "setup");
         }
 
-        var host = await DurableTaskTestHost.StartAsync(tasks =>
+        var host = await InProcessDurableHost.StartAsync(tasks =>
         {
             tasks.AddOrchestrator<TrainPipelineOrchestrator>();
             tasks.AddActivity(TaskNames.TrainCandidate, new RegisteringTrainer(registry, version, sentinelPassed, suffixes));

@@ -1,0 +1,42 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Testing;
+
+namespace Serverless.Tests.Fixtures;
+
+/// <summary>
+/// Starts the in-memory Durable Task host on a port the operating system has just handed out.
+/// The test host's own default is a random port between 30000 and 40000, which overlaps Linux's
+/// ephemeral range: Azurite's client connections and the other test hosts can hold it, and a CI run
+/// failed on "address already in use". A port from a bind to port 0 is free at that moment; the
+/// short window before the host binds it is covered by trying again on a fresh port.
+/// </summary>
+public static class InProcessDurableHost
+{
+    private const int Attempts = 5;
+
+    public static async Task<DurableTaskTestHost> StartAsync(Action<DurableTaskRegistry> registry)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await DurableTaskTestHost.StartAsync(registry, new DurableTaskTestHostOptions { Port = FreePort() });
+            }
+            catch (IOException e) when (attempt < Attempts && e.InnerException is AddressInUseException)
+            {
+                // Someone took the port between our probe and the host's bind: take another.
+            }
+        }
+    }
+
+    /// <summary>A port that nothing listens on right now, chosen by the operating system.</summary>
+    public static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}
