@@ -196,9 +196,10 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     public async Task<IReadOnlyList<ArchivedFact>> HistoryFromFactRowsAsync(string member, int limit, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {FactPartition.ForMember(member)} and RowKey lt {RecentHistory.FactRowKeyBound} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at} and Kind ne {RetractionKind}");
-        return await TakeAsync(filter, limit, cancellationToken);
+            $"PartitionKey eq {FactPartition.ForMember(member)} and RowKey lt {RecentHistory.FactRowKeyBound} and IngestTime le {FilterTimes.Later(at)} and SupersededAt gt {FilterTimes.Earlier(at)} and EventTime le {FilterTimes.Later(at)} and Kind ne {RetractionKind}");
+        return await TakeAsync(filter, limit, row => row.IsCurrentAsOf(at) && row.Fact.EventTime <= at, cancellationToken);
     }
+
 
     /// <summary>The newest catalog entry of a title as known at <paramref name="asOf"/> (default now), or null.</summary>
     public async Task<ArchivedFact?> CatalogEntryAsync(string title, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
@@ -208,19 +209,26 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
         var at = asOf ?? now;
         var (from, to) = FactRows.TitleRange(title);
         var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {FactPartition.Catalog} and RowKey ge {from} and RowKey lt {to} and Kind eq {"catalog"} and IngestTime le {at} and SupersededAt gt {at} and EventTime le {at}");
-        var rows = await TakeAsync(filter, 1, cancellationToken);
+            $"PartitionKey eq {FactPartition.Catalog} and RowKey ge {from} and RowKey lt {to} and Kind eq {"catalog"} and IngestTime le {FilterTimes.Later(at)} and SupersededAt gt {FilterTimes.Earlier(at)} and EventTime le {FilterTimes.Later(at)}");
+        var rows = await TakeAsync(filter, 1, row => row.IsCurrentAsOf(at) && row.Fact.EventTime <= at, cancellationToken);
         return rows.Count > 0 ? rows[0] : null;
     }
 
-    private async Task<IReadOnlyList<ArchivedFact>> TakeAsync(string filter, int limit, CancellationToken cancellationToken)
+    /// <summary>The first <paramref name="limit"/> rows of <paramref name="filter"/> (row-key order) that also pass <paramref name="exact"/>.</summary>
+    private async Task<IReadOnlyList<ArchivedFact>> TakeAsync(string filter, int limit, Func<ArchivedFact, bool> exact, CancellationToken cancellationToken)
     {
         var result = new List<ArchivedFact>(Math.Min(limit, 256));
         await foreach (var page in tables.Facts.QueryAsync<TableEntity>(filter, maxPerPage: limit, cancellationToken: cancellationToken).AsPages())
         {
-            foreach (var row in page.Values)
+            foreach (var entity in page.Values)
             {
-                result.Add(FactRows.FromEntity(row));
+                var row = FactRows.FromEntity(entity);
+                if (!exact(row))
+                {
+                    continue;
+                }
+
+                result.Add(row);
                 if (result.Count == limit)
                 {
                     return result;
@@ -298,7 +306,7 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
                 }
             }
 
-            facts.AddRange(page.Values.Select(FactRows.FromEntity));
+            facts.AddRange(page.Values.Select(FactRows.FromEntity).Where(row => BatchMatches(query, asOf, row)));
             inner = page.ContinuationToken;
             if (inner is null)
             {
@@ -402,7 +410,7 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     private static string BatchFilter(BatchQuery q, DateTimeOffset asOf)
     {
         // Fact rows only: never a member's recent-history entity (its key sorts after every fact row's).
-        var parts = new List<string> { TableClient.CreateQueryFilter($"RowKey lt {RecentHistory.FactRowKeyBound} and IngestTime le {asOf}") };
+        var parts = new List<string> { TableClient.CreateQueryFilter($"RowKey lt {RecentHistory.FactRowKeyBound} and IngestTime le {FilterTimes.Later(asOf)}") };
         if (q.Title is { } title)
         {
             parts.Add(TableClient.CreateQueryFilter($"Title eq {title}"));
@@ -415,19 +423,26 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
 
         if (q.From is { } from)
         {
-            parts.Add(TableClient.CreateQueryFilter($"EventTime ge {from}"));
+            parts.Add(TableClient.CreateQueryFilter($"EventTime ge {FilterTimes.Earlier(from)}"));
         }
 
         if (q.To is { } to)
         {
-            parts.Add(TableClient.CreateQueryFilter($"EventTime lt {to}"));
+            parts.Add(TableClient.CreateQueryFilter($"EventTime lt {FilterTimes.Later(to)}"));
         }
 
         if (!q.IncludeSuperseded)
         {
-            parts.Add(TableClient.CreateQueryFilter($"SupersededAt gt {asOf} and Kind ne {RetractionKind}"));
+            parts.Add(TableClient.CreateQueryFilter($"SupersededAt gt {FilterTimes.Earlier(asOf)} and Kind ne {RetractionKind}"));
         }
 
         return string.Join(" and ", parts);
     }
+
+    /// <summary>The exact rule of <see cref="BatchFilter"/> for one row (storage was sent it widened by <see cref="FilterTimes.Margin"/>).</summary>
+    private static bool BatchMatches(BatchQuery q, DateTimeOffset asOf, ArchivedFact row) =>
+        row.Fact.IngestTime <= asOf
+        && (q.From is not { } from || row.Fact.EventTime >= from)
+        && (q.To is not { } to || row.Fact.EventTime < to)
+        && (q.IncludeSuperseded || row.IsCurrentAsOf(asOf));
 }

@@ -141,13 +141,19 @@ public sealed class FactJournal(TableClient index, BlobContainerClient files)
     {
         var from = after is { } t ? DayPrefix + t.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture) : DayPrefix;
         var filter = after is { } a
-            ? TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {"e"} and LandedAt gt {a}")
+            ? TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {"e"} and LandedAt gt {FilterTimes.Earlier(a)}")
             : TableClient.CreateQueryFilter($"PartitionKey ge {from} and PartitionKey lt {"e"}");
         var result = new List<JournalFile>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var row in index.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
         {
             var id = row.GetString("File");
+            if (after is { } exact && !(row.GetDateTimeOffset("LandedAt") > exact))
+            {
+                // Within the filter's margin (see FilterTimes), not after the time asked for.
+                continue;
+            }
+
             if (seen.Add(id))
             {
                 result.Add(new JournalFile(id, row.GetInt32("Facts") ?? 0, row.GetDateTimeOffset("MinIngest")!.Value, row.GetDateTimeOffset("MaxIngest")!.Value, row.GetDateTimeOffset("LandedAt")!.Value));
