@@ -102,16 +102,20 @@ internal static class MainJob
                 var ranking = app.Services.GetRequiredService<RankService>();
                 var afterCutoff = facts.Where(f => f.Kind == "rating" && f.EventTime >= cutoff)
                     .Select(f => new Fact(f.Id!, FactKind.Rating, f.Member, f.Title, f.Value, f.EventTime!.Value, f.EventTime!.Value)).ToList();
-                var traffic = new ReplayTraffic(facts, ranking.RankAsync, (member, ct) => hub.WaitForPartitionAsync(Hubs.Facts, member, TimeSpan.FromMinutes(1), ct), options.TrafficRate);
+                var traffic = new ReplayTraffic(facts, clock, ranking.RankAsync, (member, ct) => hub.WaitForPartitionAsync(Hubs.Facts, member, TimeSpan.FromMinutes(1), ct), options.TrafficRate);
                 var rest = facts.Where(f => f.EventTime >= cutoff).ToList();
                 await ReplayAsync("Replay with rank traffic", rest, traffic);
-                log.LogInformation("Replayed the remaining {Count} facts with {Requests} rank requests in {Seconds:F1} s ({Waiting:F1} s waiting for the archive to ingest what came before a request, {Ranking:F1} s ranking)",
-                    rest.Count, traffic.Requests, (DateTimeOffset.UtcNow - phase).TotalSeconds, traffic.Waiting.TotalSeconds, traffic.Ranking.TotalSeconds);
+                log.LogInformation("Replayed the remaining {Count} facts with {Requests} rank requests in {Seconds:F1} s (up to {InFlight} requests at once; per request {Waiting:F1} ms waiting for the archive to ingest what came before it, {Ranking:F1} ms ranking)",
+                    rest.Count, traffic.Requests, (DateTimeOffset.UtcNow - phase).TotalSeconds, traffic.MostInFlight,
+                    traffic.Waiting.TotalMilliseconds / Math.Max(1, traffic.Requests), traffic.Ranking.TotalMilliseconds / Math.Max(1, traffic.Requests));
 
                 phase = DateTimeOffset.UtcNow;
                 await app.Services.GetRequiredService<FeatureLogBuffer>().DrainAsync(TimeSpan.FromMinutes(5), app.Lifetime.ApplicationStopping);
                 await hub.WaitForIdleAsync(TimeSpan.FromMinutes(30), app.Lifetime.ApplicationStopping);
                 var ingested = DateTimeOffset.UtcNow;
+                // The skew meter on every logged request (serving's vectors recomputed offline by the Time Machine) runs
+                // beside the label join and the challenger: it reads the landed feature log and the archive, and writes nothing they read.
+                var skewMeter = SkewMeterAsync();
                 var labels = await app.Services.GetRequiredService<LabelJoiner>().RunAsync(app.Lifetime.ApplicationStopping);
                 var joined = DateTimeOffset.UtcNow;
                 // The hourly label timer ran on the replay clock during the replay too: count what the feature log holds now.
@@ -135,11 +139,6 @@ internal static class MainJob
                     }
                 }
 
-                // The skew meter on every logged request: serving's vectors recomputed offline by the Time Machine.
-                phase = DateTimeOffset.UtcNow;
-                var skew = await app.Services.GetRequiredService<SkewMeter>().MeasureAsync(new SkewMeterRequest(null, SkewMeterRequest.MaxAllowedRequests), app.Lifetime.ApplicationStopping);
-                log.LogInformation("{Summary} ({Seconds:F1} s)", skew.Summary(), (DateTimeOffset.UtcNow - phase).TotalSeconds);
-
                 if (liked > 0 && labelled.Count - liked > 0)
                 {
                     // The Lumberjack's payoff, through the training pipeline: a challenger trained on the features
@@ -161,7 +160,15 @@ internal static class MainJob
                     }
                 }
 
+                await skewMeter;
                 await contextSnapshot;
+            }
+
+            async Task SkewMeterAsync()
+            {
+                var started = DateTimeOffset.UtcNow;
+                var skew = await app.Services.GetRequiredService<SkewMeter>().MeasureAsync(new SkewMeterRequest(null, SkewMeterRequest.MaxAllowedRequests), stopping);
+                log.LogInformation("{Summary} ({Seconds:F1} s)", skew.Summary(), (DateTimeOffset.UtcNow - started).TotalSeconds);
             }
 
             // The Time Machine's snapshot of chosen contexts (a stratified sample of members) as of now, as the daily timer takes it.

@@ -48,6 +48,11 @@ public sealed class MovieLensReplay(IEventPublisher publisher, ReplayClock clock
         }
 
         await FlushAsync(batch, cancellationToken);
+        if (hook is not null)
+        {
+            await hook.CompleteAsync(cancellationToken);
+        }
+
         await publisher.FlushAsync(cancellationToken);
         return facts.Count;
     }

@@ -45,10 +45,11 @@ public sealed record SkewReport(
     /// <summary>The features with at least one mismatch, worst first.</summary>
     public IEnumerable<FeatureSkew> Skewed => Features.Where(f => f.Mismatches > 0).OrderByDescending(f => f.MismatchRate).ThenBy(f => f.Feature, StringComparer.Ordinal);
 
-    public string Summary() => Mismatches == 0
+    public string Summary() => (Mismatches == 0
         ? $"skew meter: {RequestsCompared} logged requests recomputed offline, {ValuesCompared} feature values, 0 mismatches"
         : $"skew meter: {Mismatches} of {ValuesCompared} feature values differ in {RequestsCompared} requests: "
-          + string.Join(", ", Skewed.Select(f => $"{f.Feature} {f.MismatchRate:P1} (max |diff| {f.MaxAbsDifference:G4})"));
+          + string.Join(", ", Skewed.Select(f => $"{f.Feature} {f.MismatchRate:P1} (max |diff| {f.MaxAbsDifference:G4})")))
+        + (Skipped.Count == 0 ? "" : "; not compared: " + string.Join(", ", Skipped.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Value} {s.Key}")));
 }
 
 /// <summary>

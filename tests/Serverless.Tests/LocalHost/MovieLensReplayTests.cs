@@ -13,17 +13,19 @@ public sealed class MovieLensReplayTests
 {
     private static readonly IReadOnlyList<FactEnvelope> Facts = MovieLensFacts.Load(Repo.Path("data", "movielens"), maxRatings: 3000);
 
-    /// <summary>Counts publish calls and remembers the ids of the facts published, in order.</summary>
-    private sealed class RecordingPublisher : IEventPublisher
+    /// <summary>Counts publish calls and remembers the ids of the facts published, in order, and the clock's time when each went out (its enqueued time).</summary>
+    private sealed class RecordingPublisher(TimeProvider? clock = null) : IEventPublisher
     {
         public int Calls { get; private set; }
         public List<string> Ids { get; } = [];
+        public List<DateTimeOffset> Enqueued { get; } = [];
 
         public ValueTask PublishAsync(string hub, IReadOnlyList<OutgoingEvent> events, CancellationToken cancellationToken = default)
         {
             Assert.Equal(Hubs.Facts, hub);
             Calls++;
             Ids.AddRange(events.Select(e => JsonSerializer.Deserialize<FactEnvelope>(e.Body.Span, FactJson.Options)!.Id!));
+            Enqueued.AddRange(events.Select(_ => (clock ?? TimeProvider.System).GetUtcNow()));
             return ValueTask.CompletedTask;
         }
 
@@ -45,10 +47,17 @@ public sealed class MovieLensReplayTests
             Called++;
             return Task.CompletedTask;
         }
+
+        public Task CompleteAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
-    private static MovieLensReplay Replay(IEventPublisher publisher) =>
-        new(publisher, new ReplayClock(DateTimeOffset.FromUnixTimeSeconds(0)), NullLogger<MovieLensReplay>.Instance);
+    private static ReplayClock NewClock() => new(DateTimeOffset.FromUnixTimeSeconds(0));
+
+    private static MovieLensReplay Replay(IEventPublisher publisher, ReplayClock? clock = null) =>
+        new(publisher, clock ?? NewClock(), NullLogger<MovieLensReplay>.Instance);
+
+    private static RankResponse Answer(RankRequest request, bool fallback = false) =>
+        new(request.Member!, "log", request.AsOf ?? DateTimeOffset.UnixEpoch, "m", "h", null, fallback, null, true, []);
 
     [Fact]
     public async Task Facts_go_out_in_batches_and_only_a_fact_the_hook_wants_cuts_a_batch_short()
@@ -75,13 +84,13 @@ public sealed class MovieLensReplayTests
             var requests = new List<string>();
             var waited = 0;
             string? waitedFor = null;
-            var traffic = new ReplayTraffic(Facts,
+            var traffic = new ReplayTraffic(Facts, NewClock(),
                 (request, _) =>
                 {
                     Assert.Equal(requests.Count + 1, waited);
                     Assert.Equal(waitedFor, request.Member);
                     requests.Add(request.Member + ":" + string.Join(",", request.Candidates!));
-                    return Task.FromResult(new RankResponse(request.Member!, "log", DateTimeOffset.UnixEpoch, "m", "h", null, requests.Count % 2 == 0, null, true, []));
+                    return Task.FromResult(Answer(request, fallback: requests.Count % 2 == 0));
                 },
                 (member, _) => { waited++; waitedFor = member; return Task.CompletedTask; },
                 rate: 0.05);
@@ -96,5 +105,65 @@ public sealed class MovieLensReplayTests
         var second = await RunAsync();
         Assert.InRange(first.Count, 100, 200); // 5% of 3,000 ratings
         Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public async Task Replay_traffic_keeps_requests_in_flight_while_the_replay_goes_on_and_each_sees_only_what_came_before_it()
+    {
+        var clock = NewClock();
+        var publisher = new RecordingPublisher(clock);
+        var waitedAt = new List<int>();
+        var made = new List<RankRequest>();
+        var inFlight = 0;
+        var mostInFlight = 0;
+        var traffic = new ReplayTraffic(Facts, clock,
+            async (request, ct) =>
+            {
+                made.Add(request); // called at once when the archive is in (here: always), so in the order requests are made
+                mostInFlight = Math.Max(mostInFlight, Interlocked.Increment(ref inFlight));
+                await Task.Delay(5, ct);
+                Interlocked.Decrement(ref inFlight);
+                return Answer(request);
+            },
+            (member, _) =>
+            {
+                // Called when the request is made: what has been published so far is what it must see.
+                lock (waitedAt) { waitedAt.Add(publisher.Ids.Count); }
+                return Task.CompletedTask;
+            },
+            rate: 0.05, maxInFlight: 4);
+        await Replay(publisher, clock).PublishAsync(Facts, null, traffic, CancellationToken.None);
+        var requests = made.Zip(waitedAt, (request, before) => (Request: request, PublishedBefore: before)).ToList();
+
+        // Everything was published, every request was answered, and the replay went on while up to four were under way.
+        Assert.Equal(Facts.Select(f => f.Id), publisher.Ids);
+        Assert.Equal(requests.Count, traffic.Requests);
+        Assert.InRange(requests.Count, 100, 200);
+        Assert.Equal(4, traffic.MostInFlight);
+        Assert.InRange(mostInFlight, 2, 4);
+        Assert.Equal(requests.Select(r => r.PublishedBefore), waitedAt);
+
+        foreach (var (request, before) in requests)
+        {
+            // As of a moment after every fact published before the request and before every fact published after it,
+            // the sampled rating first among them.
+            Assert.All(publisher.Enqueued.Take(before), t => Assert.True(t <= request.AsOf));
+            Assert.All(publisher.Enqueued.Skip(before), t => Assert.True(t > request.AsOf));
+            Assert.Equal(request.Member, Facts[before].Member);
+        }
+    }
+
+    [Fact]
+    public async Task A_request_that_fails_in_flight_fails_the_replay()
+    {
+        var traffic = new ReplayTraffic(Facts, NewClock(),
+            async (request, _) =>
+            {
+                await Task.Yield();
+                throw new InvalidOperationException("rank failed");
+            },
+            (_, _) => Task.CompletedTask, rate: 0.05);
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => Replay(new RecordingPublisher()).PublishAsync(Facts, null, traffic, CancellationToken.None));
+        Assert.Equal("rank failed", failure.Message);
     }
 }

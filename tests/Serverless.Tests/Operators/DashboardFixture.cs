@@ -88,7 +88,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         await services.GetRequiredService<LiveModel>().RefreshAsync();
 
         // The rest of history, a rank request before a fifth of the ratings (logged), then labels.
-        var traffic = new ReplayTraffic(facts, services.GetRequiredService<RankService>().RankAsync,
+        var traffic = new ReplayTraffic(facts, Host.Clock, services.GetRequiredService<RankService>().RankAsync,
             (member, ct) => Host.Hub.WaitForPartitionAsync(Hubs.Facts, member, TimeSpan.FromMinutes(1), ct), 0.2);
         await replay.PublishAsync(facts.Where(f => f.EventTime >= cutoff).ToList(), null, traffic, CancellationToken.None);
         await services.GetRequiredService<FeatureLogBuffer>().DrainAsync(TimeSpan.FromMinutes(5), CancellationToken.None);
