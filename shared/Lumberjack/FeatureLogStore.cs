@@ -81,13 +81,17 @@ public sealed class FeatureLogStore
     private readonly TimeProvider time;
     private readonly DeadLetterStore deadLetters;
 
-    public FeatureLogStore(TableServiceClient tables, BlobServiceClient blobs, IOptions<ArchiveOptions> archive, ArchiveTables archiveTables, TimeProvider time)
+    public FeatureLogStore(TableServiceClient tables, BlobServiceClient blobs, IOptions<ArchiveOptions> archive, ArchiveTables archiveTables, TimeProvider time, FinalFileCache? finals = null)
     {
         this.time = time;
+        Finals = finals ?? new FinalFileCache();
         Files = tables.GetTableClient(archive.Value.TablePrefix + "featurelogfiles");
         Container = blobs.GetBlobContainerClient((archive.Value.TablePrefix + "featurelog").ToLowerInvariant());
         deadLetters = archiveTables.DeadLetters;
     }
+
+    /// <summary>Final files read before, kept in memory (see <see cref="FinalFileCache"/>).</summary>
+    public FinalFileCache Finals { get; }
 
     /// <summary>The index: one row per landed file (partition "open" until its labels are final, then "final").</summary>
     public TableClient Files { get; }
@@ -335,7 +339,17 @@ public sealed class FeatureLogStore
         await Parallel.ForEachAsync(Enumerable.Range(0, chosen.Count), new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken }, async (i, ct) =>
         {
             var file = chosen[i];
+            if (file.Final && Finals.TryGet(file.Id, out var kept))
+            {
+                read[i] = (kept.Requests, kept.Labels);
+                return;
+            }
+
             read[i] = (await ReadRequestsAsync(file, ct), file.LabelledAt is null ? null : (await ReadLabelsAsync(file, ct))?.Labels);
+            if (file.Final)
+            {
+                Finals.Keep(file.Id, new FinalFileCache.Entry(read[i].Requests, read[i].Labels));
+            }
         });
 
         var seen = new HashSet<string>(StringComparer.Ordinal);

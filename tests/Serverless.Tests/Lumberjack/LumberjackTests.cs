@@ -324,6 +324,60 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_final_file_is_read_from_storage_once_and_an_open_one_every_time()
+    {
+        using var h = new ArchiveHarness(azurite);
+        var options = Options.Create(new LumberjackOptions { LabelHorizon = TimeSpan.FromDays(30), LateWindow = TimeSpan.FromDays(7) });
+        var store = Store(h);
+        await store.EnsureCreatedAsync();
+
+        // An old request (its labels final after the run) and a recent one (its file still open).
+        await store.IngestAsync([Event(Json(Record("5", "10", T0.AddDays(-100), logId: "old")), 1)]);
+        await store.IngestAsync([Event(Json(Record("5", "11", h.Clock.GetUtcNow().AddDays(-1), logId: "new")), 2)]);
+        await h.Archive.IngestAsync([h.Event(ArchiveHarness.Rating(5, 10, 5, T0.AddDays(-99), id: "like:old"))]);
+        await new LabelJoiner(store, h.Reader, options, h.Clock).RunAsync();
+        var files = await store.ListAsync(openOnly: false, default);
+        var final = Assert.Single(files, f => f.Final);
+        var open = Assert.Single(files, f => !f.Final);
+
+        var first = await store.LabelledAsync("hash1", default);
+        Assert.Equal(1, store.Finals.Impressions);
+
+        // The final file's blobs are gone from storage, yet the next read answers the same: it came from memory.
+        await store.Container.DeleteBlobAsync(final.RequestsBlob);
+        await store.Container.DeleteBlobAsync(final.LabelsBlob);
+        var again = await store.LabelledAsync("hash1", default);
+        Assert.Equal(first.Select(i => (i.Record.LogId, i.Label)), again.Select(i => (i.Record.LogId, i.Label)));
+        Assert.Equal([("old", (bool?)true)], again.Select(i => (i.Record.LogId, i.Label)));
+
+        // An open file may still change: it is read from storage every time.
+        await store.Container.DeleteBlobAsync(open.RequestsBlob);
+        await Assert.ThrowsAsync<InvalidDataException>(() => store.ReadAsync());
+    }
+
+    [Fact]
+    public void The_final_file_cache_keeps_at_most_its_bound_and_lets_the_least_recently_read_go_first()
+    {
+        static FinalFileCache.Entry Entry(int impressions) => new(
+            [new LandedRequest("l", "5", T0, Enumerable.Range(0, impressions).Select(i => Record("5", $"{i}", T0, i)).ToList())], null);
+
+        var cache = new FinalFileCache(maxImpressions: 10);
+        cache.Keep("a", Entry(4));
+        cache.Keep("b", Entry(4));
+        Assert.True(cache.TryGet("a", out _)); // a is now the most recently read
+        cache.Keep("c", Entry(4));             // 12 > 10: b goes
+
+        Assert.False(cache.TryGet("b", out _));
+        Assert.True(cache.TryGet("a", out _));
+        Assert.True(cache.TryGet("c", out _));
+        Assert.Equal(8, cache.Impressions);
+
+        cache.Keep("huge", Entry(11));         // larger than the whole bound: not kept, nothing evicted
+        Assert.False(cache.TryGet("huge", out _));
+        Assert.Equal(8, cache.Impressions);
+    }
+
+    [Fact]
     public async Task A_run_that_stopped_between_writing_labels_and_marking_the_file_is_finished_by_the_next()
     {
         // A never-labelled file's labels are written without reading first; wrong labels left by a run that
