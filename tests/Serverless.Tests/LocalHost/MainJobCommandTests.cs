@@ -15,6 +15,20 @@ public sealed class MainJobCommandTests
     }
 
     [Fact]
+    public void The_main_job_fans_a_precompute_out_over_one_partition_per_core_unless_the_environment_says_otherwise()
+    {
+        var defaults = MainJob.LocalDefaults();
+        if (Environment.GetEnvironmentVariable("Precompute__Partitions") is null)
+        {
+            Assert.Equal(Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture), Assert.Single(defaults, d => d.Key == "Precompute:Partitions").Value);
+        }
+        else
+        {
+            Assert.Empty(defaults);
+        }
+    }
+
+    [Fact]
     public async Task Every_option_the_scripts_and_the_readme_pass_is_read()
     {
         var (code, options, _, error) = await RunAsync(
