@@ -99,9 +99,13 @@ public sealed class ContextSnapshotter(
                     async (i, ct) => activity[i] = (members[i], (await live.HistoryAsync(members[i], ActivityCap, request.AsOf, ct)).Count));
             }
 
-            var chosen = request.Sample.Choose(activity);
-            var without = activity.Where(a => a.Activity == 0).Select(a => a.Member).Order(StringComparer.Ordinal).ToList();
-            var plan = new SnapshotPlan(request.Id, request.AsOf, members.Count, chosen, without, request.Partitions, cut?.Manifest.Snapshot);
+            // Listed from the partition index as it is when the plan runs, a member with no fact known at T
+            // (all its facts came later) did not exist at T: the population is the members of T. Members named
+            // in the request are kept, and listed as without history.
+            var population = request.Sample.Members is null ? activity.Where(a => a.Activity > 0).ToArray() : activity;
+            var chosen = request.Sample.Choose(population);
+            var without = population.Where(a => a.Activity == 0).Select(a => a.Member).Order(StringComparer.Ordinal).ToList();
+            var plan = new SnapshotPlan(request.Id, request.AsOf, population.Length, chosen, without, request.Partitions, cut?.Manifest.Snapshot);
             if (!await TryWriteOnceAsync(PlanBlob(request.Id), JsonSerializer.SerializeToUtf8Bytes(plan, Json), cancellationToken))
             {
                 existing = await ReadJsonAsync<SnapshotPlan>(PlanBlob(request.Id), cancellationToken);

@@ -128,6 +128,28 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task A_member_whose_facts_all_came_after_T_is_not_in_the_population_of_a_snapshot_as_of_T(bool fromJournal)
+    {
+        using var w = new World(azurite, fromJournal);
+        await w.SeedAsync();
+        w.Archive.Clock.Advance(TimeSpan.FromHours(1));
+        var at = w.Archive.Clock.GetUtcNow();
+        // After T (and before the plan runs): a member the archive did not know at T.
+        w.Archive.Clock.Advance(TimeSpan.FromMinutes(5));
+        await w.Archive.Archive.IngestAsync([w.Archive.Event(ArchiveHarness.Rating(900, 1, 5, at.AddMinutes(1), id: "rating:900:late"))]);
+        await using var host = await w.HostAsync();
+
+        var request = await w.StartAsync(host.Client, asOf: at);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, (await World.WaitAsync(host.Client, request.Id)).RuntimeStatus);
+
+        var manifest = (await w.Snapshotter.GetManifestAsync(request.Id))!;
+        Assert.Equal(30, manifest.Population);
+        Assert.Empty(manifest.WithoutHistory);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task A_snapshot_captures_a_stratified_sample_with_exactly_the_history_known_at_T_and_writes_its_manifest_last(bool fromJournal)
     {
         using var w = new World(azurite, fromJournal);
