@@ -124,7 +124,7 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
                 break;
             }
 
-            if (row.IsCurrentAsOf(at) && row.Fact.EventTime <= at)
+            if (InLiveReadAsOf(row, at))
             {
                 result.Add(row);
             }
@@ -132,6 +132,9 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
 
         return result;
     }
+
+    /// <summary>Whether a fact row belongs to the live read as of <paramref name="at"/>: current then (ingested, not superseded, no retraction) and happened by then.</summary>
+    private static bool InLiveReadAsOf(ArchivedFact row, DateTimeOffset at) => row.IsCurrentAsOf(at) && row.Fact.EventTime <= at;
 
     /// <summary>
     /// A member's history as of each of <paramref name="asOfs"/>: for each, exactly what
@@ -197,9 +200,8 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
     {
         var filter = TableClient.CreateQueryFilter(
             $"PartitionKey eq {FactPartition.ForMember(member)} and RowKey lt {RecentHistory.FactRowKeyBound} and IngestTime le {FilterTimes.Later(at)} and SupersededAt gt {FilterTimes.Earlier(at)} and EventTime le {FilterTimes.Later(at)} and Kind ne {RetractionKind}");
-        return await TakeAsync(filter, limit, row => row.IsCurrentAsOf(at) && row.Fact.EventTime <= at, cancellationToken);
+        return await TakeAsync(filter, limit, row => InLiveReadAsOf(row, at), cancellationToken);
     }
-
 
     /// <summary>The newest catalog entry of a title as known at <paramref name="asOf"/> (default now), or null.</summary>
     public async Task<ArchivedFact?> CatalogEntryAsync(string title, DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
@@ -210,7 +212,7 @@ public sealed class ArchiveReader(ArchiveTables tables, BatchThrottle throttle, 
         var (from, to) = FactRows.TitleRange(title);
         var filter = TableClient.CreateQueryFilter(
             $"PartitionKey eq {FactPartition.Catalog} and RowKey ge {from} and RowKey lt {to} and Kind eq {"catalog"} and IngestTime le {FilterTimes.Later(at)} and SupersededAt gt {FilterTimes.Earlier(at)} and EventTime le {FilterTimes.Later(at)}");
-        var rows = await TakeAsync(filter, 1, row => row.IsCurrentAsOf(at) && row.Fact.EventTime <= at, cancellationToken);
+        var rows = await TakeAsync(filter, 1, row => InLiveReadAsOf(row, at), cancellationToken);
         return rows.Count > 0 ? rows[0] : null;
     }
 
