@@ -179,19 +179,23 @@ public sealed class ContextSnapshotSource(string snapshotId, ContextSnapshotter 
 /// Time travel over the bitemporal archive (the existing <see cref="TrainingSetBuilder"/>): every fact
 /// known at the watermark, features recomputed at each monthly cutoff from what was known then (the
 /// title-stats version current at each cutoff when there was one), labels from the horizon after it.
-/// For a feature that was never logged. Reads the archive through the throttled batch interface.
+/// For a feature that was never logged. Reads the fact snapshot at the watermark, cut the cheapest way
+/// the archive allows (<see cref="IncrementalSnapshots.CutAsync"/>: an earlier snapshot plus the ingest
+/// journal's files since, as training does; a full read of the batch interface only for an archive
+/// written before its journal).
 /// </summary>
-public sealed class TimeTravelSource(ArchiveReader archive, TitleStatsVersions titleStats, FeatureEncoder encoder) : ITrainingSetSource
+public sealed class TimeTravelSource(IncrementalSnapshots snapshots, TitleStatsVersions titleStats, FeatureEncoder encoder) : ITrainingSetSource
 {
     public string Name => TrainingSetSources.TimeTravel;
 
     public async Task<SourcedTrainingSet> BuildAsync(TrainingSetQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var facts = await FactSnapshotStore.ReadArchiveAsync(archive, query.Watermark, cancellationToken);
+        var cut = await snapshots.CutAsync(query.Watermark, null, cancellationToken);
+        var facts = cut.Facts;
         var cutoffs = TrainingSetBuilder.Cutoffs(facts.Where(f => f.Kind == FactKind.Rating && f.IngestTime <= query.Watermark).ToList(), query.Watermark, query.Options);
         var timeline = await titleStats.TimelineAsync(cutoffs, cancellationToken);
-        return FromFacts(facts, query, encoder, timeline, string.Create(CultureInfo.InvariantCulture, $"archive:asof:{query.Watermark:O}:{facts.Count} facts"));
+        return FromFacts(facts, query, encoder, timeline, string.Create(CultureInfo.InvariantCulture, $"snapshot:{cut.Manifest.Snapshot}:{cut.Manifest.Source}:{facts.Count} facts"));
     }
 
     /// <summary>The set from facts already read (tests, the benchmark).</summary>

@@ -27,6 +27,30 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
     /// snapshotter on its own container; <paramref name="fromJournal"/>: it takes histories from the
     /// fact snapshot at T cut from the ingest journal, else through the live interface (counted in <see cref="LiveReads"/>).
     /// </summary>
+    [Fact]
+    public async Task Time_travel_builds_from_the_snapshot_cut_from_the_journal_the_set_a_full_read_of_the_archive_gives()
+    {
+        using var w = new World(azurite);
+        await w.SeedAsync();
+        w.Archive.Clock.Advance(TimeSpan.FromDays(120));
+        var now = w.Archive.Clock.GetUtcNow();
+        var stats = new TitleStatsVersions(w.Derived, new DerivedDataStore(azurite.Blobs(), "unused" + azurite.NewPrefix()), w.Encoder);
+        var snapshots = new IncrementalSnapshots(w.Archive.Reader, w.Archive.Tables, new FactSnapshotStore(azurite.Blobs()), w.Archive.Clock);
+        var query = new TrainingSetQuery(now, new Serverless.Training.TrainingSetOptions());
+
+        var sourced = await new TimeTravelSource(snapshots, stats, w.Encoder).BuildAsync(query);
+
+        var all = await FactSnapshotStore.ReadArchiveAsync(w.Archive.Reader, now, CancellationToken.None);
+        var cutoffs = Serverless.Training.TrainingSetBuilder.Cutoffs(all.Where(f => f.Kind == FactKind.Rating).ToList(), now, query.Options);
+        var expected = TimeTravelSource.FromFacts(all, query, w.Encoder, await stats.TimelineAsync(cutoffs), "full read").Set;
+        Assert.NotEmpty(sourced.Set.Train);
+        Assert.Equal(expected.Train.Select(e => (e.Features, e.Label)), sourced.Set.Train.Select(e => (e.Features, e.Label)));
+        Assert.Equal(expected.Validation.Select(e => (e.Features, e.Label)), sourced.Set.Validation.Select(e => (e.Features, e.Label)));
+        Assert.StartsWith("snapshot:", sourced.Lineage.Reference, StringComparison.Ordinal);
+        Assert.Contains(":journal:", sourced.Lineage.Reference, StringComparison.Ordinal);
+        Assert.True(sourced.Leakage.Clean, sourced.Leakage.Summary());
+    }
+
     private sealed class World : IDisposable
     {
         public World(AzuriteFixture azurite, bool fromJournal = false)
