@@ -97,6 +97,9 @@ public sealed class LoggedFeaturesSource(FeatureLogStore featureLog, FeatureEnco
 /// </summary>
 public sealed class ContextSnapshotSource(string snapshotId, ContextSnapshotter snapshotter, TitleStatsVersions titleStats, ArchiveReader archive, FeatureEncoder encoder) : ITrainingSetSource
 {
+    /// <summary>Members whose labels are read at once.</summary>
+    public const int ReadParallelism = 8;
+
     public string Name => TrainingSetSources.ContextSnapshot;
 
     public async Task<SourcedTrainingSet> BuildAsync(TrainingSetQuery query, CancellationToken cancellationToken = default)
@@ -110,13 +113,12 @@ public sealed class ContextSnapshotSource(string snapshotId, ContextSnapshotter 
             throw new SnapshotRefusedException(400, $"snapshot {snapshotId} is as of {t:O}: its labels need ratings until {until:O}, after the watermark {query.Watermark:O}");
         }
 
-        var labels = new Dictionary<string, IReadOnlyList<Fact>>(StringComparer.Ordinal);
-        foreach (var member in snapshot.Members)
-        {
-            // Labels: the member's ratings with event time in (T, T + horizon], current as known at the watermark.
-            labels[member.Member] = (await archive.ReadAllAsync(new BatchQuery(member.Member, null, FactKind.Rating, t, until.AddTicks(1), query.Watermark, false, 1000, null), cancellationToken))
-                .Select(f => f.Fact).Where(f => f.EventTime > t && f.EventTime <= until).OrderBy(f => f.EventTime).ThenBy(f => f.Id, StringComparer.Ordinal).ToList();
-        }
+        // Labels: each member's ratings with event time in (T, T + horizon], current as known at the watermark;
+        // several members at once (the throttled batch interface still admits its own few at a time).
+        var labels = new System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<Fact>>(StringComparer.Ordinal);
+        await Parallel.ForEachAsync(snapshot.Members, new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = cancellationToken }, async (member, ct) =>
+            labels[member.Member] = (await archive.ReadAllAsync(new BatchQuery(member.Member, null, FactKind.Rating, t, until.AddTicks(1), query.Watermark, false, 1000, null), ct))
+                .Select(f => f.Fact).Where(f => f.EventTime > t && f.EventTime <= until).OrderBy(f => f.EventTime).ThenBy(f => f.Id, StringComparer.Ordinal).ToList());
 
         return FromSnapshot(snapshot, labels, query, encoder);
     }
