@@ -54,6 +54,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOpti
             async (i, ct) =>
             {
                 var file = due[i];
+                var final = file.MaxRequestTime + o.LabelHorizon + o.LateWindow <= now;
                 var labels = requests[i].Select(r => Label(r, ratings[r.Member], o.LabelHorizon)).ToList();
                 Interlocked.Add(ref labelled, labels.Sum(l => l.Labels.Length));
                 Interlocked.Add(ref liked, labels.Sum(l => l.Labels.Count(x => x)));
@@ -63,7 +64,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOpti
                 if (file.LabelledAt is null && await log.WriteLabelsAsync(file, labels, null, ct))
                 {
                     Interlocked.Add(ref changed, labels.Sum(l => l.Labels.Length));
-                    await log.MarkLabelledAsync(file, now, final: file.MaxRequestTime + o.LabelHorizon + o.LateWindow <= now, ct);
+                    await log.MarkLabelledAsync(file, now, final, ct);
                     return;
                 }
 
@@ -80,7 +81,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOpti
                     Interlocked.Add(ref changed, differing);
                 }
 
-                await log.MarkLabelledAsync(file, now, final: file.MaxRequestTime + o.LabelHorizon + o.LateWindow <= now, ct);
+                await log.MarkLabelledAsync(file, now, final, ct);
             });
 
         return new LabelRunResult(due.Count, members.Count, labelled, liked, changed, stillOpen, conflicts);
