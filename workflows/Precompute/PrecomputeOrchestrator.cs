@@ -15,8 +15,7 @@ namespace Serverless.Workflows.Precompute;
 /// </summary>
 public sealed class PrecomputeOrchestrator : TaskOrchestrator<PrecomputeRequest, PrecomputeResult>
 {
-    private static readonly TaskOptions Retry = TaskOptions.FromRetryPolicy(new RetryPolicy(
-        maxNumberOfAttempts: 3, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2, maxRetryInterval: TimeSpan.FromSeconds(30)));
+    private static readonly TaskOptions Retry = FanOut.Retry;
 
     public override async Task<PrecomputeResult> RunAsync(TaskOrchestrationContext context, PrecomputeRequest input)
     {
@@ -35,36 +34,18 @@ public sealed class PrecomputeOrchestrator : TaskOrchestrator<PrecomputeRequest,
         try
         {
             var snapshot = await context.CallActivityAsync<string>(TaskNames.PrepareInputs, new PrepareInputsInput(begin.Snapshot, input.AsOf), Retry);
-            var running = new List<Task<PartitionCounts>>();
-            var done = new List<PartitionCounts>();
-            for (var p = 0; p < input.Partitions; p++)
-            {
-                if (running.Count >= input.MaxParallel)
+            var done = await FanOut.RunAsync<PartitionWork, PartitionCounts>(context, TaskNames.ComputePartition,
+                Enumerable.Range(0, input.Partitions).Select(p => new PartitionWork(input.Dataset, version, snapshot, input.AsOf, p, input.Partitions, input.Size, begin.Model)),
+                input.MaxParallel,
+                // Progress of long precomputes: a line at each quarter of the partitions.
+                finished =>
                 {
-                    await CollectOneAsync();
-                }
-
-                running.Add(context.CallActivityAsync<PartitionCounts>(TaskNames.ComputePartition,
-                    new PartitionWork(input.Dataset, version, snapshot, input.AsOf, p, input.Partitions, input.Size, begin.Model), Retry));
-            }
-
-            while (running.Count > 0)
-            {
-                await CollectOneAsync();
-            }
-
-            // Progress of long precomputes: a line at each quarter of the partitions.
-            async Task CollectOneAsync()
-            {
-                var finished = await Task.WhenAny(running);
-                running.Remove(finished);
-                done.Add(await finished);
-                if (done.Count * 4 / input.Partitions > (done.Count - 1) * 4 / input.Partitions)
-                {
-                    log.LogInformation("Precompute {Id} of {Dataset}: {Done} of {Partitions} partitions computed ({Keys} keys so far)",
-                        owner, input.Dataset, done.Count, input.Partitions, done.Sum(d => d.Keys));
-                }
-            }
+                    if (finished.Count * 4 / input.Partitions > (finished.Count - 1) * 4 / input.Partitions)
+                    {
+                        log.LogInformation("Precompute {Id} of {Dataset}: {Done} of {Partitions} partitions computed ({Keys} keys so far)",
+                            owner, input.Dataset, finished.Count, input.Partitions, finished.Sum(d => d.Keys));
+                    }
+                });
 
             var keys = done.Sum(d => d.Keys);
             var items = done.Sum(d => d.Items);

@@ -24,8 +24,7 @@ public sealed record CompleteSnapshotInput(ContextSnapshotRequest Request, IRead
 /// </summary>
 public sealed class ContextSnapshotOrchestrator : TaskOrchestrator<ContextSnapshotRequest, ContextSnapshotResult>
 {
-    private static readonly TaskOptions Retry = TaskOptions.FromRetryPolicy(new RetryPolicy(
-        maxNumberOfAttempts: 3, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2, maxRetryInterval: TimeSpan.FromSeconds(30)));
+    private static readonly TaskOptions Retry = FanOut.Retry;
 
     public override async Task<ContextSnapshotResult> RunAsync(TaskOrchestrationContext context, ContextSnapshotRequest input)
     {
@@ -41,21 +40,8 @@ public sealed class ContextSnapshotOrchestrator : TaskOrchestrator<ContextSnapsh
         }
 
         var catalog = context.CallActivityAsync<SnapshotCatalogPart>(TaskNames.CaptureSnapshotCatalog, new CaptureSnapshotCatalogInput(input.Id, input.AsOf), Retry);
-        var running = new List<Task<SnapshotPart>>();
-        var parts = new List<SnapshotPart>();
-        for (var p = 0; p < input.Partitions; p++)
-        {
-            if (running.Count >= input.MaxParallel)
-            {
-                var finished = await Task.WhenAny(running);
-                running.Remove(finished);
-                parts.Add(await finished);
-            }
-
-            running.Add(context.CallActivityAsync<SnapshotPart>(TaskNames.CaptureSnapshotPartition, new CaptureSnapshotPartitionInput(input.Id, input.AsOf, p), Retry));
-        }
-
-        parts.AddRange(await Task.WhenAll(running));
+        var parts = await FanOut.RunAsync<CaptureSnapshotPartitionInput, SnapshotPart>(context, TaskNames.CaptureSnapshotPartition,
+            Enumerable.Range(0, input.Partitions).Select(p => new CaptureSnapshotPartitionInput(input.Id, input.AsOf, p)), input.MaxParallel);
         var manifest = await context.CallActivityAsync<ContextSnapshotManifest>(TaskNames.CompleteContextSnapshot,
             new CompleteSnapshotInput(input, parts.OrderBy(p => p.Blob, StringComparer.Ordinal).ToList(), await catalog), Retry);
         log.LogInformation("{Summary}", manifest.Summary());
