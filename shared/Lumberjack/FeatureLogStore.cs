@@ -312,18 +312,48 @@ public sealed class FeatureLogStore
     }
 
     /// <summary>Records that a file was labelled at <paramref name="at"/>; a final file moves to the final partition (written there first, then removed from open).</summary>
-    public async Task MarkLabelledAsync(LandedFile file, DateTimeOffset at, bool final, CancellationToken cancellationToken)
+    public Task MarkLabelledAsync(LandedFile file, DateTimeOffset at, bool final, CancellationToken cancellationToken) =>
+        MarkLabelledAsync([(file, final)], at, cancellationToken);
+
+    /// <summary>Index actions in one entity-group transaction at most (the service's limit).</summary>
+    private const int MaxActionsPerTransaction = 100;
+
+    /// <summary>
+    /// Marks files labelled at <paramref name="at"/>, their index rows written in entity-group
+    /// transactions of up to 100 (one partition each) instead of one request per file: first every
+    /// row in its partition (final or open), then the open rows of the final ones deleted. A file
+    /// caught between the two appears once (<see cref="ListAsync"/> keeps the final row). A delete
+    /// transaction that finds a row gone (a concurrent run deleted it) deletes its rows one by one.
+    /// </summary>
+    public async Task MarkLabelledAsync(IReadOnlyList<(LandedFile File, bool Final)> files, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        var labelled = file with { LabelledAt = at, Final = final };
-        await Files.UpsertEntityAsync(ToEntity(labelled), TableUpdateMode.Merge, cancellationToken);
-        if (final)
+        ArgumentNullException.ThrowIfNull(files);
+        foreach (var partition in files.Select(f => f.File with { LabelledAt = at, Final = f.Final }).GroupBy(f => f.Final))
+        {
+            foreach (var chunk in partition.Chunk(MaxActionsPerTransaction))
+            {
+                await Files.SubmitTransactionAsync(chunk.Select(f => new TableTransactionAction(TableTransactionActionType.UpsertMerge, ToEntity(f))), cancellationToken);
+            }
+        }
+
+        foreach (var chunk in files.Where(f => f.Final).Select(f => f.File.Id).Chunk(MaxActionsPerTransaction))
         {
             try
             {
-                await Files.DeleteEntityAsync(OpenPartition, file.Id, ETag.All, cancellationToken);
+                await Files.SubmitTransactionAsync(chunk.Select(id => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(OpenPartition, id), ETag.All)), cancellationToken);
             }
-            catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
+            catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
             {
+                foreach (var id in chunk)
+                {
+                    try
+                    {
+                        await Files.DeleteEntityAsync(OpenPartition, id, ETag.All, cancellationToken);
+                    }
+                    catch (RequestFailedException gone) when (gone.Status == (int)HttpStatusCode.NotFound)
+                    {
+                    }
+                }
             }
         }
     }

@@ -50,6 +50,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOpti
 
         // Files are labelled several at once: each has its own labels blob (ETag-guarded) and index row.
         int labelled = 0, liked = 0, changed = 0, conflicts = 0;
+        var marks = new System.Collections.Concurrent.ConcurrentQueue<(LandedFile, bool)>();
         await Parallel.ForEachAsync(Enumerable.Range(0, due.Count), new ParallelOptions { MaxDegreeOfParallelism = FeatureLogStore.ReadParallelism, CancellationToken = cancellationToken },
             async (i, ct) =>
             {
@@ -64,7 +65,7 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOpti
                 if (file.LabelledAt is null && await log.WriteLabelsAsync(file, labels, null, ct))
                 {
                     Interlocked.Add(ref changed, labels.Sum(l => l.Labels.Length));
-                    await log.MarkLabelledAsync(file, now, final, ct);
+                    marks.Enqueue((file, final));
                     return;
                 }
 
@@ -81,9 +82,11 @@ public sealed class LabelJoiner(FeatureLogStore log, ArchiveReader reader, IOpti
                     Interlocked.Add(ref changed, differing);
                 }
 
-                await log.MarkLabelledAsync(file, now, final, ct);
+                marks.Enqueue((file, final));
             });
 
+        // The files whose labels are written are marked together: their index rows go in a few transactions.
+        await log.MarkLabelledAsync(marks.ToArray(), now, cancellationToken);
         return new LabelRunResult(due.Count, members.Count, labelled, liked, changed, stillOpen, conflicts);
     }
 

@@ -356,6 +356,29 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Marking_many_files_writes_their_index_rows_in_transactions_and_survives_a_row_already_moved()
+    {
+        using var h = new ArchiveHarness(azurite);
+        var store = Store(h);
+        await store.EnsureCreatedAsync();
+        // 150 requests an hour apart: 150 files, more than one transaction holds.
+        await store.IngestAsync(Enumerable.Range(0, 150).Select(i => Event(Json(Record("5", "10", T0.AddHours(i), logId: $"log{i}")), i)).ToList());
+        var files = await store.ListAsync(openOnly: true, default);
+        Assert.Equal(150, files.Count);
+
+        // A concurrent run already moved one file to final.
+        await store.MarkLabelledAsync(files[7], T0, final: true, default);
+        var at = T0.AddDays(400);
+        await store.MarkLabelledAsync(files.Select((f, i) => (f, i % 3 != 0)).ToList(), at, default);
+
+        var listed = await store.ListAsync(openOnly: false, default);
+        Assert.Equal(150, listed.Count);
+        Assert.All(listed, f => Assert.Equal(at, f.LabelledAt));
+        Assert.Equal(files.Where((_, i) => i % 3 != 0).Select(f => f.Id), listed.Where(f => f.Final).Select(f => f.Id));
+        Assert.Equal(files.Where((_, i) => i % 3 == 0).Select(f => f.Id), (await store.ListAsync(openOnly: true, default)).Select(f => f.Id));
+    }
+
+    [Fact]
     public void The_final_file_cache_keeps_at_most_its_bound_and_lets_the_least_recently_read_go_first()
     {
         static FinalFileCache.Entry Entry(int impressions) => new(
