@@ -32,6 +32,9 @@ public sealed class LocalHostSettings
 
     /// <summary>Extra configuration (e.g. Archive:TablePrefix), as app settings would give it.</summary>
     public IDictionary<string, string?> Configuration { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>Defaults below every other source: the environment, the command line and <see cref="Configuration"/> override them.</summary>
+    public IDictionary<string, string?> Defaults { get; init; } = new Dictionary<string, string?>();
 }
 
 /// <summary>
@@ -51,6 +54,7 @@ public static class LocalFunctionHost
             [AppSettings.DurableTaskHubName] = "local",
         });
         builder.Configuration.AddInMemoryCollection(settings.Configuration);
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = settings.Defaults });
         builder.Logging.AddFilter("Azure", LogLevel.Error)
             .AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
             .AddFilter("Microsoft.DurableTask", LogLevel.Warning)
@@ -124,6 +128,7 @@ public static class LocalFunctionHost
 
     private sealed record LocalEventBody(string? PartitionKey, JsonElement Body);
 
+    /// <summary>A loopback port nothing listens on right now, chosen by the operating system.</summary>
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

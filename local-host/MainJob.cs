@@ -34,15 +34,14 @@ internal static class MainJob
     public static readonly TimeSpan FactsMaxWait = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
-    /// Settings the main job picks for one machine unless the environment gives them: a precompute fans
-    /// out over one key partition per core. Eight partitions are for fanning out over instances in
-    /// Azure; on one machine each partition activity costs its dispatch through the in-memory Durable
-    /// Task backend, and all the Hulk's datasets of full MovieLens compute in under a second.
+    /// Settings the main job picks for one machine; the environment overrides them (they are the local
+    /// host's <see cref="LocalHostSettings.Defaults"/>): a precompute fans out over one key partition
+    /// per core. Eight partitions are for fanning out over instances in Azure; on one machine each
+    /// partition activity costs its dispatch through the in-memory Durable Task backend, and all the
+    /// Hulk's datasets of full MovieLens compute in under a second.
     /// </summary>
     public static Dictionary<string, string?> LocalDefaults() =>
-        Environment.GetEnvironmentVariable("Precompute__Partitions") is null
-            ? new(StringComparer.Ordinal) { ["Precompute:Partitions"] = Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture) }
-            : new(StringComparer.Ordinal);
+        new(StringComparer.Ordinal) { ["Precompute:Partitions"] = Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture) };
 
     /// <summary>Runs the main job with its options (see <see cref="MainJobCommand"/>); returns the exit code.</summary>
     public static async Task<int> RunAsync(MainJobOptions options, CancellationToken cancellationToken)
@@ -58,7 +57,7 @@ internal static class MainJob
             // The facts hub fills its batches for longer: a rank request of the replay's traffic makes only its
             // member's partition deliver at once, so the others ingest a few large batches instead of many small ones.
             Hub = new LocalHubOptions { MaxWaitOfHub = new Dictionary<string, TimeSpan>(StringComparer.Ordinal) { [Hubs.Facts] = FactsMaxWait } },
-            Configuration = LocalDefaults(),
+            Defaults = LocalDefaults(),
         }, []);
         await app.StartAsync(cancellationToken);
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Serverless.LocalHost");
@@ -118,7 +117,7 @@ internal static class MainJob
                 var rest = facts.Where(f => f.EventTime >= cutoff).ToList();
                 await ReplayAsync("Replay with rank traffic", rest, traffic);
                 log.LogInformation("Replayed the remaining {Count} facts with {Requests} rank requests in {Seconds:F1} s (up to {InFlight} requests at once; per request {Waiting:F1} ms waiting for the archive to ingest what came before it, {Ranking:F1} ms ranking)",
-                    rest.Count, traffic.Requests, (DateTimeOffset.UtcNow - phase).TotalSeconds, traffic.MostInFlight,
+                    rest.Count, traffic.Requests, (DateTimeOffset.UtcNow - phase).TotalSeconds, traffic.MaxInFlight,
                     traffic.Waiting.TotalMilliseconds / Math.Max(1, traffic.Requests), traffic.Ranking.TotalMilliseconds / Math.Max(1, traffic.Requests));
 
                 phase = DateTimeOffset.UtcNow;

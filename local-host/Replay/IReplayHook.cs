@@ -18,5 +18,5 @@ public interface IReplayHook
 
     Task BeforeAsync(FactEnvelope fact, CancellationToken cancellationToken);
 
-    Task CompleteAsync(CancellationToken cancellationToken);
+    Task CompleteAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -43,7 +43,6 @@ public sealed class ReplayTraffic(
     private int requests;
     private int fallbacks;
     private int logged;
-    private int mostInFlight;
     private long waitingTicks;
     private long rankingTicks;
 
@@ -53,14 +52,14 @@ public sealed class ReplayTraffic(
 
     public int Logged => Volatile.Read(ref logged);
 
-    /// <summary>The most requests that were under way at once.</summary>
-    public int MostInFlight => mostInFlight;
+    /// <summary>The most requests under way at once.</summary>
+    public int MaxInFlight => maxInFlight;
 
     /// <summary>Time the requests spent waiting for the archive to ingest what came before them, summed over requests.</summary>
-    public TimeSpan Waiting => TimeSpan.FromTicks((long)(Interlocked.Read(ref waitingTicks) * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+    public TimeSpan Waiting => TimeSpan.FromTicks(Interlocked.Read(ref waitingTicks));
 
     /// <summary>Time spent in the rank requests themselves, summed over requests.</summary>
-    public TimeSpan Ranking => TimeSpan.FromTicks((long)(Interlocked.Read(ref rankingTicks) * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+    public TimeSpan Ranking => TimeSpan.FromTicks(Interlocked.Read(ref rankingTicks));
 
     public bool Wants(FactEnvelope fact) => fact.Kind == "rating" && random.NextDouble() < rate;
 
@@ -78,7 +77,6 @@ public sealed class ReplayTraffic(
         clock.AdvanceTo(asOf.AddTicks(1));
         var ingested = waitForArchive(member, cancellationToken);
         inFlight.Add(RequestAsync(new RankRequest(member, candidates, 10, asOf), ingested, cancellationToken));
-        mostInFlight = Math.Max(mostInFlight, inFlight.Count);
         while (inFlight.Count >= maxInFlight)
         {
             var done = await Task.WhenAny(inFlight);
@@ -98,10 +96,10 @@ public sealed class ReplayTraffic(
     {
         var started = Stopwatch.GetTimestamp();
         await ingested;
-        Interlocked.Add(ref waitingTicks, Stopwatch.GetTimestamp() - started);
+        Interlocked.Add(ref waitingTicks, Stopwatch.GetElapsedTime(started).Ticks);
         started = Stopwatch.GetTimestamp();
         var response = await rank(request, cancellationToken);
-        Interlocked.Add(ref rankingTicks, Stopwatch.GetTimestamp() - started);
+        Interlocked.Add(ref rankingTicks, Stopwatch.GetElapsedTime(started).Ticks);
         Interlocked.Increment(ref requests);
         if (response.Fallback) { Interlocked.Increment(ref fallbacks); }
         if (response.Logged) { Interlocked.Increment(ref logged); }

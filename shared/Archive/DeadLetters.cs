@@ -74,7 +74,7 @@ public sealed class DeadLetterStore(TableClient table, BlobContainerClient paylo
 
     public async Task WriteAsync(IReadOnlyList<(DeadLetter Letter, string RowKey)> letters, CancellationToken cancellationToken)
     {
-        foreach (var chunk in letters.Chunk(100))
+        foreach (var chunk in letters.Chunk(Storage.TableBatches.MaxActions))
         {
             var entities = new List<TableEntity>(chunk.Length);
             foreach (var (letter, rowKey) in chunk)

@@ -25,7 +25,7 @@ public sealed class PartitionIndex(TableClient table)
     {
         var fresh = partitionKeys.Where(k => !known.ContainsKey(k)).Distinct(StringComparer.Ordinal).ToList();
         var created = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var chunk in fresh.Chunk(100))
+        foreach (var chunk in fresh.Chunk(Storage.TableBatches.MaxActions))
         {
             try
             {

@@ -81,17 +81,16 @@ public sealed class FeatureLogStore
     private readonly TimeProvider time;
     private readonly DeadLetterStore deadLetters;
 
-    public FeatureLogStore(TableServiceClient tables, BlobServiceClient blobs, IOptions<ArchiveOptions> archive, ArchiveTables archiveTables, TimeProvider time, FinalFileCache? finals = null)
+    public FeatureLogStore(TableServiceClient tables, BlobServiceClient blobs, IOptions<ArchiveOptions> archive, ArchiveTables archiveTables, TimeProvider time)
     {
         this.time = time;
-        Finals = finals ?? new FinalFileCache();
         Files = tables.GetTableClient(archive.Value.TablePrefix + "featurelogfiles");
         Container = blobs.GetBlobContainerClient((archive.Value.TablePrefix + "featurelog").ToLowerInvariant());
         deadLetters = archiveTables.DeadLetters;
     }
 
     /// <summary>Final files read before, kept in memory (see <see cref="FinalFileCache"/>).</summary>
-    public FinalFileCache Finals { get; }
+    public FinalFileCache Finals { get; } = new();
 
     /// <summary>The index: one row per landed file (partition "open" until its labels are final, then "final").</summary>
     public TableClient Files { get; }
@@ -311,51 +310,18 @@ public sealed class FeatureLogStore
         }
     }
 
-    /// <summary>Records that a file was labelled at <paramref name="at"/>; a final file moves to the final partition (written there first, then removed from open).</summary>
-    public Task MarkLabelledAsync(LandedFile file, DateTimeOffset at, bool final, CancellationToken cancellationToken) =>
-        MarkLabelledAsync([(file, final)], at, cancellationToken);
-
-    /// <summary>Index actions in one entity-group transaction at most (the service's limit).</summary>
-    private const int MaxActionsPerTransaction = 100;
-
     /// <summary>
     /// Marks files labelled at <paramref name="at"/>, their index rows written in entity-group
-    /// transactions of up to 100 (one partition each) instead of one request per file: first every
-    /// row in its partition (final or open), then the open rows of the final ones deleted. A file
-    /// caught between the two appears once (<see cref="ListAsync"/> keeps the final row). A delete
-    /// transaction that finds a row gone (a concurrent run deleted it) deletes its rows one by one.
+    /// transactions (<see cref="Storage.TableBatches"/>) instead of requests per file: first every row
+    /// in its partition (final or open), then the open rows of the final ones deleted. A file caught
+    /// between the two appears once (<see cref="ListAsync"/> keeps the final row); an open row a
+    /// concurrent run deleted already is fine.
     /// </summary>
     public async Task MarkLabelledAsync(IReadOnlyList<(LandedFile File, bool Final)> files, DateTimeOffset at, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(files);
-        foreach (var partition in files.Select(f => f.File with { LabelledAt = at, Final = f.Final }).GroupBy(f => f.Final))
-        {
-            foreach (var chunk in partition.Chunk(MaxActionsPerTransaction))
-            {
-                await Files.SubmitTransactionAsync(chunk.Select(f => new TableTransactionAction(TableTransactionActionType.UpsertMerge, ToEntity(f))), cancellationToken);
-            }
-        }
-
-        foreach (var chunk in files.Where(f => f.Final).Select(f => f.File.Id).Chunk(MaxActionsPerTransaction))
-        {
-            try
-            {
-                await Files.SubmitTransactionAsync(chunk.Select(id => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(OpenPartition, id), ETag.All)), cancellationToken);
-            }
-            catch (TableTransactionFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
-            {
-                foreach (var id in chunk)
-                {
-                    try
-                    {
-                        await Files.DeleteEntityAsync(OpenPartition, id, ETag.All, cancellationToken);
-                    }
-                    catch (RequestFailedException gone) when (gone.Status == (int)HttpStatusCode.NotFound)
-                    {
-                    }
-                }
-            }
-        }
+        await Storage.TableBatches.UpsertMergeAsync(Files, files.Select(f => ToEntity(f.File with { LabelledAt = at, Final = f.Final })), cancellationToken);
+        await Storage.TableBatches.DeleteAsync(Files, OpenPartition, files.Where(f => f.Final).Select(f => f.File.Id), cancellationToken);
     }
 
     /// <summary>

@@ -45,7 +45,8 @@ public sealed record ModelManifest
 
     /// <summary>
     /// The effective number of members (Kish) in the rows <see cref="FeatureProfiles"/> were cut from: the
-    /// independent units of the member features on the training side; null when unknown (trained on logged features).
+    /// independent units of the member features on the training side; null when the training set named no
+    /// row contexts (models trained before they were recorded).
     /// </summary>
     public double? FeatureProfileMembers { get; init; }
 

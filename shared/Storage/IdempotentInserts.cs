@@ -43,7 +43,7 @@ public static class IdempotentInserts
     {
         var added = 0;
         await Parallel.ForEachAsync(
-            rows.GroupBy(r => r.PartitionKey).SelectMany(g => g.Chunk(100)),
+            rows.GroupBy(r => r.PartitionKey).SelectMany(g => g.Chunk(TableBatches.MaxActions)),
             new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken },
             async (chunk, ct) => Interlocked.Add(ref added, await InsertAsync(table, chunk, ct)));
         return added;

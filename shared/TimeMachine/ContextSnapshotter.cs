@@ -47,8 +47,14 @@ public sealed class ContextSnapshotter(
     BlobServiceClient blobs, ILiveHistory live, ArchiveReader archive, ArchiveTables tables, DerivedVersionRegistry derived, FeatureEncoder encoder,
     string container = ContextSnapshotter.Container, IncrementalSnapshots? factSnapshots = null)
 {
-    /// <summary>The members' histories at T of the last fact snapshot read (planning and the captures of one run share it); cleared when a snapshot completes.</summary>
-    private HistoriesAtT? histories;
+    /// <summary>
+    /// The histories at T of the last fact snapshot read, as a load under way or done: planning and the
+    /// captures of one run share it, and captures running at once load the snapshot once. Cleared when
+    /// a snapshot completes.
+    /// </summary>
+    private Loaded? histories;
+
+    private sealed record Loaded(string Snapshot, DateTimeOffset AsOf, Task<HistoriesAtT> Histories);
 
     public const string Container = "context-snapshots";
 
@@ -152,8 +158,15 @@ public sealed class ContextSnapshotter(
     /// <summary>Captures the catalog as of T and names the derived versions current at T (title statistics recomputed at T when none was).</summary>
     public async Task<SnapshotCatalogPart> CaptureCatalogAsync(string id, DateTimeOffset asOf, CancellationToken cancellationToken = default)
     {
-        var catalog = (await archive.ReadAllAsync(new BatchQuery(null, null, FactKind.Catalog, null, null, asOf, false, 1000, null), cancellationToken))
-            .Select(f => f.Fact).Where(f => KnownAt.IsKnown(f, asOf)).OrderBy(f => f.Id, StringComparer.Ordinal).ToList();
+        // The plan's fact snapshot at T holds every current version at T (what the batch interface as of T reads): the catalog
+        // and the ratings come from it when there is one, else from the archive.
+        var plan = await ReadJsonAsync<SnapshotPlan>(PlanBlob(id), cancellationToken);
+        var atT = plan?.FactSnapshot is { } factSnapshot && factSnapshots is not null ? await HistoriesAsync(factSnapshot, plan.AsOf, cancellationToken) : null;
+        async Task<IEnumerable<Fact>> CurrentAsync(FactKind kind) => atT is not null
+            ? atT.Facts.Where(f => f.Kind == kind)
+            : (await archive.ReadAllAsync(new BatchQuery(null, null, kind, null, null, asOf, false, 1000, null), cancellationToken)).Select(f => f.Fact);
+
+        var catalog = (await CurrentAsync(FactKind.Catalog)).Where(f => KnownAt.IsKnown(f, asOf)).OrderBy(f => f.Id, StringComparer.Ordinal).ToList();
         var catalogBytes = await WriteLinesAsync(CatalogBlob(id), catalog, cancellationToken);
         var versions = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var dataset in DerivedDatasets.All)
@@ -169,7 +182,7 @@ public sealed class ContextSnapshotter(
         if (!versions.ContainsKey(DerivedDatasets.TitleStats))
         {
             // No title-stats version was current at T: what one computed at T would hold, from every rating known at T.
-            var ratings = (await archive.ReadAllAsync(new BatchQuery(null, null, FactKind.Rating, null, null, asOf, false, 1000, null), cancellationToken)).Select(f => f.Fact).ToList();
+            var ratings = (await CurrentAsync(FactKind.Rating)).ToList();
             var stats = TitleStatsSnapshot.Build(ratings, asOf, encoder.Config);
             var entries = stats.Titles.OrderBy(t => t.Key, StringComparer.Ordinal)
                 .Select(t => new TitleStatsEntry(t.Key, t.Value.RatingCount, t.Value.RatingSum, t.Value.LikeCount, t.Value.RecentCount, t.Value.LastRatedAt)).ToList();
@@ -218,20 +231,29 @@ public sealed class ContextSnapshotter(
     }
 
     /// <summary>The histories at T of a fact snapshot: the ones kept by this instance, or loaded from the snapshot (once per instance and snapshot).</summary>
-    private async Task<HistoriesAtT> HistoriesAsync(string factSnapshot, DateTimeOffset asOf, CancellationToken cancellationToken)
+    private Task<HistoriesAtT> HistoriesAsync(string factSnapshot, DateTimeOffset asOf, CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref histories) is { } kept && kept.Snapshot == factSnapshot && kept.AsOf == asOf)
+        while (true)
         {
-            return kept;
+            var kept = Volatile.Read(ref histories);
+            if (kept is not null && kept.Snapshot == factSnapshot && kept.AsOf == asOf && !kept.Histories.IsFaulted && !kept.Histories.IsCanceled)
+            {
+                return kept.Histories;
+            }
+
+            var loading = new Loaded(factSnapshot, asOf, LoadAsync());
+            if (Interlocked.CompareExchange(ref histories, loading, kept) == kept)
+            {
+                return loading.Histories;
+            }
         }
 
-        var facts = await factSnapshots!.Store.LoadAsync(factSnapshot, cancellationToken);
-        return Remember(HistoriesAtT.From(factSnapshot, asOf, facts));
+        async Task<HistoriesAtT> LoadAsync() => HistoriesAtT.From(factSnapshot, asOf, await factSnapshots!.Store.LoadAsync(factSnapshot, cancellationToken));
     }
 
     private HistoriesAtT Remember(HistoriesAtT atT)
     {
-        Volatile.Write(ref histories, atT);
+        Volatile.Write(ref histories, new Loaded(atT.Snapshot, atT.AsOf, Task.FromResult(atT)));
         return atT;
     }
 
@@ -248,13 +270,16 @@ public sealed class ContextSnapshotter(
     /// archive's order: partition, then row key, newest first): the member's facts with event time
     /// &lt;= T, which is what the live read as of T returns.
     /// </summary>
-    private sealed class HistoriesAtT(string snapshot, DateTimeOffset asOf, Dictionary<string, List<Fact>> members)
+    private sealed class HistoriesAtT(string snapshot, DateTimeOffset asOf, Dictionary<string, List<Fact>> members, IReadOnlyList<Fact> facts)
     {
         public string Snapshot => snapshot;
 
         public DateTimeOffset AsOf => asOf;
 
-        public static HistoriesAtT From(string snapshot, DateTimeOffset asOf, IEnumerable<Fact> facts)
+        /// <summary>Every fact of the snapshot (each version current at T).</summary>
+        public IReadOnlyList<Fact> Facts => facts;
+
+        public static HistoriesAtT From(string snapshot, DateTimeOffset asOf, IReadOnlyList<Fact> facts)
         {
             var members = new Dictionary<string, List<Fact>>(StringComparer.Ordinal);
             foreach (var f in facts)
@@ -270,7 +295,7 @@ public sealed class ContextSnapshotter(
                 }
             }
 
-            return new HistoriesAtT(snapshot, asOf, members);
+            return new HistoriesAtT(snapshot, asOf, members, facts);
         }
 
         /// <summary>How many facts the member had at T, at most <paramref name="cap"/>.</summary>

@@ -40,6 +40,13 @@ public sealed class LeakageException(LeakageReport report) : Exception(report.Su
 /// </summary>
 public static class LeakageScan
 {
+    /// <summary>The report of a scan not made, with its reason (a set whose rows cannot be recomputed here).</summary>
+    public static LeakageReport Skip(TrainingSet set, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        return new LeakageReport(set.Train.Count + set.Validation.Count, 0, [], [], reason);
+    }
+
     public static LeakageReport Scan(TrainingSet set, IReadOnlyList<Fact> facts, FeatureEncoder encoder, TitleStatsTimeline? timeline = null)
     {
         ArgumentNullException.ThrowIfNull(set);
@@ -48,7 +55,7 @@ public static class LeakageScan
         var rows = set.Train.Concat(set.Validation).ToList();
         if (set.Contexts is not { } contexts)
         {
-            return new LeakageReport(rows.Count, 0, [], [], "the set has no row contexts (logged features are checked by the skew meter)");
+            return Skip(set, "the set has no row contexts (logged features are checked by the skew meter)");
         }
 
         if (contexts.Count != rows.Count)

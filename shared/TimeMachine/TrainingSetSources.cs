@@ -83,8 +83,8 @@ public sealed class LoggedFeaturesSource(FeatureLogStore featureLog, FeatureEnco
         var reference = string.Create(CultureInfo.InvariantCulture, $"featurelog:{encoder.ConfigHash}:{set.From:O}..{set.To:O}:{requests} requests");
         var lineage = new TrainingSetLineage(TrainingSetSources.LoggedFeatures, set.From, set.To, reference, encoder.ConfigHash, set.Train.Count, set.Validation.Count);
         // The rows' contexts (member, title, request time) say whose rows they are, for the drift
-        // reference; they are not recomputable contexts, so the scan is skipped as for any logged set.
-        return TrainingSetSources.Checked(set, lineage, LeakageScan.Scan(set with { Contexts = null }, [], encoder));
+        // reference; the vectors are the ones served, not recomputable here: the skew meter checks them.
+        return TrainingSetSources.Checked(set, lineage, LeakageScan.Skip(set, "logged features are the vectors as served, not recomputed here (the skew meter checks them)"));
     }
 }
 

@@ -114,7 +114,8 @@ public sealed class RecentHistoryTests(AzuriteFixture azurite)
                     }
                 }
 
-                (fromRecent, fromRows) = (h.Reader.LiveCounts().FromRecent, h.Reader.LiveCounts().FromFactRows);
+                var after = h.Reader.LiveCounts();
+                (fromRecent, fromRows) = (after.FromRecent, after.FromFactRows);
             }
         }
 

@@ -39,6 +39,10 @@ public sealed class LocalHostFixture : IAsyncDisposable
             ["Archive:TablePrefix"] = azurite.NewPrefix(), ["Archive:BatchPagesPerSecond"] = "200", ["Archive:BatchMaxConcurrency"] = "2",
             ["LocalHost:DevelopmentIdentity:Name"] = DeveloperName, ["LocalHost:DevelopmentIdentity:ObjectId"] = DeveloperObjectId,
             ["LocalHost:DevelopmentIdentity:Roles"] = Serverless.Access.OperatorRoles.Approver,
+
+            // Tests share two cores, and a cold Azurite's first reads can take longer than serving's 250 ms:
+            // a generous history deadline keeps the Substitute out of tests that are not about it (those that are set their own).
+            ["Serving:Deadline"] = "00:00:05",
         };
         foreach (var (k, v) in configuration ?? new Dictionary<string, string?>()) { config[k] = v; }
         var app = LocalFunctionHost.Build(new LocalHostSettings

@@ -35,9 +35,6 @@ public sealed class TrainedHostFixture : IAsyncLifetime
         {
             ["Archive:BatchPagesPerSecond"] = "2000",
 
-            // Tests share two cores: a generous history deadline keeps the Substitute out of tests that are not about it.
-            ["Serving:Deadline"] = "00:00:05",
-
             // The fixture's logged traffic is a handful of test members, so the Sentinel's shadow and
             // drift checks would judge pipeline candidates on it: they are skipped here (visibly, in the
             // report). The checks themselves are tested in SentinelChecksTests.
@@ -560,10 +557,9 @@ public sealed class FallbackOverHttpTests(AzuriteFixture azurite)
     [Fact]
     public async Task Without_a_live_model_the_Substitute_answers_and_says_so()
     {
-        // History reads may be slow on a cold Azurite (thresholds through configuration): this test is about the
-        // Substitute without a model, so a first read slower than the 250 ms deadline must not answer for another reason.
+        // History reads may be slow on a cold Azurite (a threshold through configuration): this test is about the Substitute.
         await using var host = await LocalHostFixture.StartAsync(azurite, new DateTimeOffset(2010, 1, 1, 0, 0, 0, TimeSpan.Zero),
-            new Dictionary<string, string?> { ["Health:MaxHistoryReadP99"] = "00:01:00", ["Serving:Deadline"] = "00:00:05" });
+            new Dictionary<string, string?> { ["Health:MaxHistoryReadP99"] = "00:01:00" });
         var withCandidates = await host.Http.PostAsJsonAsync("api/rank", new { member = "1", candidates = new[] { "7", "8" } });
         var body = await withCandidates.Content.ReadFromJsonAsync<RankResponse>();
         Assert.True(body!.Fallback);

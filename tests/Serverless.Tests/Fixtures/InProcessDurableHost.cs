@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Testing;
@@ -23,20 +21,12 @@ public static class InProcessDurableHost
         {
             try
             {
-                return await DurableTaskTestHost.StartAsync(registry, new DurableTaskTestHostOptions { Port = FreePort() });
+                return await DurableTaskTestHost.StartAsync(registry, new DurableTaskTestHostOptions { Port = Serverless.LocalHost.LocalFunctionHost.FreePort() });
             }
             catch (IOException e) when (attempt < Attempts && e.InnerException is AddressInUseException)
             {
                 // Someone took the port between our probe and the host's bind: take another.
             }
         }
-    }
-
-    /// <summary>A port that nothing listens on right now, chosen by the operating system.</summary>
-    public static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

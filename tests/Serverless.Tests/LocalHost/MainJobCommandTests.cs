@@ -17,15 +17,16 @@ public sealed class MainJobCommandTests
     [Fact]
     public void The_main_job_fans_a_precompute_out_over_one_partition_per_core_unless_the_environment_says_otherwise()
     {
-        var defaults = MainJob.LocalDefaults();
-        if (Environment.GetEnvironmentVariable("Precompute__Partitions") is null)
+        string? Partitions(IDictionary<string, string?> configuration)
         {
-            Assert.Equal(Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture), Assert.Single(defaults, d => d.Key == "Precompute:Partitions").Value);
+            using var app = LocalFunctionHost.Build(new LocalHostSettings { StorageConnectionString = "UseDevelopmentStorage=true", Port = 0, Defaults = MainJob.LocalDefaults(), Configuration = configuration });
+            return app.Configuration["Precompute:Partitions"];
         }
-        else
-        {
-            Assert.Empty(defaults);
-        }
+
+        // The default applies unless a source above it (the environment, app settings) gives the setting.
+        Assert.Equal(Environment.GetEnvironmentVariable("Precompute__Partitions") ?? Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Partitions(new Dictionary<string, string?>()));
+        Assert.Equal("16", Partitions(new Dictionary<string, string?> { ["Precompute:Partitions"] = "16" }));
     }
 
     [Fact]

@@ -47,8 +47,6 @@ public sealed class MovieLensReplayTests
             Called++;
             return Task.CompletedTask;
         }
-
-        public Task CompleteAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private static ReplayClock NewClock() => new(DateTimeOffset.FromUnixTimeSeconds(0));
@@ -139,7 +137,6 @@ public sealed class MovieLensReplayTests
         Assert.Equal(Facts.Select(f => f.Id), publisher.Ids);
         Assert.Equal(requests.Count, traffic.Requests);
         Assert.InRange(requests.Count, 100, 200);
-        Assert.Equal(4, traffic.MostInFlight);
         Assert.InRange(mostInFlight, 2, 4);
         Assert.Equal(requests.Select(r => r.PublishedBefore), waitedAt);
 

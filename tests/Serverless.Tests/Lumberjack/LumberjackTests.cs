@@ -367,7 +367,7 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
         Assert.Equal(150, files.Count);
 
         // A concurrent run already moved one file to final.
-        await store.MarkLabelledAsync(files[7], T0, final: true, default);
+        await store.MarkLabelledAsync([(files[7], true)], T0, default);
         var at = T0.AddDays(400);
         await store.MarkLabelledAsync(files.Select((f, i) => (f, i % 3 != 0)).ToList(), at, default);
 

@@ -67,7 +67,6 @@ public sealed class DashboardFixture : IAsyncLifetime
         Host = await LocalHostFixture.StartAsync(azurite, facts[0].EventTime!.Value, new Dictionary<string, string?>(DevelopmentIdentity)
         {
             ["Archive:BatchPagesPerSecond"] = "2000",
-            ["Serving:Deadline"] = "00:00:05",
 
             // Pipeline candidates are judged on the artifact, dependencies, golden probes, the holdout
             // floor and the budget here: the shadow and drift checks (tested in SentinelChecksTests)

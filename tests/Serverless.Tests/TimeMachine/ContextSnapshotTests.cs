@@ -22,11 +22,6 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
 {
     private static readonly DateTimeOffset T0 = ArchiveHarness.Start.AddDays(-200);
 
-    /// <summary>
-    /// An archive of 30 members where member i has i + 1 ratings (light to heavy), 12 titles, and a
-    /// snapshotter on its own container; <paramref name="fromJournal"/>: it takes histories from the
-    /// fact snapshot at T cut from the ingest journal, else through the live interface (counted in <see cref="LiveReads"/>).
-    /// </summary>
     [Fact]
     public async Task Time_travel_builds_from_the_snapshot_cut_from_the_journal_the_set_a_full_read_of_the_archive_gives()
     {
@@ -35,10 +30,9 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
         w.Archive.Clock.Advance(TimeSpan.FromDays(120));
         var now = w.Archive.Clock.GetUtcNow();
         var stats = new TitleStatsVersions(w.Derived, new DerivedDataStore(azurite.Blobs(), "unused" + azurite.NewPrefix()), w.Encoder);
-        var snapshots = new IncrementalSnapshots(w.Archive.Reader, w.Archive.Tables, new FactSnapshotStore(azurite.Blobs()), w.Archive.Clock);
         var query = new TrainingSetQuery(now, new Serverless.Training.TrainingSetOptions());
 
-        var sourced = await new TimeTravelSource(snapshots, stats, w.Encoder).BuildAsync(query);
+        var sourced = await new TimeTravelSource(w.Snapshots, stats, w.Encoder).BuildAsync(query);
 
         var all = await FactSnapshotStore.ReadArchiveAsync(w.Archive.Reader, now, CancellationToken.None);
         var cutoffs = Serverless.Training.TrainingSetBuilder.Cutoffs(all.Where(f => f.Kind == FactKind.Rating).ToList(), now, query.Options);
@@ -51,6 +45,11 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
         Assert.True(sourced.Leakage.Clean, sourced.Leakage.Summary());
     }
 
+    /// <summary>
+    /// An archive of 30 members where member i has i + 1 ratings (light to heavy), 12 titles, and a
+    /// snapshotter on its own container; <paramref name="fromJournal"/>: it takes histories from the
+    /// fact snapshot at T cut from the ingest journal, else through the live interface (counted in <see cref="LiveReads"/>).
+    /// </summary>
     private sealed class World : IDisposable
     {
         public World(AzuriteFixture azurite, bool fromJournal = false)
@@ -60,9 +59,12 @@ public sealed class ContextSnapshotTests(AzuriteFixture azurite)
             Derived = new DerivedVersionRegistry(azurite.Tables(), prefix, Archive.Clock);
             Derived.EnsureCreatedAsync().GetAwaiter().GetResult();
             LiveReads = new CountingLive(Archive.Reader);
-            var cutter = fromJournal ? new IncrementalSnapshots(Archive.Reader, Archive.Tables, new FactSnapshotStore(azurite.Blobs()), Archive.Clock) : null;
-            Snapshotter = new ContextSnapshotter(azurite.Blobs(), LiveReads, Archive.Reader, Archive.Tables, Derived, Encoder, "ctx" + prefix, cutter);
+            Snapshots = new IncrementalSnapshots(Archive.Reader, Archive.Tables, new FactSnapshotStore(azurite.Blobs()), Archive.Clock);
+            Snapshotter = new ContextSnapshotter(azurite.Blobs(), LiveReads, Archive.Reader, Archive.Tables, Derived, Encoder, "ctx" + prefix, fromJournal ? Snapshots : null);
         }
+
+        /// <summary>Fact snapshots cut from this archive's ingest journal.</summary>
+        public IncrementalSnapshots Snapshots { get; }
 
         public CountingLive LiveReads { get; }
 
