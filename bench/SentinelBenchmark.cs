@@ -4,6 +4,7 @@ using Azure.Storage.Blobs;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Serverless.Archive;
+using Serverless.Events;
 using Serverless.Facts;
 using Serverless.Features;
 using Serverless.Lumberjack;
@@ -94,21 +95,59 @@ public static class SentinelBenchmark
         var rows = Enumerable.Range(0, shadowRows).Select(i => holdout[i % holdout.Count]).ToList();
         var shadow = new ShadowData(rows.Select(r => r.Features).ToList(), rows.Select(r => r.Label).ToList(), rows.Select((_, i) => "req-" + (i / 10)).ToList());
         var archiveOptions = Options.Create(new ArchiveOptions { TablePrefix = prefix });
-        var featureLog = new FeatureLogStore(tables, blobs, archiveOptions, new ArchiveTables(tables, blobs, archiveOptions), TimeProvider.System);
-        var validator = new CandidateValidator(store, registry, new DependencyResolvers([new SnapshotDependencyResolver(snapshots)]), featureLog, encoder,
-            Options.Create(new SentinelOptions { MaxShadowRows = Math.Max(shadowRows, 500) }), NullLogger<CandidateValidator>.Instance);
+        FeatureLogStore NewFeatureLog() => new(tables, blobs, archiveOptions, new ArchiveTables(tables, blobs, archiveOptions), TimeProvider.System);
+        var sentinelOptions = Options.Create(new SentinelOptions { MaxShadowRows = Math.Max(shadowRows, 500) });
+        CandidateValidator Validator(FeatureLogStore featureLog) => new(store, registry, new DependencyResolvers([new SnapshotDependencyResolver(snapshots)]), featureLog, encoder,
+            sentinelOptions, NullLogger<CandidateValidator>.Instance);
+
+        // The shadow rows land in the feature log as the Lumberjack lands them (requests of 10, after
+        // the candidate's held-out time) and are labelled, so the timed run reads them as the pipeline does.
+        var landing = NewFeatureLog();
+        await landing.EnsureCreatedAsync();
+        await LandLabelledAsync(landing, rows, manifest, prefix);
 
         var stored = (await store.DownloadAsync(manifest.Version))!;
-        await validator.ValidateAsync(stored, shadow);   // warm-up (JIT, first storage reads)
+        await Validator(landing).ValidateAsync(stored, shadow);   // warm-up (JIT, first storage reads), nothing stored
         watch.Restart();
-        var report = await validator.ValidateAsync(stored, shadow);
+        var report = await Validator(NewFeatureLog()).ValidateAsync(manifest.Version);   // read the log, every check, store the report
         var sentinelSeconds = watch.Elapsed.TotalSeconds;
         Console.WriteLine(report.ToString());
 
         Report.Header($"The Sentinel on {Environment.ProcessorCount} cores");
-        Report.Row($"Sentinel, every check, {shadowRows} shadow rows", sentinelSeconds, "s", $"training the same LightGBM candidate, {set.Train.Count} rows", trainSeconds, "<= 5 s for 20,000 rows on 2 cores");
+        Report.Row($"Sentinel, every check, {shadowRows} shadow rows read from the feature log, report stored", sentinelSeconds, "s", $"training the same LightGBM candidate, {set.Train.Count} rows", trainSeconds, "<= 5 s for 20,000 rows on 2 cores");
         var ratingCount = facts.Count(f => f.Kind == FactKind.Rating);
         Report.Row($"pipeline train -> validate -> gate on {ratingCount} ratings (time-travel set, LightGBM, probes + store, Sentinel; no archive read, no approval wait)",
             setSeconds + trainSeconds + saveSeconds + sentinelSeconds, "s", "training the candidate alone", trainSeconds, "<= 120 s on all ratings, 2 cores");
+    }
+
+    /// <summary>Lands <paramref name="rows"/> as logged requests of 10 impressions after the candidate's held-out time, each file labelled and final.</summary>
+    private static async Task LandLabelledAsync(FeatureLogStore featureLog, List<TrainingExample> rows, ModelManifest manifest, string prefix)
+    {
+        var from = manifest.HeldOutFrom ?? manifest.TrainedTo;
+        var events = new List<IncomingEvent>();
+        for (var start = 0; start < rows.Count; start += 10)
+        {
+            var request = start / 10;
+            var time = from.AddSeconds(request + 1);
+            var records = rows.Skip(start).Take(10).Select((r, k) => new FeatureLogRecord($"{prefix}-req-{request}", time, "m" + (request % 300), "t" + k, k,
+                "bench-live", manifest.FeatureConfigHash, r.Features, 0.5f, time, false, time)).ToList();
+            events.Add(new IncomingEvent(FeatureLogEvent.From(records).ToJson(), time, request));
+        }
+
+        foreach (var batch in events.Chunk(500))
+        {
+            await featureLog.IngestAsync(batch);
+        }
+
+        var labelsOf = Enumerable.Range(0, (rows.Count + 9) / 10).ToDictionary(i => $"{prefix}-req-{i}", i => rows.Skip(i * 10).Take(10).Select(r => r.Label).ToArray());
+        var files = await featureLog.ListAsync(openOnly: true, CancellationToken.None);
+        foreach (var file in files)
+        {
+            var labels = (await featureLog.ReadRequestsAsync(file, CancellationToken.None))
+                .Select(r => new RequestLabels(r.LogId, labelsOf[r.LogId], labelsOf[r.LogId].Select(_ => "").ToArray()));
+            await featureLog.WriteLabelsAsync(file, labels, null, CancellationToken.None);
+        }
+
+        await featureLog.MarkLabelledAsync(files.Select(f => (f, true)).ToList(), DateTimeOffset.UtcNow, CancellationToken.None);
     }
 }
