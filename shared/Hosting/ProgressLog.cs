@@ -82,16 +82,16 @@ public sealed class ProgressLog : IAsyncDisposable
 }
 
 /// <summary>
-/// What a progress line says besides the count: the rate so far and the time left at that rate
-/// (unknown until something is done, or without a total). Pure, so an orchestrator computes it from its replay-safe
-/// clock (<c>context.CurrentUtcDateTime</c>) as <see cref="ProgressLog"/> does from wall time.
+/// What a progress line says besides the count: the rate so far and the time left at that rate.
+/// Pure, so an orchestrator computes it from its replay-safe clock (<c>context.CurrentUtcDateTime</c>)
+/// as <see cref="ProgressLog"/> does from wall time.
 /// </summary>
 public readonly record struct ProgressRate(long Done, long? Total, TimeSpan Elapsed)
 {
     /// <summary>Units done per second so far (0 before any time has passed).</summary>
     public double PerSecond => Elapsed > TimeSpan.Zero ? Done / Elapsed.TotalSeconds : 0;
 
-    /// <summary>The time the rest takes at <see cref="PerSecond"/>; null while nothing is done.</summary>
+    /// <summary>The time the rest takes at <see cref="PerSecond"/>; null without a total or while the rate is unknown (nothing done, no time passed).</summary>
     public TimeSpan? Left => Total is { } all && PerSecond > 0 ? TimeSpan.FromSeconds(Math.Max(0, all - Done) / PerSecond) : null;
 }
 
