@@ -77,7 +77,8 @@ public static class RankBenchmark
         // Logged requests are serialized and handed to a publisher that drops the bytes: it stands in
         // for the network send to Event Hubs (the AMQP client's own cost is not in this figure). In
         // Azure the feature-log trigger runs on other instances; its cost is the ingestion figure below.
-        using var remoteBuffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions()), new SingleService(new DiscardingPublisher()), NullLogger<FeatureLogBuffer>.Instance);
+        using var remoteBuffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions()), new SingleService(new DiscardingPublisher()), NullLogger<FeatureLogBuffer>.Instance,
+            new ServingMonitor(time, services.GetRequiredService<Serverless.Hosting.PlatformMetrics>()), services.GetRequiredService<Serverless.Hosting.PlatformMetrics>());
         await remoteBuffer.StartAsync(CancellationToken.None);
         var logged = new RankService(histories, services.GetRequiredService<LiveModel>(), encoder, remoteBuffer,
             Options.Create(new LumberjackOptions { SampleRate = 1 }), services.GetRequiredService<IOptions<ServingOptions>>(), time, services.GetRequiredService<ServingMonitor>());

@@ -42,19 +42,19 @@ public sealed class ProgressLog : IAsyncDisposable
     public void Report()
     {
         var count = done();
-        var seconds = time.GetElapsedTime(started).TotalSeconds;
-        var rate = seconds > 0 ? count / seconds : 0;
+        var elapsed = time.GetElapsedTime(started);
+        var progress = new ProgressRate(count, total, elapsed);
         if (total is not { } all)
         {
-            logger.LogInformation("{Phase}: {Done} {Unit} ({Rate:F0}/s, {Elapsed:F0} s so far)", phase, count, unit, rate, seconds);
+            logger.LogInformation("{Phase}: {Done} {Unit} ({Rate:F0}/s, {Elapsed:F0} s so far)", phase, count, unit, progress.PerSecond, elapsed.TotalSeconds);
         }
-        else if (rate > 0)
+        else if (progress.Left is { } left)
         {
-            logger.LogInformation("{Phase}: {Done} of {Total} {Unit} ({Rate:F0}/s), about {Left:F0} s left", phase, count, all, unit, rate, Math.Max(0, all - count) / rate);
+            logger.LogInformation("{Phase}: {Done} of {Total} {Unit} ({Rate:F0}/s), about {Left:F0} s left", phase, count, all, unit, progress.PerSecond, left.TotalSeconds);
         }
         else
         {
-            logger.LogInformation("{Phase}: {Done} of {Total} {Unit} ({Elapsed:F0} s so far), time left unknown", phase, count, all, unit, seconds);
+            logger.LogInformation("{Phase}: {Done} of {Total} {Unit} ({Elapsed:F0} s so far), time left unknown", phase, count, all, unit, elapsed.TotalSeconds);
         }
     }
 
@@ -79,6 +79,20 @@ public sealed class ProgressLog : IAsyncDisposable
         await loop;
         stop.Dispose();
     }
+}
+
+/// <summary>
+/// What a progress line says besides the count: the rate so far and the time left at that rate.
+/// Pure, so an orchestrator computes it from its replay-safe clock (<c>context.CurrentUtcDateTime</c>)
+/// as <see cref="ProgressLog"/> does from wall time.
+/// </summary>
+public readonly record struct ProgressRate(long Done, long? Total, TimeSpan Elapsed)
+{
+    /// <summary>Units done per second so far (0 before any time has passed).</summary>
+    public double PerSecond => Elapsed > TimeSpan.Zero ? Done / Elapsed.TotalSeconds : 0;
+
+    /// <summary>The time the rest takes at <see cref="PerSecond"/>; null without a total or while the rate is unknown (nothing done, no time passed).</summary>
+    public TimeSpan? Left => Total is { } all && PerSecond > 0 ? TimeSpan.FromSeconds(Math.Max(0, all - Done) / PerSecond) : null;
 }
 
 /// <summary>The latest count reported by a piece of work, readable from another thread (feeds a <see cref="ProgressLog"/>).</summary>

@@ -21,7 +21,7 @@ namespace Serverless.Lumberjack;
 /// did not go out is sent again. What still fails is dropped and counted, as is what the host's
 /// shutdown time cuts off. Stopping the host publishes what is queued.
 /// </summary>
-public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServiceProvider services, ILogger<FeatureLogBuffer> logger, ServingMonitor? monitor = null, Hosting.PlatformMetrics? metrics = null) : BackgroundService
+public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServiceProvider services, ILogger<FeatureLogBuffer> logger, ServingMonitor monitor, Hosting.PlatformMetrics metrics) : BackgroundService
 {
     private readonly Channel<LoggedRequest> channel = Channel.CreateBounded<LoggedRequest>(
         new BoundedChannelOptions(options.Value.BufferCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
@@ -54,7 +54,7 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
         var vectors = request.Count;
         if (channel.Writer.TryWrite(request))
         {
-            metrics?.FeatureLogQueued(vectors);
+            metrics.FeatureLogQueued(vectors);
             return true;
         }
 
@@ -272,8 +272,8 @@ public sealed class FeatureLogBuffer(IOptions<LumberjackOptions> options, IServi
     private void Drop(long count)
     {
         Interlocked.Add(ref dropped, count);
-        monitor?.RecordFeatureLogDrops(count);
-        metrics?.FeatureLogDropped.Add(count);
+        monitor.RecordFeatureLogDrops(count);
+        metrics.FeatureLogDropped.Add(count);
     }
 
     public override void Dispose()

@@ -22,7 +22,7 @@ public sealed record ServingWindow(
 /// ranking tail. Answers are also counted on <see cref="Hosting.PlatformMetrics"/>, which add up
 /// across instances where this window is one instance's.
 /// </summary>
-public sealed class ServingMonitor(TimeProvider time, Hosting.PlatformMetrics? metrics = null)
+public sealed class ServingMonitor(TimeProvider time, Hosting.PlatformMetrics metrics)
 {
     public const int WindowSeconds = 60;
 
@@ -36,14 +36,14 @@ public sealed class ServingMonitor(TimeProvider time, Hosting.PlatformMetrics? m
     public void RecordModelAnswer()
     {
         Interlocked.Increment(ref Current().Requests);
-        metrics?.ModelAnswered();
+        metrics.ModelAnswered();
     }
 
     /// <summary>The Substitute answered a request (or was called for and could not answer), for this reason.</summary>
     public void RecordSubstitute(string reason)
     {
         ArgumentNullException.ThrowIfNull(reason);
-        metrics?.SubstituteAnswered(reason);
+        metrics.SubstituteAnswered(reason);
         var bucket = Current();
         lock (bucket)
         {

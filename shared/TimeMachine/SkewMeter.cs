@@ -60,7 +60,7 @@ public sealed record SkewReport(
 /// as training reads them), and counts, per feature, the values that differ. Any mismatch is
 /// skew: serving and the Time Machine would train on different numbers for the same moment.
 /// </summary>
-public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive, ModelStore models, FactSnapshotStore snapshots, TitleStatsVersions titleStats, FeatureEncoder encoder, TimeProvider time, ILogger<SkewMeter> logger, Hosting.PlatformMetrics? metrics = null)
+public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive, ModelStore models, FactSnapshotStore snapshots, TitleStatsVersions titleStats, FeatureEncoder encoder, TimeProvider time, ILogger<SkewMeter> logger, Hosting.PlatformMetrics metrics)
 {
     public const string SkippedSubstitute = "served by the Substitute";
     public const string SkippedOtherConfig = "logged with another feature config";
@@ -182,7 +182,7 @@ public sealed class SkewMeter(FeatureLogStore featureLog, ArchiveReader archive,
         var done = work.Count;
         var features = names.Select((name, f) => new FeatureSkew(name, compared[f], mismatches[f], maxDiff[f])).ToList();
         var report = new SkewReport(time.GetUtcNow(), (int)Math.Min(int.MaxValue, files.Sum(f => (long)f.Requests)), done, compared.Sum(), mismatches.Sum(), features, skipped);
-        metrics?.SkewMeasured(report.RequestsCompared, report.ValuesCompared, features.Select(f => (f.Feature, f.Mismatches)));
+        metrics.SkewMeasured(report.RequestsCompared, report.ValuesCompared, features.Select(f => (f.Feature, f.Mismatches)));
         if (report.Mismatches > 0)
         {
             logger.LogError("Training/serving skew: {Summary}", report.Summary());

@@ -1,5 +1,6 @@
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
+using Serverless.Hosting;
 using Serverless.Precompute;
 
 namespace Serverless.Workflows.Precompute;
@@ -34,16 +35,18 @@ public sealed class PrecomputeOrchestrator : TaskOrchestrator<PrecomputeRequest,
         try
         {
             var snapshot = await context.CallActivityAsync<string>(TaskNames.PrepareInputs, new PrepareInputsInput(begin.Snapshot, input.AsOf), Retry);
+
+            // The orchestration's own clock (the same on every replay), so the rate and time left are deterministic.
+            var fanOutStarted = context.CurrentUtcDateTime;
             var done = await FanOut.RunAsync<PartitionWork, PartitionCounts>(context, TaskNames.ComputePartition,
                 Enumerable.Range(0, input.Partitions).Select(p => new PartitionWork(input.Dataset, version, snapshot, input.AsOf, p, input.Partitions, input.Size, begin.Model)),
                 input.MaxParallel,
-                // Progress of long precomputes: a line at each quarter of the partitions.
+                // Progress of long precomputes: a line at each quarter of the partitions (the replay-safe logger stays quiet on replay).
                 finished =>
                 {
                     if (finished.Count * 4 / input.Partitions > (finished.Count - 1) * 4 / input.Partitions)
                     {
-                        log.LogInformation("Precompute {Id} of {Dataset}: {Done} of {Partitions} partitions computed ({Keys} keys so far)",
-                            owner, input.Dataset, finished.Count, input.Partitions, finished.Sum(d => d.Keys));
+                        LogProgress(log, owner, input.Dataset, finished.Count, input.Partitions, finished.Sum(d => d.Keys), context.CurrentUtcDateTime - fanOutStarted);
                     }
                 });
 
@@ -60,6 +63,26 @@ public sealed class PrecomputeOrchestrator : TaskOrchestrator<PrecomputeRequest,
             log.LogError("Precompute {Id} of {Dataset} {Version} failed; the previous version keeps serving: {Reason}", owner, input.Dataset, version, ex.Message);
             await context.CallActivityAsync(TaskNames.FailPrecompute, new FailPrecomputeInput(input.Dataset, version, owner, ex.FailureDetails.ErrorMessage), Retry);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// One progress line of the fan-out: partitions computed of how many, the rate so far and the time
+    /// left at that rate (from the orchestration's clock, <paramref name="elapsed"/> since the fan-out began), and the keys so far.
+    /// </summary>
+    public static void LogProgress(ILogger log, string id, string dataset, int done, int partitions, long keys, TimeSpan elapsed)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        var progress = new ProgressRate(done, partitions, elapsed);
+        if (progress.Left is { } left)
+        {
+            log.LogInformation("Precompute {Id} of {Dataset}: {Done} of {Partitions} partitions computed ({Rate:F2}/s), about {Left:F0} s left ({Keys} keys so far)",
+                id, dataset, done, partitions, progress.PerSecond, left.TotalSeconds, keys);
+        }
+        else
+        {
+            log.LogInformation("Precompute {Id} of {Dataset}: {Done} of {Partitions} partitions computed ({Elapsed:F0} s so far), time left unknown ({Keys} keys so far)",
+                id, dataset, done, partitions, elapsed.TotalSeconds, keys);
         }
     }
 }

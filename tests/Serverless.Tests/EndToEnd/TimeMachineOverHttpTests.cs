@@ -45,7 +45,7 @@ public sealed partial class RankingOverHttpTests
         var seq = 0;
         await store.IngestAsync(requests.Select(r => new IncomingEvent(FeatureLogEvent.From(r).ToJson(), DateTimeOffset.UtcNow, seq++)).ToList());
         var meter = new SkewMeter(store, services.GetRequiredService<ArchiveReader>(), services.GetRequiredService<ModelStore>(), services.GetRequiredService<FactSnapshotStore>(),
-            services.GetRequiredService<Serverless.Precompute.TitleStatsVersions>(), services.GetRequiredService<FeatureEncoder>(), TimeProvider.System, NullLogger<SkewMeter>.Instance, metrics);
+            services.GetRequiredService<Serverless.Precompute.TitleStatsVersions>(), services.GetRequiredService<FeatureEncoder>(), TimeProvider.System, NullLogger<SkewMeter>.Instance, metrics ?? Fixtures.TestMetrics.Unheard());
         return await meter.MeasureAsync(new SkewMeterRequest());
     }
 

@@ -15,13 +15,14 @@ public static class InProcessDurableHost
 {
     private const int Attempts = 5;
 
-    public static async Task<DurableTaskTestHost> StartAsync(Action<DurableTaskRegistry> registry)
+    /// <summary>Starts the host with <paramref name="registry"/>'s tasks; <paramref name="loggerFactory"/> hears the worker's (and the orchestrators') logs.</summary>
+    public static async Task<DurableTaskTestHost> StartAsync(Action<DurableTaskRegistry> registry, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await DurableTaskTestHost.StartAsync(registry, new DurableTaskTestHostOptions { Port = Serverless.LocalHost.LocalFunctionHost.FreePort() });
+                return await DurableTaskTestHost.StartAsync(registry, new DurableTaskTestHostOptions { Port = Serverless.LocalHost.LocalFunctionHost.FreePort(), LoggerFactory = loggerFactory });
             }
             catch (IOException e) when (attempt < Attempts && e.InnerException is AddressInUseException)
             {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 using Serverless.Events;
 using Serverless.Lumberjack;
 using Serverless.Ranking;
+using Serverless.Tests.Fixtures;
 
 namespace Serverless.Tests.Lumberjack;
 
@@ -77,7 +78,7 @@ public sealed class FeatureLogBufferTests
         {
             PublishInterval = interval, BufferCapacity = capacity,
             PublishAttempts = attempts, PublishRetryDelay = TimeSpan.FromMilliseconds(1), PublishRetryTimeout = retryTimeout ?? TimeSpan.FromMinutes(1),
-        }), publisher, NullLogger<FeatureLogBuffer>.Instance);
+        }), publisher, NullLogger<FeatureLogBuffer>.Instance, new ServingMonitor(TimeProvider.System, TestMetrics.Unheard()), TestMetrics.Unheard());
 
     private static List<string> LogIds(RecordingPublisher publisher) =>
         publisher.Events.Select(e => FeatureLogEvent.Parse(e.Event.Body.Span).Records![0].LogId).ToList();
@@ -261,10 +262,10 @@ public sealed class FeatureLogBufferTests
     public async Task Every_drop_reaches_the_serving_monitor_for_health()
     {
         var clock = new FakeTimeProvider(T0);
-        var monitor = new ServingMonitor(clock);
+        var monitor = new ServingMonitor(clock, TestMetrics.Unheard());
         var publisher = new RecordingPublisher { Fail = true };
         using var buffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions { PublishInterval = TimeSpan.Zero, BufferCapacity = 2, PublishAttempts = 1 }),
-            publisher, NullLogger<FeatureLogBuffer>.Instance, monitor);
+            publisher, NullLogger<FeatureLogBuffer>.Instance, monitor, TestMetrics.Unheard());
 
         // Two fill the buffer and fail to publish; the third finds it full.
         var accepted = Enumerable.Range(0, 3).Count(i => buffer.TryLog(Request(i)));

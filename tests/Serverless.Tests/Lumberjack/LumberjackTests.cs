@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Serverless.Archive;
 using Serverless.Events;
 using Serverless.Lumberjack;
+using Serverless.Ranking;
 using Serverless.Tests.Fixtures;
 
 namespace Serverless.Tests.Lumberjack;
@@ -99,7 +100,8 @@ public sealed class LumberjackTests(AzuriteFixture azurite)
     [Fact]
     public void A_full_buffer_drops_and_counts_instead_of_blocking()
     {
-        using var buffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions { BufferCapacity = 3 }), new EmptyServices(), NullLogger<FeatureLogBuffer>.Instance);
+        using var buffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions { BufferCapacity = 3 }), new EmptyServices(), NullLogger<FeatureLogBuffer>.Instance,
+            new ServingMonitor(TimeProvider.System, TestMetrics.Unheard()), TestMetrics.Unheard());
         var requests = Enumerable.Range(0, 10).Select(i => LoggedRequest.Capture("log", T0, "1", "v1", "hash1", T0, false, [$"{i}"], [[1f]], [0.5f], [0])).ToList();
         var accepted = requests.Count(buffer.TryLog);
         Assert.Equal(3, accepted);

@@ -35,8 +35,6 @@ namespace Serverless.Tests.Operators;
 /// </summary>
 public sealed class DashboardFixture : IAsyncLifetime
 {
-    public const string Chromium = "/usr/bin/chromium";
-
     /// <summary>The development identity the hosts sign requests in as: an Approver.</summary>
     public const string OperatorName = "Dana Dashboard";
 
@@ -107,12 +105,7 @@ public sealed class DashboardFixture : IAsyncLifetime
             .RunAsync(new FunctionActivityContext(TaskNames.ValidateCandidate, "dashboard-fixture"), Rejected);
 
         Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
-        Browser = await Playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox"],
-        });
+        Browser = await DashboardBrowser.LaunchAsync(Playwright);
     }
 
     public async Task DisposeAsync()

@@ -171,6 +171,48 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
     }
 
     [Fact]
+    public async Task Rejecting_a_waiting_pipeline_from_the_page_with_a_reason_records_the_reason_and_who_rejected()
+    {
+        const string Reason = "calibration drifts on new members";
+        var (id, version) = await StartPipelineAtTheGateAsync();
+        var registry = fixture.Host.App.Services.GetRequiredService<ModelRegistry>();
+        var liveBefore = (await registry.GetLiveAsync())?.Version;
+
+        var (page, errors) = await OpenAsync(fixture.Host, "pipelines");
+        var pipeline = page.Locator($"div.pipeline[data-pipeline='{id}']");
+        await pipeline.Locator("input[name='reason']").FillAsync(Reason);
+        await pipeline.Locator("button.reject").ClickAsync();
+        await Expect(pipeline.Locator(".message.ok").First).ToContainTextAsync($"202: rejection of {version} recorded for {DashboardFixture.OperatorName}");
+        await Expect(page.Locator("#operator")).ToHaveTextAsync(DashboardFixture.OperatorName);
+        await Expect(pipeline.Locator(".message").Last).ToContainTextAsync(
+            $"Pipeline {id} ended: RejectedByApprover {version} (rejected by {DashboardFixture.OperatorName}: {Reason})", new() { Timeout = Patience });
+
+        // Reloaded, the page lists it among the finished pipelines with its outcome and reason; its candidate's report
+        // says Rejected, and its status history names the person the app signed in and the reason they typed.
+        await page.ReloadAsync();
+        await Expect(page.Locator("#main[data-loaded='pipelines']")).ToBeVisibleAsync();
+        var finished = page.Locator($"tr[data-pipeline='{id}']");
+        await Expect(finished).ToContainTextAsync("RejectedByApprover");
+        await Expect(finished).ToContainTextAsync(Reason);
+        await DashboardBrowser.FollowAsync(page, finished.GetByRole(AriaRole.Link, new() { Name = version }), $"model/{version}");
+        await Expect(page.Locator("h2").First).ToContainTextAsync("Rejected");
+        var history = page.Locator("section.card", new() { Has = page.GetByRole(AriaRole.Heading, new() { Name = "Status history" }) });
+        var rejected = history.Locator("tbody tr", new() { Has = page.Locator("span.badge.Rejected") });
+        await Expect(rejected).ToHaveCountAsync(1);
+        await Expect(rejected).ToContainTextAsync(DashboardFixture.OperatorName);
+        await Expect(rejected).ToContainTextAsync($"rejected by {DashboardFixture.OperatorName}: {Reason}");
+        await ScreenshotAsync(page, "model-rejected-by-approver.png");
+
+        // The registry agrees: one decision, the rejection, by the signed-in person (name and object id) with the reason; live did not move.
+        var change = Assert.Single(await registry.GetStatusHistoryAsync(version), c => c.Status is ModelStatus.Rejected or ModelStatus.Approved);
+        Assert.Equal((ModelStatus.Rejected, DashboardFixture.OperatorName, DashboardFixture.OperatorObjectId), (change.Status, change.By, change.ByObjectId));
+        Assert.Contains(Reason, change.Reason, StringComparison.Ordinal);
+        Assert.Equal(ModelStatus.Rejected, (await registry.GetAsync(version))!.Status);
+        Assert.Equal(liveBefore, (await registry.GetLiveAsync())?.Version);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task A_rejected_candidates_report_shows_its_failing_check_and_the_plots()
     {
         var (page, errors) = await OpenAsync(fixture.Host, $"model/{fixture.Rejected}");
@@ -262,49 +304,13 @@ public sealed class DashboardTests : IClassFixture<DashboardFixture>
         return (id, progress!.Candidate!.Version);
     }
 
-    /// <summary>
-    /// A new page on the dashboard at a section; every console error and page error is collected. With
-    /// <paramref name="principal"/>, every request of the page carries that client principal (as App
-    /// Service authentication would; the local host keeps a request's own header); without, the host's
-    /// development identity.
-    /// </summary>
-    private async Task<(IPage Page, List<string> Errors)> OpenAsync(LocalHostFixture host, string section, string? principal = null)
-    {
-        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
-            ExtraHTTPHeaders = principal is null ? null : new Dictionary<string, string> { [ClientPrincipal.Header] = principal },
-        });
-        var page = await context.NewPageAsync();
-        var errors = new List<string>();
-        page.Console += (_, message) =>
-        {
-            if (message.Type == "error")
-            {
-                lock (errors) { errors.Add($"{message.Text} ({message.Location})"); }
-            }
-        };
-        page.PageError += (_, error) => { lock (errors) { errors.Add("page error: " + error); } };
-        await page.GotoAsync(new Uri(host.Http.BaseAddress!, "api/dashboard/").ToString() + "#" + section);
-        await Expect(page.Locator($"#main[data-loaded='{Section(section)}']")).ToBeVisibleAsync();
-        return (page, errors);
-    }
+    /// <summary>A new page on <paramref name="host"/>'s dashboard at a section (see <see cref="DashboardBrowser.OpenAsync"/>).</summary>
+    private Task<(IPage Page, List<string> Errors)> OpenAsync(LocalHostFixture host, string section, string? principal = null) =>
+        DashboardBrowser.OpenAsync(fixture.Browser, new Uri(host.Http.BaseAddress!, "api/dashboard/"), section, principal);
 
-    private static async Task NavigateAsync(IPage page, string section)
-    {
-        await page.EvaluateAsync("h => { document.getElementById('main').removeAttribute('data-loaded'); location.hash = h; }", section);
-        await Expect(page.Locator($"#main[data-loaded='{Section(section)}']")).ToBeVisibleAsync();
-    }
+    private static Task NavigateAsync(IPage page, string section) => DashboardBrowser.NavigateAsync(page, section);
 
-    private static string Section(string hash) => hash.StartsWith("model/", StringComparison.Ordinal) ? "models" : hash.Split('?')[0];
-
-    private static async Task ScreenshotAsync(IPage page, string name)
-    {
-        // Into .run/screenshots, so a test run leaves the checked-in ones alone; DASHBOARD_SCREENSHOTS=docs/screenshots refreshes those.
-        var folder = Environment.GetEnvironmentVariable("DASHBOARD_SCREENSHOTS") is { Length: > 0 } chosen ? Repo.Path(chosen) : Repo.Path(".run", "screenshots");
-        Directory.CreateDirectory(folder);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, name), FullPage = true });
-    }
+    private static Task ScreenshotAsync(IPage page, string name) => DashboardBrowser.ScreenshotAsync(page, name);
 }
 
 /// <summary>

@@ -66,7 +66,7 @@ public sealed class PrecomputeWorld : IDisposable
     public static PrecomputeRequest Request(string dataset, DateTimeOffset asOf, string snapshot, int partitions = 4, int maxParallel = 2, int size = 5) =>
         new(dataset, asOf, snapshot, partitions, maxParallel, size, "test");
 
-    public async Task<DurableTaskTestHost> HostAsync(TaskActivity<PartitionWork, PartitionCounts>? partition = null) =>
+    public async Task<DurableTaskTestHost> HostAsync(TaskActivity<PartitionWork, PartitionCounts>? partition = null, Microsoft.Extensions.Logging.ILoggerFactory? logs = null) =>
         await InProcessDurableHost.StartAsync(tasks =>
         {
             tasks.AddOrchestrator<PrecomputeOrchestrator>();
@@ -75,7 +75,7 @@ public sealed class PrecomputeWorld : IDisposable
             tasks.AddActivity(TaskNames.ComputePartition, partition ?? new ComputePartitionActivity(Worker));
             tasks.AddActivity(TaskNames.PublishPrecompute, new PublishPrecomputeActivity(Registry, Store));
             tasks.AddActivity(TaskNames.FailPrecompute, new FailPrecomputeActivity(Registry));
-        });
+        }, logs);
 
     /// <summary>Computes every partition in-process and publishes (what the orchestration does), at the fake clock's time.</summary>
     public async Task<DerivedVersion> PublishDirectAsync(string dataset, DateTimeOffset asOf, int partitions = 3)

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 using Serverless.Hosting;
 using Serverless.Lumberjack;
 using Serverless.Ranking;
+using Serverless.Tests.Fixtures;
 
 namespace Serverless.Tests.Ranking;
 
@@ -29,7 +30,7 @@ public sealed class ServingHealthTests
     private static (ServingMonitor Monitor, FakeTimeProvider Clock) Monitor(int model, int substitute, string reason = Deadline)
     {
         var clock = new FakeTimeProvider(T0);
-        var monitor = new ServingMonitor(clock);
+        var monitor = new ServingMonitor(clock, TestMetrics.Unheard());
         for (var i = 0; i < model; i++) { monitor.RecordModelAnswer(); }
         for (var i = 0; i < substitute; i++) { monitor.RecordSubstitute(reason); }
         return (monitor, clock);

@@ -49,7 +49,7 @@ public sealed class PlatformMetricsTests(AzuriteFixture azurite)
     public void Feature_log_requests_and_vectors_queued_and_requests_dropped_are_counted()
     {
         using var recorded = new Recorded(out var metrics);
-        var monitor = new ServingMonitor(new FakeTimeProvider(T0));
+        var monitor = new ServingMonitor(new FakeTimeProvider(T0), TestMetrics.Unheard());
         using var buffer = new FeatureLogBuffer(Options.Create(new LumberjackOptions { BufferCapacity = 3 }), new ServiceCollection().BuildServiceProvider(),
             NullLogger<FeatureLogBuffer>.Instance, monitor, metrics);
         var requests = Enumerable.Range(0, 10)

@@ -11,7 +11,7 @@ namespace Serverless.Tests.Workflows;
 
 /// <summary>The Hulk's orchestration on the in-process Durable Task host (real replay, retries) with the real activities on Azurite.</summary>
 [Collection(AzuriteCollection.Name)]
-public sealed class PrecomputeOrchestratorTests(AzuriteFixture azurite)
+public sealed partial class PrecomputeOrchestratorTests(AzuriteFixture azurite)
 {
     /// <summary>The real partition activity, failing its first <paramref name="failures"/> calls of partition 1.</summary>
     private sealed class FailingPartition(PrecomputeWorker worker, int failures) : TaskActivity<PartitionWork, PartitionCounts>
@@ -73,6 +73,52 @@ public sealed class PrecomputeOrchestratorTests(AzuriteFixture azurite)
         var genres = await w.Store.ReadFileAsync<Dictionary<string, List<ScoredTitle>>>(DerivedDatasets.SimilarTitles, current.Version, PrecomputeWorker.GenrePopularityFile);
         Assert.Equal(PrecomputeWorld.Genres.Append(PrecomputeWorker.AllGenres).Order(), genres!.Keys.Order());
     }
+
+    [Fact]
+    public void A_progress_line_says_partitions_done_of_all_the_rate_and_the_time_left_at_that_rate()
+    {
+        var logs = new LogRecorder();
+        var log = logs.CreateLogger(nameof(PrecomputeOrchestrator));
+
+        PrecomputeOrchestrator.LogProgress(log, "p1", DerivedDatasets.TitleStats, 2, 8, 30, TimeSpan.FromSeconds(4));
+        PrecomputeOrchestrator.LogProgress(log, "p1", DerivedDatasets.TitleStats, 8, 8, 120, TimeSpan.FromSeconds(10));
+        // No time has passed on the orchestration's clock yet (partitions finished in the episode that started them): no rate to go by.
+        PrecomputeOrchestrator.LogProgress(log, "p2", DerivedDatasets.SimilarTitles, 1, 4, 7, TimeSpan.Zero);
+
+        Assert.Equal(new[]
+        {
+            "Precompute p1 of title-stats: 2 of 8 partitions computed (0.50/s), about 12 s left (30 keys so far)",
+            "Precompute p1 of title-stats: 8 of 8 partitions computed (0.80/s), about 0 s left (120 keys so far)",
+            "Precompute p2 of similar-titles: 1 of 4 partitions computed (0 s so far), time left unknown (7 keys so far)",
+        }, logs.Of(nameof(PrecomputeOrchestrator)));
+    }
+
+    [Fact]
+    public async Task A_precompute_logs_one_progress_line_per_quarter_of_its_partitions_with_rate_and_time_left_and_none_on_replay()
+    {
+        using var w = new PrecomputeWorld(azurite);
+        var logs = new LogRecorder();
+        await using var host = await w.HostAsync(logs: logs);
+        var asOf = w.At(300);
+
+        // One partition at a time: the orchestration replays its history after each, so a line logged on replay would repeat.
+        var done = await RunAsync(host.Client, PrecomputeWorld.Request(DerivedDatasets.TitleStats, asOf, await w.SnapshotAsync(asOf), partitions: 8, maxParallel: 1));
+
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, done.RuntimeStatus);
+        var result = done.ReadOutputAs<PrecomputeResult>()!;
+        var lines = logs.Of(nameof(PrecomputeOrchestrator)).Where(l => l.Contains("partitions computed", StringComparison.Ordinal)).ToList();
+        Assert.Equal(4, lines.Count);
+        var matches = lines.Select(l => ProgressLine().Match(l)).ToList();
+        Assert.All(matches.Zip(lines), m => Assert.True(m.First.Success, $"not a progress line: {m.Second}"));
+        Assert.All(matches, m => Assert.Equal((done.InstanceId, DerivedDatasets.TitleStats, "8"), (m.Groups["id"].Value, m.Groups["dataset"].Value, m.Groups["of"].Value)));
+        Assert.Equal(new[] { 2, 4, 6, 8 }, matches.Select(m => int.Parse(m.Groups["done"].Value, System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(result.Keys, long.Parse(matches[^1].Groups["keys"].Value, System.Globalization.CultureInfo.InvariantCulture));
+        // The last line has nothing left to do, whatever the rate.
+        Assert.True(matches[^1].Groups["left"].Value is "0" || !matches[^1].Groups["rate"].Success, lines[^1]);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^Precompute (?<id>\S+) of (?<dataset>\S+): (?<done>\d+) of (?<of>\d+) partitions computed \((?:(?<rate>\d+\.\d\d)/s\), about (?<left>\d+) s left|\d+ s so far\), time left unknown) \((?<keys>\d+) keys so far\)$")]
+    private static partial System.Text.RegularExpressions.Regex ProgressLine();
 
     [Fact]
     public async Task A_partition_failing_once_is_retried_and_the_version_publishes_over_the_previous_one()
