@@ -43,6 +43,9 @@ public sealed class LocalHostFixture : IAsyncDisposable
             // Tests share two cores, and a cold Azurite's first reads can take longer than serving's 250 ms:
             // a generous history deadline keeps the Substitute out of tests that are not about it (those that are set their own).
             ["Serving:Deadline"] = "00:00:05",
+            // Likewise health's history-read p99 limit (100 ms): a loaded test box passes it with nothing wrong
+            // (ServingHealthTests prove the limit itself).
+            ["Health:MaxHistoryReadP99"] = "00:00:05",
         };
         foreach (var (k, v) in configuration ?? new Dictionary<string, string?>()) { config[k] = v; }
         var app = LocalFunctionHost.Build(new LocalHostSettings
