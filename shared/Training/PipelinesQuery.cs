@@ -35,8 +35,8 @@ public sealed record PipelinesQuery(string Status, int Limit)
     {
         ArgumentNullException.ThrowIfNull(query);
         query.Allow("status", "limit");
-        var status = ParseFilter(query.Single("status"))
-            ?? throw RequestRefusedException.BadRequest($"status must be one of {string.Join(", ", Filters)}");
+        var status = (query.Occurrences("status") > 1 ? null : ParseFilter(query.Single("status")))
+            ?? throw RequestRefusedException.BadRequest($"status must be one of {string.Join(", ", Filters)} (given once)");
         return new PipelinesQuery(status, query.Int("limit", 1, MaxLimit, DefaultLimit));
     }
 }

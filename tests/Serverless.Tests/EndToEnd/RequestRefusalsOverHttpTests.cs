@@ -38,7 +38,7 @@ public sealed class RequestRefusalsOverHttpTests(AzuriteFixture azurite)
         ("GET", "api/models/v1?expand=true", null, "unknown query parameter 'expand' (allowed: none)"),
         ("GET", "api/models/not!a!version", null, $"version must be 1-{Serverless.Models.ModelVersion.MaxLength} characters"),
         ("GET", "api/pipelines?status=waiting", null, "status must be one of awaiting-approval, running, completed, failed, all"),
-        ("GET", "api/pipelines?status=running&status=failed", null, "status must be given once"),
+        ("GET", "api/pipelines?status=running&status=failed", null, "status must be one of awaiting-approval, running, completed, failed, all (given once)"),
         ("GET", "api/pipelines?limit=0", null, "limit must be a whole number 1..500"),
         ("GET", "api/pipelines?limit=ten", null, "limit must be a whole number 1..500"),
         ("GET", "api/pipelines?state=running", null, "unknown query parameter 'state' (allowed: status, limit)"),
