@@ -19,10 +19,9 @@ public sealed class ArchiveExportFunctions(ArchiveOptions options, TimeProvider 
         [DurableClient] DurableTaskClient client) =>
         Problems.Guard(req, async () =>
         {
-            var (member, from, to, asOf, pageSize) = (await JsonBody.ReadAsync(req, 16 * 1024, ExportRequest.Everything))!.Validate(time.GetUtcNow(), options.BatchMaxPageSize);
-            var request = new ArchiveExportRequest(member, from, to, asOf, pageSize);
-            var id = await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.ArchiveExport, ArchiveExportOrchestrator.Start(request), req.HttpContext.RequestAborted);
-            return new AcceptedResult($"/api/archive/exports/{id}", new { id, request.AsOf });
+            var body = (await JsonBody.ReadAsync(req, 16 * 1024, ExportRequest.Everything))!;
+            var started = await ArchiveExportInstances.StartAsync(client, body, time.GetUtcNow(), options.BatchMaxPageSize, req.HttpContext.RequestAborted);
+            return new AcceptedResult($"/api/archive/exports/{started.Id}", started);
         });
 
     [Function("archive-export-status")]
@@ -30,17 +29,7 @@ public sealed class ArchiveExportFunctions(ArchiveOptions options, TimeProvider 
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "archive/exports/{id}")] HttpRequest req,
         string id,
         [DurableClient] DurableTaskClient client) =>
-        Problems.Guard(req, async () =>
-        {
-            var state = await DurableInstances.FindAsync(client, req, id, TaskNames.ArchiveExport, "export");
-            return new OkObjectResult(new
-            {
-                id,
-                status = state.RuntimeStatus.ToString(),
-                result = state.IsCompleted && state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<ArchiveExportResult>() : null,
-                failure = state.FailureDetails?.ErrorMessage,
-            });
-        });
+        Problems.Ok(req, () => ArchiveExportInstances.StatusAsync(client, id, req.HttpContext.RequestAborted));
 
     [Function(TaskNames.ArchiveExport)]
     public static Task<ArchiveExportResult> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Serverless.Access;
 using Serverless.Requests;
 
@@ -16,19 +17,22 @@ public static class HttpRequests
 
     /// <summary>
     /// The signed-in person the platform names in <c>X-MS-CLIENT-PRINCIPAL</c>, who must hold
-    /// <paramref name="role"/>: a 401 refusal without one, 403 without the role.
+    /// <paramref name="role"/>: a 401 refusal without one (or when the header is not believed, see
+    /// <see cref="ClientPrincipalTrust"/>), 403 without the role.
     /// </summary>
-    public static ClientPrincipal RequireRole(this HttpRequest request, string role)
+    public static OperatorIdentity RequireRole(this HttpRequest request, string role)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return ClientPrincipal.RequireRole(request.Headers[ClientPrincipal.Header].ToString(), role);
+        return Trust(request).RequireRole(request.Headers[ClientPrincipal.Header].ToString(), role).Identity;
     }
 
-    /// <summary>The signed-in person, when the platform names one (a garbled header is a 401 refusal).</summary>
-    public static ClientPrincipal? OptionalPrincipal(this HttpRequest request)
+    /// <summary>The signed-in person, when the platform names one and is believed (a garbled header is a 401 refusal).</summary>
+    public static OperatorIdentity? OptionalPrincipal(this HttpRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var header = request.Headers[ClientPrincipal.Header].ToString();
-        return string.IsNullOrWhiteSpace(header) ? null : ClientPrincipal.Parse(header);
+        return Trust(request).Optional(request.Headers[ClientPrincipal.Header].ToString())?.Identity;
     }
+
+    private static ClientPrincipalTrust Trust(HttpRequest request) =>
+        request.HttpContext.RequestServices?.GetService<ClientPrincipalTrust>() ?? ClientPrincipalTrust.FromEnvironment();
 }

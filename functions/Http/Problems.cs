@@ -1,7 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
-using Serverless.Models;
 using Serverless.Requests;
 
 namespace Serverless.Functions.Http;
@@ -9,7 +8,8 @@ namespace Serverless.Functions.Http;
 /// <summary>
 /// RFC 7807 problem responses, and the one place where refusals become them: the domain's refusal
 /// family (<see cref="RequestRefusedException"/>: bad input, unknown things, conflicts, throttling,
-/// missing or insufficient identity) plus the registry's not-found and conflict exceptions.
+/// missing or insufficient identity; the model registry's not-found and conflict exceptions are
+/// members of it). Anything else is a fault (500), never shown to the caller.
 /// </summary>
 public static class Problems
 {
@@ -52,13 +52,7 @@ public static class Problems
     }
 
     /// <summary>The refusal an exception stands for, or null when it is a fault (a 500).</summary>
-    public static RequestRefusedException? Refusal(Exception exception) => exception switch
-    {
-        RequestRefusedException refusal => refusal,
-        ModelNotFoundException notFound => new RequestRefusedException(StatusCodes.Status404NotFound, notFound.Message),
-        ModelAliasConflictException conflict => new RequestRefusedException(StatusCodes.Status409Conflict, conflict.Message),
-        _ => null,
-    };
+    public static RequestRefusedException? Refusal(Exception exception) => exception as RequestRefusedException;
 
     /// <summary>Runs a handler and turns every refusal it throws into its problem response.</summary>
     public static async Task<IActionResult> Guard(HttpRequest request, Func<Task<IActionResult>> handler)
@@ -73,4 +67,8 @@ public static class Problems
             return From(refusal, request);
         }
     }
+
+    /// <summary>Runs a handler whose answer is a 200 with its body, turning refusals into problems.</summary>
+    public static Task<IActionResult> Ok<T>(HttpRequest request, Func<Task<T>> handler) =>
+        Guard(request, async () => new OkObjectResult(await handler()));
 }

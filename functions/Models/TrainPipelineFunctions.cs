@@ -6,7 +6,6 @@ using Microsoft.DurableTask.Client;
 using Serverless.Access;
 using Serverless.Functions.Http;
 using Serverless.Models;
-using Serverless.Requests;
 using Serverless.Training;
 using Serverless.Workflows;
 using Serverless.Workflows.TrainPipeline;
@@ -22,11 +21,8 @@ public sealed class TrainPipelineFunctions(ModelRegistry registry)
         [DurableClient] DurableTaskClient client) =>
         Problems.Guard(req, async () =>
         {
-            var principal = req.OptionalPrincipal();
-            var (trainer, fromLogs, timeout, by) = (await JsonBody.ReadAsync(req, 4 * 1024, PipelineStartRequest.Empty))!.Validate(principal?.Name);
-            var input = new TrainPipelineRequest(trainer, fromLogs, timeout, by, RequestedByObjectId: principal?.ObjectId);
-            var id = await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, input, req.HttpContext.RequestAborted);
-            return new AcceptedResult($"/api/pipelines/train/{id}", new { id, input.Trainer, input.FromLoggedFeatures, input.ApprovalTimeout });
+            var started = await TrainPipelineInstances.StartAsync(client, (await JsonBody.ReadAsync(req, 4 * 1024, PipelineStartRequest.Empty))!, req.OptionalPrincipal(), req.HttpContext.RequestAborted);
+            return new AcceptedResult($"/api/pipelines/train/{started.Id}", started);
         });
 
     [Function("train-pipeline-status")]
@@ -34,18 +30,7 @@ public sealed class TrainPipelineFunctions(ModelRegistry registry)
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "pipelines/train/{id}")] HttpRequest req,
         string id,
         [DurableClient] DurableTaskClient client) =>
-        Problems.Guard(req, async () =>
-        {
-            var state = await DurableInstances.FindAsync(client, req, id, TaskNames.TrainPipeline, "training pipeline");
-            return new OkObjectResult(new
-            {
-                id,
-                status = state.RuntimeStatus.ToString(),
-                progress = TrainPipelineInstances.Progress(state),
-                result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<TrainPipelineResult>() : null,
-                failure = state.FailureDetails?.ErrorMessage,
-            });
-        });
+        Problems.Ok(req, () => TrainPipelineInstances.StatusAsync(client, id, req.HttpContext.RequestAborted));
 
     /// <summary>
     /// A signed-in person with the Approver role decides; the registry records their name and object id.
@@ -58,29 +43,9 @@ public sealed class TrainPipelineFunctions(ModelRegistry registry)
         [DurableClient] DurableTaskClient client) =>
         Problems.Guard(req, async () =>
         {
-            var by = req.RequireRole(OperatorRoles.Approver).Identity;
-            var (approve, reason) = (await JsonBody.ReadAsync<ApprovalRequest>(req, 4 * 1024) ?? new ApprovalRequest(null, null)).Validate();
-
-            // Found with its custom status, which says whether it awaits a decision.
-            var state = await DurableInstances.FindAsync(client, req, id, TaskNames.TrainPipeline, "training pipeline");
-            var stage = TrainPipelineInstances.Progress(state)?.Stage;
-            if (state.RuntimeStatus != OrchestrationRuntimeStatus.Running || stage != TrainPipelineOrchestrator.StageAwaitingApproval)
-            {
-                throw RequestRefusedException.Conflict($"pipeline '{id}' is not awaiting approval (status {state.RuntimeStatus}, stage {stage ?? "(none)"})");
-            }
-
-            await registry.ClaimDecisionAsync(id, by, approve, req.HttpContext.RequestAborted);
-            try
-            {
-                await client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(approve, by.Name, reason, ByObjectId: by.ObjectId), req.HttpContext.RequestAborted);
-            }
-            catch (Exception)
-            {
-                await registry.ReleaseDecisionAsync(id, CancellationToken.None);
-                throw;
-            }
-
-            return new AcceptedResult($"/api/pipelines/train/{id}", new { id, approve, by = by.Name, byObjectId = by.ObjectId });
+            var by = req.RequireRole(OperatorRoles.Approver);
+            var decided = await TrainPipelineInstances.DecideAsync(client, registry, id, by, (await JsonBody.ReadAsync(req, 4 * 1024, ApprovalRequest.Empty))!, req.HttpContext.RequestAborted);
+            return new AcceptedResult($"/api/pipelines/train/{id}", decided);
         });
 
     [Function(TaskNames.TrainPipeline)]

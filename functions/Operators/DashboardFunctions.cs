@@ -21,24 +21,6 @@ public sealed class DashboardFunctions
     [Function("dashboard")]
     public static IActionResult Get(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "dashboard/{*path}")] HttpRequest req,
-        string? path)
-    {
-        ArgumentNullException.ThrowIfNull(req);
-        if (string.IsNullOrEmpty(path) && req.Path.Value is { } p && !p.EndsWith('/'))
-        {
-            // The page's relative links (app.js, app.css) need the trailing slash.
-            return new RedirectResult(req.PathBase + p + "/" + req.QueryString);
-        }
-
-        if (Assets.Value.Find(path) is not { } asset)
-        {
-            return Problems.NotFound($"the dashboard has no file '{(path is { Length: > 100 } ? path[..100] + "..." : path)}'", req);
-        }
-
-        var headers = req.HttpContext.Response.Headers;
-        headers.CacheControl = "no-cache";
-        headers.XContentTypeOptions = "nosniff";
-        headers.ContentSecurityPolicy = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'";
-        return new FileContentResult(asset.Content, asset.ContentType);
-    }
+        string? path) =>
+        StaticFiles.Serve(req, Assets.Value, path);
 }

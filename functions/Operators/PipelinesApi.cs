@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Serverless.Functions.Http;
-using Serverless.Requests;
+using Serverless.Training;
 using Serverless.Workflows.TrainPipeline;
 
 namespace Serverless.Functions.Operators;
@@ -16,13 +16,5 @@ public static class PipelinesApi
     public static Task<IActionResult> List(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "pipelines")] HttpRequest req,
         [DurableClient] DurableTaskClient client) =>
-        Problems.Guard(req, async () =>
-        {
-            // A repeated status reads as "a,b", which is no filter: refused as unknown, naming the filters.
-            var status = TrainPipelineList.ParseFilter(req.Query["status"].ToString())
-                ?? throw RequestRefusedException.BadRequest($"status must be one of {string.Join(", ", TrainPipelineList.Filters)}");
-            var limit = req.QueryParameters().Int("limit", 1, TrainPipelineList.MaxLimit, TrainPipelineList.DefaultLimit);
-            var pipelines = await TrainPipelineList.ListAsync(client, status, limit, req.HttpContext.RequestAborted);
-            return new OkObjectResult(new { status, count = pipelines.Count, pipelines });
-        });
+        Problems.Ok(req, () => TrainPipelineList.ListAsync(client, PipelinesQuery.From(req.QueryParameters()), req.HttpContext.RequestAborted));
 }

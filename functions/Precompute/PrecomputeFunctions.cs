@@ -15,9 +15,6 @@ namespace Serverless.Functions.Precompute;
 /// <summary>The Hulk over HTTP: operators start and watch precomputes; clients look up what they published.</summary>
 public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, PrecomputedLookups lookups, DerivedDataCleanup cleanup, IOptions<PrecomputeOptions> options, TimeProvider time, ILogger<PrecomputeFunctions> logger)
 {
-    /// <summary>Body of POST /api/precompute/{dataset} (all optional).</summary>
-    public sealed record StartBody(DateTimeOffset? AsOf, string? Snapshot, int? Size, string? RequestedBy);
-
     [Function("precompute-start")]
     public Task<IActionResult> Start(
         [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "precompute/{dataset}")] HttpRequest req,
@@ -25,11 +22,9 @@ public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, Precomp
         [DurableClient] DurableTaskClient client) =>
         Problems.Guard(req, async () =>
         {
-            var body = (await JsonBody.ReadAsync(req, 4 * 1024, new StartBody(null, null, null, null)))!;
-            var principal = req.OptionalPrincipal();
-            var (id, request) = await PrecomputeInstances.StartAsync(client, registry, options.Value, dataset, time.GetUtcNow(),
-                body.AsOf, body.Snapshot, body.Size, principal?.Name ?? body.RequestedBy, principal?.ObjectId, req.HttpContext.RequestAborted);
-            return new AcceptedResult($"/api/precompute/runs/{id}", new { id, request.Dataset, request.AsOf, request.Partitions, request.Size });
+            var start = (await JsonBody.ReadAsync(req, 4 * 1024, PrecomputeStartRequest.Empty))!.Validate(dataset, time.GetUtcNow(), req.OptionalPrincipal());
+            var (id, request) = await PrecomputeInstances.StartAsync(client, registry, options.Value, start, req.HttpContext.RequestAborted);
+            return new AcceptedResult($"/api/precompute/runs/{id}", new PrecomputeStarted(id, request.Dataset, request.AsOf, request.Partitions, request.Size));
         });
 
     /// <summary>
@@ -53,51 +48,26 @@ public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, Precomp
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "precompute/runs/{id}")] HttpRequest req,
         string id,
         [DurableClient] DurableTaskClient client) =>
-        Problems.Guard(req, async () =>
-        {
-            var state = await DurableInstances.FindAsync(client, req, id, TaskNames.Precompute, "precompute");
-            return new OkObjectResult(new
-            {
-                id,
-                status = state.RuntimeStatus.ToString(),
-                result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<PrecomputeResult>() : null,
-                failure = state.FailureDetails?.ErrorMessage,
-            });
-        });
+        Problems.Ok(req, () => PrecomputeInstances.StatusAsync(client, id, req.HttpContext.RequestAborted));
 
     /// <summary>A dataset's current version and every version with when it was current.</summary>
     [Function("precompute-versions")]
-    public async Task<IActionResult> Versions(
+    public Task<IActionResult> Versions(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "precompute/{dataset}")] HttpRequest req,
         string dataset) =>
-        await Problems.Guard(req, async () =>
-        {
-            if (!DerivedDatasets.IsKnown(dataset))
-            {
-                throw new PrecomputeRefusedException(400, $"unknown dataset '{dataset}': use one of {string.Join(", ", DerivedDatasets.All)}");
-            }
-
-            var ct = req.HttpContext.RequestAborted;
-            return new OkObjectResult(new
-            {
-                dataset,
-                current = await registry.CurrentAsync(dataset, ct),
-                running = await registry.LockHolderAsync(dataset, ct),
-                versions = await registry.ListAsync(dataset, ct),
-            });
-        });
+        Problems.Ok(req, () => PrecomputeInstances.VersionsAsync(registry, PrecomputeRequests.Versions(dataset, req.QueryParameters()), req.HttpContext.RequestAborted));
 
     [Function("titles-similar")]
     public Task<IActionResult> Similar(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "titles/{id}/similar")] HttpRequest req,
         string id) =>
-        Problems.Guard(req, async () => new OkObjectResult(await lookups.SimilarAsync(id, Count(req), req.HttpContext.RequestAborted)));
+        Problems.Ok(req, () => lookups.SimilarAsync(id, PrecomputeRequests.Count(req.QueryParameters()), req.HttpContext.RequestAborted));
 
     [Function("members-recommendations")]
     public Task<IActionResult> Recommendations(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "members/{id}/recommendations")] HttpRequest req,
         string id) =>
-        Problems.Guard(req, async () => new OkObjectResult(await lookups.RecommendationsAsync(id, Count(req), req.HttpContext.RequestAborted)));
+        Problems.Ok(req, () => lookups.RecommendationsAsync(id, PrecomputeRequests.Count(req.QueryParameters()), req.HttpContext.RequestAborted));
 
     [Function(TaskNames.Precompute)]
     public static Task<PrecomputeResult> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>
@@ -122,10 +92,4 @@ public sealed class PrecomputeFunctions(DerivedVersionRegistry registry, Precomp
     [Function(TaskNames.FailPrecompute)]
     public static Task<bool> Fail([ActivityTrigger] FailPrecomputeInput input, FunctionContext context) =>
         context.InstanceServices.GetActivity<FailPrecomputeActivity>().RunAsync(new FunctionActivityContext(TaskNames.FailPrecompute, input.Owner), input);
-
-    /// <summary>The count query parameter (absent: the default; not a number: 400 from the lookup's range check).</summary>
-    private static int? Count(HttpRequest req) =>
-        req.Query["count"].ToString() is { Length: > 0 } raw
-            ? int.TryParse(raw, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : -1
-            : null;
 }

@@ -6,7 +6,6 @@ using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Options;
 using Serverless.Features;
 using Serverless.Functions.Http;
-using Serverless.Requests;
 using Serverless.TimeMachine;
 using Serverless.Workflows;
 using Serverless.Workflows.TimeMachine;
@@ -16,19 +15,15 @@ namespace Serverless.Functions.TimeMachine;
 /// <summary>The Snapshotter of chosen contexts over HTTP and on a daily timer; snapshots listed and read.</summary>
 public sealed class ContextSnapshotFunctions(ContextSnapshotter snapshotter, FeatureEncoder encoder, IOptions<TimeMachineOptions> options, TimeProvider time)
 {
-    /// <summary>Body of POST /api/timemachine/snapshots (all optional: T = now, the configured sample).</summary>
-    public sealed record StartBody(DateTimeOffset? AsOf, double? SampleRate, int? Seed, int? Strata, string[]? Members, string? RequestedBy);
-
     [Function("timemachine-snapshot-start")]
     public Task<IActionResult> Start(
         [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "timemachine/snapshots")] HttpRequest req,
         [DurableClient] DurableTaskClient client) =>
         Problems.Guard(req, async () =>
         {
-            var body = (await JsonBody.ReadAsync(req, 64 * 1024, new StartBody(null, null, null, null, null, null)))!;
-            var request = await ContextSnapshotInstances.StartAsync(client, snapshotter, options.Value, encoder.ConfigHash, time.GetUtcNow(),
-                body.AsOf, body.SampleRate, body.Seed, body.Strata, body.Members, req.OptionalPrincipal()?.Name ?? body.RequestedBy, req.HttpContext.RequestAborted);
-            return new AcceptedResult($"/api/timemachine/snapshots/{request.Id}", new { id = request.Id, request.AsOf, sample = request.Sample.Describe() });
+            var start = (await JsonBody.ReadAsync(req, 64 * 1024, SnapshotStartRequest.Empty))!.Validate(time.GetUtcNow(), options.Value, req.OptionalPrincipal());
+            var request = await ContextSnapshotInstances.StartAsync(client, snapshotter, encoder.ConfigHash, start, req.HttpContext.RequestAborted);
+            return new AcceptedResult($"/api/timemachine/snapshots/{request.Id}", ContextSnapshotStarted.Of(request));
         });
 
     [Function("timemachine-snapshot-list")]
@@ -44,22 +39,8 @@ public sealed class ContextSnapshotFunctions(ContextSnapshotter snapshotter, Fea
         [DurableClient] DurableTaskClient client) =>
         Problems.Guard(req, async () =>
         {
-            if (!ContextSnapshotIds.IsValid(id))
-            {
-                throw RequestRefusedException.BadRequest("id must be a snapshot id (ctx-<yyyyMMddTHHmmss + 7 digits>-<12 hex>)");
-            }
-
-            if (await snapshotter.GetManifestAsync(id, req.HttpContext.RequestAborted) is { } manifest)
-            {
-                return (IActionResult)new OkObjectResult(new { id, status = "Complete", manifest, summary = manifest.Summary() });
-            }
-
-            var state = await DurableInstances.FindAsync(client, req, id, TaskNames.ContextSnapshot, "context snapshot");
-            var result = state.RuntimeStatus == OrchestrationRuntimeStatus.Completed ? state.ReadOutputAs<ContextSnapshotResult>() : null;
-            var body = new { id, status = result?.Outcome.ToString() ?? state.RuntimeStatus.ToString(), result, failure = state.FailureDetails?.ErrorMessage };
-            return state.RuntimeStatus is OrchestrationRuntimeStatus.Running or OrchestrationRuntimeStatus.Pending
-                ? new AcceptedResult($"/api/timemachine/snapshots/{id}", body)
-                : new OkObjectResult(body);
+            var state = await ContextSnapshotInstances.GetAsync(client, snapshotter, id, req.HttpContext.RequestAborted);
+            return state.UnderWay ? new AcceptedResult($"/api/timemachine/snapshots/{id}", state) : new OkObjectResult(state);
         });
 
     /// <summary>
@@ -68,19 +49,8 @@ public sealed class ContextSnapshotFunctions(ContextSnapshotter snapshotter, Fea
     /// replay clock moves.)
     /// </summary>
     [Function("timemachine-snapshot-daily")]
-    public async Task Daily([TimerTrigger("0 0 3 * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        var at = new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
-        try
-        {
-            await ContextSnapshotInstances.StartAsync(client, snapshotter, options.Value, encoder.ConfigHash, now, at, null, null, null, null, "timer", cancellationToken);
-        }
-        catch (SnapshotRefusedException ex) when (ex.Status == 409)
-        {
-            // Already taken or running (a timer fired twice): one snapshot, not two.
-        }
-    }
+    public Task Daily([TimerTrigger("0 0 3 * * *")] TimerInfo timer, [DurableClient] DurableTaskClient client, CancellationToken cancellationToken) =>
+        ContextSnapshotInstances.StartScheduledAsync(client, snapshotter, options.Value, encoder.ConfigHash, time.GetUtcNow(), cancellationToken);
 
     [Function(TaskNames.ContextSnapshot)]
     public static Task<ContextSnapshotResult> Orchestrate([OrchestrationTrigger] TaskOrchestrationContext context) =>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Serverless.Hosting;
 using Serverless.LocalHost.Functions;
 
 namespace Serverless.LocalHost.Timers;

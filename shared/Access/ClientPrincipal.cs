@@ -19,8 +19,9 @@ public sealed record OperatorIdentity(string Name, string ObjectId);
 /// <summary>
 /// The principal App Service authentication hands to the app in the <c>X-MS-CLIENT-PRINCIPAL</c>
 /// header: base64 of <c>{"auth_typ": "aad", "claims": [{"typ": "...", "val": "..."}], "name_typ": "...",
-/// "role_typ": "..."}</c>. External requests cannot set that header in Azure (the platform removes it);
-/// the local host fills it from a configured development identity.
+/// "role_typ": "..."}</c>. The app believes it only as far as <see cref="ClientPrincipalTrust"/> says:
+/// in Azure only with App Service authentication on (which replaces any header a client sent); the
+/// local host fills it from a configured development identity.
 /// </summary>
 public sealed record ClientPrincipal(string IdentityProvider, string Name, string ObjectId, IReadOnlyList<string> Roles)
 {

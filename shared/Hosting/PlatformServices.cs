@@ -27,6 +27,8 @@ public static class PlatformServices
     public static IServiceCollection AddServerlessPlatform(this IServiceCollection services, IConfiguration configuration)
     {
         services.TryAddSingleton(TimeProvider.System);
+        // Whether the X-MS-CLIENT-PRINCIPAL header is believed: in App Service only with its authentication on.
+        services.TryAddSingleton(Serverless.Access.ClientPrincipalTrust.From(key => configuration[key]));
         // Operators' counters as metrics on one meter (exported by the Functions app when Application Insights is configured).
         services.AddMetrics();
         services.TryAddSingleton<PlatformMetrics>();
@@ -92,6 +94,7 @@ public static class PlatformServices
 
         services.AddSingleton<Serverless.Sentinel.DependencyResolvers>();
         services.AddSingleton<Serverless.Sentinel.CandidateValidator>();
+        services.AddSingleton<Serverless.Sentinel.ModelCatalog>();
         services.AddSingleton(sp => new Serverless.Sentinel.SentinelAlerts(
             sp.GetRequiredService<Azure.Data.Tables.TableServiceClient>(), sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.TablePrefix,
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Serverless.Sentinel.SentinelAlerts>>(), sp.GetRequiredService<PlatformMetrics>()));

@@ -1,3 +1,5 @@
+using Serverless.Requests;
+
 namespace Serverless.Models;
 
 /// <summary>A model version that already exists was written again. Versions are immutable: train under a new version.</summary>
@@ -18,41 +20,66 @@ public sealed class ModelVersionExistsException : InvalidOperationException
     }
 }
 
-/// <summary>The model version is not in the store or registry.</summary>
-public sealed class ModelNotFoundException : KeyNotFoundException
+/// <summary>The model version is not in the store or registry (a refusal: 404).</summary>
+public sealed class ModelNotFoundException : RequestRefusedException
 {
     public ModelNotFoundException()
+        : this("the model version is not registered")
     {
     }
 
     public ModelNotFoundException(string message)
-        : base(message)
+        : base(404, message)
     {
     }
 
     public ModelNotFoundException(string message, Exception innerException)
-        : base(message, innerException)
+        : base(404, message, innerException)
     {
     }
 }
 
 /// <summary>
 /// The "live" alias is not what the caller expected (someone else published or rolled back
-/// first), or it changed between read and write. Nothing was changed: re-read and decide again.
+/// first), or it changed between read and write. Nothing was changed: re-read and decide again
+/// (a refusal: 409).
 /// </summary>
-public sealed class ModelAliasConflictException : InvalidOperationException
+public sealed class ModelAliasConflictException : RequestRefusedException
 {
     public ModelAliasConflictException()
+        : this("the live alias changed; nothing was changed")
     {
     }
 
     public ModelAliasConflictException(string message)
-        : base(message)
+        : base(409, message)
     {
     }
 
     public ModelAliasConflictException(string message, Exception innerException)
-        : base(message, innerException)
+        : base(409, message, innerException)
+    {
+    }
+}
+
+/// <summary>
+/// What was asked cannot be done from where the registry stands: nothing is live, live has no
+/// previous version, or the previous one was rejected since (a refusal: 409). Nothing was changed.
+/// </summary>
+public sealed class ModelStateConflictException : RequestRefusedException
+{
+    public ModelStateConflictException()
+        : this("the registry is not in a state that allows this")
+    {
+    }
+
+    public ModelStateConflictException(string message)
+        : base(409, message)
+    {
+    }
+
+    public ModelStateConflictException(string message, Exception innerException)
+        : base(409, message, innerException)
     {
     }
 }

@@ -6,7 +6,8 @@ using Azure.Data.Tables;
 
 namespace Serverless.Models;
 
-/// <summary>Where a model version stands. Only publish/rollback make a version Live or move it off Live.</summary>
+/// <summary>Where a model version stands (a name on the wire). Only publish/rollback make a version Live or move it off Live.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ModelStatus>))]
 public enum ModelStatus
 {
     Candidate,
@@ -44,6 +45,8 @@ public sealed record StatusChange(string Version, ModelStatus Status, string? By
 /// <summary>The "live" alias: the version serving traffic and the one a rollback returns to.</summary>
 public sealed record LiveAlias(string Version, string? Previous, long Sequence, DateTimeOffset ChangedAt);
 
+/// <summary>How the live alias changed (a name on the wire).</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AliasChangeKind>))]
 public enum AliasChangeKind
 {
     Publish,
@@ -344,7 +347,7 @@ public sealed class ModelRegistry
     /// <summary>
     /// Points "live" back at the version the current one replaced when it was published, and marks
     /// the current one Rejected (re-approve it to publish it again). Throws
-    /// <see cref="InvalidOperationException"/> when there is nothing to go back to (none, or it was
+    /// <see cref="ModelStateConflictException"/> when there is nothing to go back to (none, or it was
     /// rejected since) and
     /// <see cref="ModelAliasConflictException"/> when live moved on (or is not <paramref name="expectedCurrentLive"/>, if given).
     /// </summary>
@@ -354,7 +357,7 @@ public sealed class ModelRegistry
     /// <summary>As <see cref="RollbackAsync(string?, string?, CancellationToken)"/>, recording the signed-in person who rolled back in both versions' status history.</summary>
     public async Task<AliasChange> RollbackAsync(string? reason, string? expectedCurrentLive, Access.OperatorIdentity? by, CancellationToken cancellationToken = default)
     {
-        var alias = await FindAsync(AliasRow, cancellationToken) ?? throw new InvalidOperationException("Nothing is live; there is nothing to roll back.");
+        var alias = await FindAsync(AliasRow, cancellationToken) ?? throw new ModelStateConflictException("Nothing is live; there is nothing to roll back.");
         var live = ToAlias(alias);
         if (expectedCurrentLive is not null && !string.Equals(ModelVersion.Validate(expectedCurrentLive, nameof(expectedCurrentLive)), live.Version, StringComparison.Ordinal))
         {
@@ -363,7 +366,7 @@ public sealed class ModelRegistry
 
         if (live.Previous is null)
         {
-            throw new InvalidOperationException($"Live version '{live.Version}' was the first published; there is no previous version to roll back to.");
+            throw new ModelStateConflictException($"Live version '{live.Version}' was the first published; there is no previous version to roll back to.");
         }
 
         var target = await FindAsync(VersionPrefix + live.Previous, cancellationToken)
@@ -371,7 +374,7 @@ public sealed class ModelRegistry
         if (Status(target) is not (ModelStatus.Retired or ModelStatus.Approved))
         {
             // Rejected since it was replaced (by an operator, or by an earlier rollback): never back to live by rollback.
-            throw new InvalidOperationException(
+            throw new ModelStateConflictException(
                 $"Previous live version '{live.Previous}' is {Status(target)}; it cannot go live again by rollback. Publish an Approved version instead.");
         }
 

@@ -10,6 +10,8 @@ public sealed record RollbackRequest(string? ExpectedLive, string? Reason)
 {
     public const int MaxReasonLength = 1000;
 
+    public static RollbackRequest Empty { get; } = new(null, null);
+
     /// <summary>The request checked: a 400 refusal naming the field otherwise.</summary>
     public RollbackRequest Validate()
     {
@@ -39,6 +41,8 @@ public sealed record ApprovalRequest(bool? Approve, string? Reason)
 {
     public const int MaxReasonLength = 1000;
 
+    public static ApprovalRequest Empty { get; } = new(null, null);
+
     /// <summary>The decision checked: <c>approve</c> is required, the reason bounded; a 400 refusal otherwise.</summary>
     public (bool Approve, string? Reason) Validate()
     {
@@ -56,6 +60,13 @@ public sealed record ApprovalRequest(bool? Approve, string? Reason)
 /// <summary>The model routes' parameters.</summary>
 public static class ModelRequests
 {
+    /// <summary>GET /api/models and GET /api/models/{version} take no query parameters: any is a 400 refusal naming it.</summary>
+    public static void NoParameters(RequestQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        query.Allow();
+    }
+
     /// <summary>A version named in a route or body: a 400 refusal unless it is a valid version id.</summary>
     public static string Version(string? version, string field = "version") =>
         version is not null && ModelVersion.IsValid(version)

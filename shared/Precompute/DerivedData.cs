@@ -72,7 +72,8 @@ public static class DerivedVersionIds
         id is { Length: > 0 and <= 64 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 }
 
-/// <summary>Where a version stands. Building -> Published (-> replaced, still Published) | Failed; Removed after cleanup.</summary>
+/// <summary>Where a version stands (a name on the wire). Building -> Published (-> replaced, still Published) | Failed; Removed after cleanup.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DerivedVersionStatus>))]
 public enum DerivedVersionStatus
 {
     Building,

@@ -34,11 +34,12 @@ public sealed class PrecomputeOptions
     public const string DefaultSchedule = "0 0 3 * * *";
 
     /// <summary>
-    /// NCRONTAB schedule (six fields, UTC) of the timer function <c>precompute-scheduled</c>, read by the
-    /// Functions host as <c>%Precompute__Schedule%</c>: cleanup, then a precompute of each scheduled dataset.
+    /// NCRONTAB schedule (six fields with seconds, or five without; UTC) of the timer function
+    /// <c>precompute-scheduled</c>, read by the Functions host as <c>%Precompute__Schedule%</c>: cleanup,
+    /// then a precompute of each scheduled dataset. Checked at start with NCrontab, as the host parses it.
     /// </summary>
     [Required]
-    [RegularExpression(@"^\S+( \S+){5}$", ErrorMessage = "Precompute__Schedule must be an NCRONTAB expression of six fields")]
+    [Hosting.Ncrontab(ErrorMessage = "Precompute__Schedule must be an NCRONTAB schedule")]
     public string Schedule { get; set; } = DefaultSchedule;
 
     /// <summary>The datasets the timer precomputes, comma-separated (empty: cleanup only).</summary>

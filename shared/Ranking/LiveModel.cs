@@ -242,7 +242,7 @@ public sealed class LiveModel(
             logger.LogInformation("Live moved on while republishing after {Version} was refused ({Reason}); leaving it", live.Version, ex.Message);
             return true;
         }
-        catch (Exception ex) when (ex is InvalidOperationException or ModelNotFoundException || IsTransient(ex))
+        catch (Exception ex) when (ex is InvalidOperationException or Serverless.Requests.RequestRefusedException || IsTransient(ex))
         {
             logger.LogWarning(ex, "Could not move live back from refused model {Version}", live.Version);
             return false;

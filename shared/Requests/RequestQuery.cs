@@ -44,6 +44,9 @@ public sealed class RequestQuery
         return this;
     }
 
+    /// <summary>How many times the parameter is given (0: absent).</summary>
+    public int Occurrences(string name) => values.TryGetValue(name, out var list) ? list.Count : 0;
+
     /// <summary>The parameter's value when given once (possibly empty); null when absent; a refusal when given twice.</summary>
     public string? Single(string name)
     {

@@ -24,7 +24,18 @@ public class RequestRefusedException : Exception
     }
 
     public RequestRefusedException(int status, string message, TimeSpan? retryAfter = null)
-        : base(message)
+        : this(status, message, retryAfter, null)
+    {
+    }
+
+    /// <summary>A refusal caused by <paramref name="innerException"/> (e.g. a storage precondition that failed).</summary>
+    public RequestRefusedException(int status, string message, Exception? innerException)
+        : this(status, message, null, innerException)
+    {
+    }
+
+    private RequestRefusedException(int status, string message, TimeSpan? retryAfter, Exception? innerException)
+        : base(message, innerException)
     {
         RetryAfter = retryAfter;
         if (status is < 400 or > 599)

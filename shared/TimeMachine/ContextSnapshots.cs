@@ -124,7 +124,11 @@ public sealed record SampledMember(string Member, int Activity, int Stratum);
 public sealed class SnapshotRefusedException(int status, string message) : Serverless.Requests.RequestRefusedException(status, message);
 
 /// <summary>Start a context snapshot (the orchestration's input; the id is fixed before it starts).</summary>
-public sealed record ContextSnapshotRequest(string Id, DateTimeOffset AsOf, ContextSample Sample, string ConfigHash, int Partitions, int MaxParallel, string RequestedBy);
+public sealed record ContextSnapshotRequest(string Id, DateTimeOffset AsOf, ContextSample Sample, string ConfigHash, int Partitions, int MaxParallel, string RequestedBy)
+{
+    /// <summary>The Entra object id of the signed-in person who asked (recorded in the manifest); null when nobody signed in.</summary>
+    public string? RequestedByObjectId { get; init; }
+}
 
 /// <summary>One written blob of a snapshot: its name, what it holds and its size.</summary>
 public sealed record SnapshotPart(string Blob, int Members, long Facts, long Bytes);
@@ -154,11 +158,15 @@ public sealed record ContextSnapshotManifest(
     DateTimeOffset CompletedAt,
     string RequestedBy)
 {
+    /// <summary>The Entra object id of the signed-in person who asked for it; null when nobody signed in (the timer, the main job).</summary>
+    public string? RequestedByObjectId { get; init; }
+
     public string Summary() => string.Create(CultureInfo.InvariantCulture,
         $"context snapshot {Id} as of {AsOf:O}: {Members} of {Population} members ({SampleDescription}; per stratum, light to heavy: {string.Join("/", MembersPerStratum)}), {MemberFacts} member facts, {CatalogEntries} catalog entries, derived data {(DerivedVersions.Count == 0 ? "none current (title statistics recomputed at T)" : string.Join(", ", DerivedVersions.Select(d => $"{d.Key}:{d.Value}")))}, {Parts.Count} files, {Bytes:N0} bytes");
 }
 
-/// <summary>What happened to a snapshot run.</summary>
+/// <summary>What happened to a snapshot run (a name on the wire).</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ContextSnapshotOutcome>))]
 public enum ContextSnapshotOutcome
 {
     /// <summary>Every file written, then the manifest: the snapshot is complete.</summary>

@@ -220,7 +220,7 @@ public sealed class ContextSnapshotter(
         var perStratum = Enumerable.Range(0, request.Sample.Strata).Select(s => plan.Members.Count(m => m.Stratum == s)).ToList();
         var manifest = new ContextSnapshotManifest(request.Id, request.AsOf, request.Sample, request.Sample.Describe(), request.ConfigHash, plan.Population,
             plan.Members.Count, perStratum, plan.WithoutHistory, parts.Sum(p => p.Facts), (int)catalog.Catalog.Facts, catalog.DerivedVersions,
-            catalog.TitleStats?.Blob, files, files.Sum(f => f.Bytes), completedAt, request.RequestedBy);
+            catalog.TitleStats?.Blob, files, files.Sum(f => f.Bytes), completedAt, request.RequestedBy) { RequestedByObjectId = request.RequestedByObjectId };
         Forget(plan.FactSnapshot);
         if (!await TryWriteOnceAsync(ManifestBlob(request.Id), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), cancellationToken))
         {

@@ -11,6 +11,8 @@ public sealed record PrecomputeRequest(string Dataset, DateTimeOffset AsOf, stri
     public string? RequestedByObjectId { get; init; }
 }
 
+/// <summary>How a precompute ended (a name on the wire).</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<PrecomputeOutcome>))]
 public enum PrecomputeOutcome
 {
     /// <summary>Every partition was written and the pointer switched to the new version.</summary>

@@ -3,73 +3,71 @@ using Serverless.Precompute;
 
 namespace Serverless.Workflows.Precompute;
 
-/// <summary>Starting precomputes (HTTP, the main job, the benchmark) with one set of checks.</summary>
+/// <summary>A precompute run as a caller sees it: its runtime status, result and failure.</summary>
+public sealed record PrecomputeRunState(string Id, string Status, PrecomputeResult? Result, string? Failure);
+
+/// <summary>A precompute that was started: its id and the fixed inputs.</summary>
+public sealed record PrecomputeStarted(string Id, string Dataset, DateTimeOffset AsOf, int Partitions, int Size);
+
+/// <summary>A dataset's versions as GET /api/precompute/{dataset} shows them: the current one, the run holding its lock, and every version.</summary>
+public sealed record DerivedVersionsView(string Dataset, DerivedVersion? Current, string? Running, IReadOnlyList<DerivedVersion> Versions);
+
+/// <summary>Starting precomputes (HTTP, the main job, the benchmark) with one set of checks, and reading them.</summary>
 public static class PrecomputeInstances
 {
-    public const int DefaultSize = 20;
-    public const int MaxSize = 100;
+    public const int DefaultSize = PrecomputeStartRequest.DefaultSize;
+    public const int MaxSize = PrecomputeStartRequest.MaxSize;
 
-    /// <summary>
-    /// Validates a request and schedules the orchestration. Throws <see cref="PrecomputeRefusedException"/>:
-    /// 400 for a bad dataset, size or asOf; 409 while another precompute of the dataset holds its lock
-    /// (the orchestration checks again when it takes the lock, so a race still ends in one publish).
-    /// </summary>
-    public static async Task<(string Id, PrecomputeRequest Request)> StartAsync(
+    /// <summary>Validates (<see cref="PrecomputeStartRequest.Validate"/>) and schedules a precompute; see <see cref="StartAsync(DurableTaskClient, DerivedVersionRegistry, PrecomputeOptions, PrecomputeStart, CancellationToken)"/>.</summary>
+    public static Task<(string Id, PrecomputeRequest Request)> StartAsync(
         DurableTaskClient client, DerivedVersionRegistry registry, PrecomputeOptions options, string? dataset, DateTimeOffset now,
         DateTimeOffset? asOf, string? snapshot, int? size, string? requestedBy, string? requestedByObjectId, CancellationToken cancellationToken = default)
+    {
+        var start = new PrecomputeStartRequest(asOf, snapshot, size, requestedBy).Validate(dataset, now);
+        return StartAsync(client, registry, options, start with { RequestedByObjectId = requestedByObjectId }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Schedules a checked precompute. Throws <see cref="PrecomputeRefusedException"/> 409 while another
+    /// precompute of the dataset holds its lock (the orchestration checks again when it takes the lock,
+    /// so a race still ends in one publish).
+    /// </summary>
+    public static async Task<(string Id, PrecomputeRequest Request)> StartAsync(
+        DurableTaskClient client, DerivedVersionRegistry registry, PrecomputeOptions options, PrecomputeStart start, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(options);
-        if (!DerivedDatasets.IsKnown(dataset))
+        ArgumentNullException.ThrowIfNull(start);
+        if (await registry.LockHolderAsync(start.Dataset, cancellationToken) is { } holder)
         {
-            throw new PrecomputeRefusedException(400, $"unknown dataset '{dataset}': use one of {string.Join(", ", DerivedDatasets.All)}");
+            throw new PrecomputeRefusedException(409, $"a precompute of {start.Dataset} is already running ({holder}); one at a time, try again when it is done");
         }
 
-        var k = size ?? DefaultSize;
-        if (k is < 1 or > MaxSize)
+        var request = new PrecomputeRequest(start.Dataset, start.AsOf, start.Snapshot, options.Partitions, options.MaxParallel, start.Size, start.RequestedBy)
         {
-            throw new PrecomputeRefusedException(400, $"size must be 1..{MaxSize}");
-        }
-
-        DateTimeOffset? snapshotAt = null;
-        if (snapshot is not null)
-        {
-            try
-            {
-                snapshotAt = snapshot.Length <= 80 ? Training.TrainingJob.WatermarkOf(snapshot) : throw new InvalidDataException("too long");
-            }
-            catch (InvalidDataException)
-            {
-                throw new PrecomputeRefusedException(400, "snapshot must be a fact snapshot name (facts-<ticks>.jsonl.gz)");
-            }
-        }
-
-        var at = asOf ?? snapshotAt ?? now;
-        if (at > now)
-        {
-            throw new PrecomputeRefusedException(400, $"asOf {at:O} is in the future (now is {now:O}): a version holds only what is known");
-        }
-
-        if (snapshotAt is not null && snapshotAt != at)
-        {
-            throw new PrecomputeRefusedException(400, $"snapshot {snapshot} is as of {snapshotAt:O}, not asOf {at:O}");
-        }
-
-        var by = requestedBy ?? "anonymous";
-        if (by.Length > 200)
-        {
-            throw new PrecomputeRefusedException(400, "requestedBy may hold at most 200 characters");
-        }
-
-        if (await registry.LockHolderAsync(dataset!, cancellationToken) is { } holder)
-        {
-            throw new PrecomputeRefusedException(409, $"a precompute of {dataset} is already running ({holder}); one at a time, try again when it is done");
-        }
-
-        var request = new PrecomputeRequest(dataset!, at, snapshot, options.Partitions, options.MaxParallel, k, by) { RequestedByObjectId = requestedByObjectId };
+            RequestedByObjectId = start.RequestedByObjectId,
+        };
         var id = await client.ScheduleNewOrchestrationInstanceAsync(TaskNames.Precompute, request, cancellationToken);
         return (id, request);
+    }
+
+    /// <summary>The run named <paramref name="id"/>: a 400 refusal for a malformed id, 404 when there is none.</summary>
+    public static async Task<PrecomputeRunState> StatusAsync(DurableTaskClient client, string id, CancellationToken cancellationToken = default)
+    {
+        var state = await DurableInstances.FindAsync(client, id, TaskNames.Precompute, "precompute", cancellationToken);
+        return new PrecomputeRunState(id, state.RuntimeStatus.ToString(), state.CompletedOutput<PrecomputeResult>(), state.FailureDetails?.ErrorMessage);
+    }
+
+    /// <summary>A dataset's current version, the run holding its lock, and every version with when it was current.</summary>
+    public static async Task<DerivedVersionsView> VersionsAsync(DerivedVersionRegistry registry, string dataset, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        return new DerivedVersionsView(
+            dataset,
+            await registry.CurrentAsync(dataset, cancellationToken),
+            await registry.LockHolderAsync(dataset, cancellationToken),
+            await registry.ListAsync(dataset, cancellationToken));
     }
 }
 

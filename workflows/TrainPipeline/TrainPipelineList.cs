@@ -1,4 +1,5 @@
 using Microsoft.DurableTask.Client;
+using Serverless.Training;
 
 namespace Serverless.Workflows.TrainPipeline;
 
@@ -16,6 +17,9 @@ public sealed record TrainPipelineSummary(
     string? Reason,
     string? Failure);
 
+/// <summary>GET /api/pipelines' answer: the filter applied, how many, the pipelines newest first.</summary>
+public sealed record TrainPipelinePage(string Status, int Count, IReadOnlyList<TrainPipelineSummary> Pipelines);
+
 /// <summary>
 /// Lists training pipelines through the durable client's instance query (no table of our own):
 /// <c>awaiting-approval</c> (running, at the approval gate), <c>running</c> (pending or running, any
@@ -23,20 +27,23 @@ public sealed record TrainPipelineSummary(
 /// </summary>
 public static class TrainPipelineList
 {
-    public const string AwaitingApproval = TrainPipelineOrchestrator.StageAwaitingApproval;
-    public const string Running = "running";
-    public const string Completed = "completed";
-    public const string Failed = "failed";
-    public const string All = "all";
-    public const int DefaultLimit = 100;
-    public const int MaxLimit = 500;
+    public const string AwaitingApproval = PipelinesQuery.AwaitingApproval;
+    public const string Running = PipelinesQuery.Running;
+    public const string Completed = PipelinesQuery.Completed;
+    public const string Failed = PipelinesQuery.Failed;
+    public const string All = PipelinesQuery.All;
+    public const int MaxLimit = PipelinesQuery.MaxLimit;
 
     /// <summary>The status filters a caller may name.</summary>
-    public static IReadOnlyList<string> Filters { get; } = [AwaitingApproval, Running, Completed, Failed, All];
+    public static IReadOnlyList<string> Filters => PipelinesQuery.Filters;
 
-    /// <summary>The filter, or null when <paramref name="status"/> is not one of <see cref="Filters"/>.</summary>
-    public static string? ParseFilter(string? status) =>
-        string.IsNullOrEmpty(status) ? All : Filters.FirstOrDefault(f => string.Equals(f, status, StringComparison.Ordinal));
+    /// <summary>The pipelines a checked query asks for.</summary>
+    public static async Task<TrainPipelinePage> ListAsync(DurableTaskClient client, PipelinesQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var pipelines = await ListAsync(client, query.Status, query.Limit, cancellationToken);
+        return new TrainPipelinePage(query.Status, pipelines.Count, pipelines);
+    }
 
     /// <summary>At most <paramref name="limit"/> pipelines that match <paramref name="filter"/> (one of <see cref="Filters"/>), newest first.</summary>
     public static async Task<IReadOnlyList<TrainPipelineSummary>> ListAsync(DurableTaskClient client, string filter, int limit, CancellationToken cancellationToken = default)

@@ -8,8 +8,6 @@
   const main = document.getElementById('main');
   const notice = document.getElementById('notice');
   const operator = document.getElementById('operator');
-  const modelStatuses = ['Candidate', 'Approved', 'Rejected', 'Live', 'Retired'];
-  const trainers = ['LightGbm', 'FastTree', 'LogisticRegression'];
   const datasets = ['title-stats', 'similar-titles', 'member-top-n'];
   const svgNs = 'http://www.w3.org/2000/svg';
   let renderToken = 0;
@@ -77,7 +75,6 @@
 
   const num = (v, digits = 3) => (typeof v === 'number' && isFinite(v)) ? v.toFixed(digits) : (v === null || v === undefined ? '–' : String(v));
   const when = v => v ? new Date(v).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '–';
-  const enumName = (v, names) => typeof v === 'number' ? (names[v] || String(v)) : (v || '–');
   const badge = (text, cls) => h('span', { class: `badge ${cls || text}` }, text);
   const modelLink = v => v ? h('a', { href: `#model/${encodeURIComponent(v)}` }, v) : '–';
   const empty = text => h('p', { class: 'empty' }, text);
@@ -145,7 +142,7 @@
       list.map(v => [
         modelLink(v.version),
         [badge(v.status), v.isLive ? ' live' : '', v.isPrevious ? ' previous' : ''],
-        enumName(v.trainer, trainers),
+        v.trainer || '–',
         v.sentinelPassed === true ? badge('passed') : v.sentinelPassed === false ? badge('failed') : '–',
         n(num(v.auc)), when(v.createdAt), when(v.statusChangedAt), v.statusReason || '']),
       i => ({ 'data-version': list[i].version }))));
@@ -164,11 +161,11 @@
       return;
     }
     const { record, history, sentinel, isLive } = r.body;
-    const status = enumName(record.status, modelStatuses);
+    const status = record.status;
     root.append(card(
       h('h2', {}, `Model ${record.version} `, badge(status), isLive ? ' (live)' : ''),
       h('dl', { class: 'kv' },
-        h('dt', {}, 'Trainer'), h('dd', {}, enumName(record.trainer, trainers)),
+        h('dt', {}, 'Trainer'), h('dd', {}, record.trainer || '–'),
         h('dt', {}, 'Trained on'), h('dd', {}, `${when(record.trainedFrom)} → ${when(record.trainedTo)} (${record.exampleCount} examples)`),
         h('dt', {}, 'Feature config'), h('dd', {}, h('code', {}, record.featureConfigHash), ` · ${record.featureCount} features`),
         h('dt', {}, 'Metrics'), h('dd', {}, Object.entries(record.metrics || {}).map(([k, v]) => `${k} ${num(v)}`).join(' · ') || '–'),
@@ -195,7 +192,7 @@
     }
     root.append(report);
     root.append(card(h('h3', {}, 'Status history'), (history || []).length === 0 ? empty('No status changes recorded.') : table(
-      ['At', 'Status', 'By', 'Reason'], history.map(c => [when(c.at), badge(enumName(c.status, modelStatuses)), c.by || '–', c.reason || '']))));
+      ['At', 'Status', 'By', 'Reason'], history.map(c => [when(c.at), badge(c.status), c.by || '–', c.reason || '']))));
   }
 
   // ---- plots ----------------------------------------------------------------------------------------
@@ -457,7 +454,7 @@
       c.append(h('h3', {}, d.dataset, d.current ? [' · current ', h('code', {}, d.current.version || d.current)] : ''));
       c.append(versions.length === 0 ? empty(`No version of ${d.dataset} has been computed yet.`) : table(
         ['Version', 'Status', 'As of', 'Partitions', 'Counts', 'Published', 'Replaced'],
-        versions.map(v => [h('code', {}, v.version), String(v.status), when(v.asOf), n(v.partitions), Object.entries(v.counts || {}).map(([k, x]) => `${k} ${x}`).join(', '), when(v.publishedAt), when(v.replacedAt)])));
+        versions.map(v => [h('code', {}, v.version), v.status, when(v.asOf), n(v.partitions), Object.entries(v.counts || {}).map(([k, x]) => `${k} ${x}`).join(', '), when(v.publishedAt), when(v.replacedAt)])));
     }
   }
 

@@ -11,8 +11,7 @@ namespace Serverless.Tests.EndToEnd;
 /// <summary>
 /// Who may do what, over the local host (issue 13, item 4): with keys configured, reads need a
 /// function key, operator actions the admin key; approval and rollback a signed-in person holding the
-/// Approver role (401 without one, 403 without the role). And the contract documents: the served
-/// OpenAPI document, and the .http file's GET examples answering with documented statuses.
+/// Approver role (401 without one, 403 without the role). And the served OpenAPI document is the checked-in one.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
 public sealed class ApiContractOverHttpTests(AzuriteFixture azurite)
@@ -112,27 +111,13 @@ public sealed class ApiContractOverHttpTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task The_served_OpenAPI_document_is_the_checked_in_one_and_the_http_file_GET_examples_answer_as_documented()
+    public async Task The_served_OpenAPI_document_is_the_checked_in_one()
     {
+        // The examples of docs/api.http run against a host that holds data in ApiExamplesOverHttpTests.
         await using var host = await LocalHostFixture.StartAsync(azurite, T0);
         var served = await host.Http.GetAsync("api/openapi.json");
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         Assert.Equal("application/json", served.Content.Headers.ContentType?.MediaType);
         Assert.Equal(await File.ReadAllBytesAsync(ApiDocuments.OpenApiPath), await served.Content.ReadAsByteArrayAsync());
-
-        var doc = ApiDocuments.OpenApi();
-        var gets = ApiDocuments.HttpFile().Where(r => r.Method == "GET").ToList();
-        Assert.True(gets.Count >= 15, $"{gets.Count} GET examples");
-        foreach (var r in gets)
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Get, "api" + r.Path + r.Query);
-            foreach (var (name, value) in r.Headers) { request.Headers.TryAddWithoutValidation(name, value); }
-            using var response = await host.Http.SendAsync(request);
-            var body = await response.Content.ReadAsStringAsync();
-            var documented = ApiDocuments.Match(doc, "GET", r.Path)!.Value.Operation["responses"]!.AsObject().Select(x => x.Key).ToList();
-            var status = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            Assert.True(documented.Contains(status), $"api.http '{r.Title}': {status} is not documented ({string.Join(", ", documented)}): {body}");
-            Assert.True((int)response.StatusCode < 500 || r.Path == "/health" || r.Path.EndsWith("/similar", StringComparison.Ordinal) || r.Path.EndsWith("/recommendations", StringComparison.Ordinal), $"api.http '{r.Title}': {status} {body}");
-        }
     }
 }

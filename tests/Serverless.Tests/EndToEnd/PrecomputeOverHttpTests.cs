@@ -106,9 +106,10 @@ public sealed partial class RankingOverHttpTests
     [Theory]
     [InlineData("api/titles/a'b/similar", "character outside")]
     [InlineData("api/members/m*1/recommendations", "character outside")]
-    [InlineData("api/titles/1/similar?count=0", "count must be 1..100")]
-    [InlineData("api/members/1/recommendations?count=abc", "count must be 1..100")]
-    [InlineData("api/titles/1/similar?count=101", "count must be 1..100")]
+    [InlineData("api/titles/1/similar?count=0", "count must be a whole number 1..100")]
+    [InlineData("api/members/1/recommendations?count=abc", "count must be a whole number 1..100")]
+    [InlineData("api/titles/1/similar?count=101", "count must be a whole number 1..100")]
+    [InlineData("api/titles/1/similar?limit=5", "unknown query parameter 'limit'")]
     [InlineData("api/precompute/everything", "unknown dataset 'everything'")]
     public async Task Malformed_lookups_and_precompute_routes_are_400_problem_details(string path, string detail)
     {

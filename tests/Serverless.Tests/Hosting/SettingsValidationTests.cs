@@ -68,4 +68,28 @@ public sealed class SettingsValidationTests
         var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<HealthOptions>>().Value);
         Assert.Contains(name, error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("0 0 3 * * *")]
+    [InlineData("0 */15 * * * *")]
+    [InlineData("0 30 2 * * MON-FRI")]
+    [InlineData("0 3 * * *")]   // five fields: the host reads them without seconds
+    public void A_precompute_schedule_the_Functions_host_accepts_is_accepted(string schedule)
+    {
+        using var services = Services(("Precompute:Schedule", schedule));
+        Assert.Equal(schedule, services.GetRequiredService<IOptions<Serverless.Precompute.PrecomputeOptions>>().Value.Schedule);
+    }
+
+    [Theory]
+    [InlineData("0 0 25 * * *", "Hour")]            // six fields, but no hour 25: the old shape check let it through
+    [InlineData("0 0 3 * * * *", "components")]     // seven fields
+    [InlineData("every day at 3", "components")]
+    [InlineData("0 0 3 * 13 *", "Month")]
+    public void A_precompute_schedule_the_Functions_host_would_refuse_stops_the_start_with_NCrontab_s_reason(string schedule, string reason)
+    {
+        using var services = Services(("Precompute:Schedule", schedule));
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<Serverless.Precompute.PrecomputeOptions>>().Value);
+        Assert.Contains("Precompute__Schedule must be an NCRONTAB schedule", error.Message, StringComparison.Ordinal);
+        Assert.Contains(reason, error.Message, StringComparison.Ordinal);
+    }
 }

@@ -1,4 +1,4 @@
-using Serverless.LocalHost.Timers;
+using Serverless.Hosting;
 
 namespace Serverless.Tests.LocalHost;
 

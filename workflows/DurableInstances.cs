@@ -1,11 +1,10 @@
-using Microsoft.AspNetCore.Http;
 using Microsoft.DurableTask.Client;
 using Serverless.Facts;
 using Serverless.Requests;
 
-namespace Serverless.Functions.Http;
+namespace Serverless.Workflows;
 
-/// <summary>Looks up an orchestration instance named in a route, as the HTTP API's status and decision endpoints need it.</summary>
+/// <summary>Looks up an orchestration instance named by a caller, as the status and decision endpoints need it.</summary>
 public static class DurableInstances
 {
     /// <summary>
@@ -13,18 +12,25 @@ public static class DurableInstances
     /// valid key, a 404 when there is no instance of <paramref name="orchestration"/> with that id.
     /// </summary>
     public static async Task<OrchestrationMetadata> FindAsync(
-        DurableTaskClient client, HttpRequest request, string id, string orchestration, string what)
+        DurableTaskClient client, string id, string orchestration, string what, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        ArgumentNullException.ThrowIfNull(request);
         if (FactValidator.KeyError("id", id, FactValidator.MaxIdLength, true) is { } error)
         {
             throw RequestRefusedException.BadRequest(error);
         }
 
-        var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, request.HttpContext.RequestAborted);
+        var state = await client.GetInstanceAsync(id, getInputsAndOutputs: true, cancellationToken);
         return state is null || state.Name != orchestration
             ? throw RequestRefusedException.NotFound($"no {what} '{id}'")
             : state;
+    }
+
+    /// <summary>The output of a completed instance, or null while it runs (or when it failed).</summary>
+    public static T? CompletedOutput<T>(this OrchestrationMetadata state)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return state.RuntimeStatus == OrchestrationRuntimeStatus.Completed && state.SerializedOutput is not null ? state.ReadOutputAs<T>() : null;
     }
 }
