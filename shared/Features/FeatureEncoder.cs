@@ -53,6 +53,10 @@ public sealed class FeatureEncoder
 
     private readonly Dictionary<string, int> genreIndex;
 
+    /// <summary>The feature the test hook moves (-1: none, always outside tests) and by how much.</summary>
+    private readonly int movedFeature = -1;
+    private readonly float movedBy;
+
     public FeatureEncoder(FeatureConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -63,6 +67,26 @@ public sealed class FeatureEncoder
         {
             genreIndex.Add(config.Genres[i], i);
         }
+    }
+
+    /// <summary>
+    /// Test hook: an encoder whose code computes <paramref name="feature"/> differently (shifted by
+    /// <paramref name="shift"/>) while its <see cref="Config"/> and <see cref="ConfigHash"/> stay the
+    /// same: what an edit to the encoder's code looks like, the fault the golden probes exist for.
+    /// Internal (tests reach it through InternalsVisibleTo); the services build encoders with the
+    /// public constructor, so neither configuration nor input can reach it. Serving pays one compare
+    /// of a readonly field per vector.
+    /// </summary>
+    internal FeatureEncoder(FeatureConfig config, string feature, float shift)
+        : this(config)
+    {
+        movedFeature = FeatureNames.All.ToList().IndexOf(feature);
+        if (movedFeature < 0)
+        {
+            throw new ArgumentException($"no feature named '{feature}'", nameof(feature));
+        }
+
+        movedBy = shift;
     }
 
     public FeatureConfig Config { get; }
@@ -211,6 +235,10 @@ public sealed class FeatureEncoder
         }
 
         destination[16] = (float)best;
+        if (movedFeature >= 0)
+        {
+            destination[movedFeature] += movedBy;
+        }
 
         for (var i = 0; i < destination.Length; i++)
         {

@@ -100,7 +100,10 @@ public sealed record SentinelOptions
     /// <summary>sum(predicted) / sum(labels) on the shadow data must lie within 1 +- this.</summary>
     public double MaxSumRatioDeviation { get; init; } = 0.2;
 
-    /// <summary>p99 time to score a 100-candidate batch with the candidate.</summary>
+    /// <summary>
+    /// p99 time to score a 100-candidate batch with the candidate, over 60 batches of logged rows, each
+    /// batch counted at its fastest of repeated timings (noise only adds time; see ShadowChecks.ServingBudget).
+    /// </summary>
     public TimeSpan ServingBudget { get; init; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>

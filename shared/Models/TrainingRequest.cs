@@ -45,6 +45,12 @@ public sealed record TrainingRequest
     /// <summary>Data the model needs at serving time, e.g. "title-stats@2018-01-01T00:00:00Z".</summary>
     public IReadOnlyList<string> Dependencies { get; init; } = [];
 
+    /// <summary>
+    /// The run's randomness: the seeded MLContext, the trees' seed, and which share of
+    /// <see cref="Train"/> the tree trainers hold out for their calibrator (so two seeds of LightGBM or
+    /// FastTree grow their trees on different examples and are different models). Logistic regression
+    /// (L-BFGS over the whole set, one thread) has no randomness: every seed gives the same model.
+    /// </summary>
     public int Seed { get; init; } = 42;
 
     /// <summary>

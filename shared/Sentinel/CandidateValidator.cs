@@ -71,7 +71,16 @@ public sealed class CandidateValidator(
 
         var candidateScores = new float[shadow.Count];
         scorer.ScoreBatch(shadow.Features, candidateScores);
-        var (liveScores, liveVersion, skip) = await LiveScoresAsync(manifest, shadow, cancellationToken);
+        var (loadedLive, liveVersion, skip) = await LiveModelAsync(manifest, cancellationToken);
+        using var liveModel = loadedLive;
+        using var liveScorer = liveModel is null ? null : new ModelScorer(liveModel);
+        float[]? liveScores = null;
+        if (liveScorer is not null)
+        {
+            liveScores = new float[shadow.Count];
+            liveScorer.ScoreBatch(shadow.Features, liveScores);
+        }
+
         var accuracy = ShadowChecks.Accuracy(shadow, candidateScores, liveScores, liveVersion, skip, settings);
         checks.Add(accuracy);
         checks.Add(accuracy.Skipped
@@ -79,7 +88,10 @@ public sealed class CandidateValidator(
             : SentinelCheck.Skip(SentinelChecks.HoldoutFloor, "holdout AUC > popularity baseline", "the shadow comparison against live decides"));
         checks.Add(FeatureDrift.Check(manifest.FeatureProfiles, shadow.Features, settings, shadow.RequestCount, shadow.Members, manifest.FeatureProfileMembers));
         checks.Add(ShadowChecks.Calibration(shadow, candidateScores, settings));
-        checks.Add(ShadowChecks.ServingBudget(scorer, probe.Count > 0 ? probe : shadow.Features, settings));
+        // Timed on logged traffic when there is enough (the rows serving scores), else on the probes;
+        // the live model (when it reads the same vectors) is timed beside the candidate, pass by pass.
+        var timed = shadow.Count >= ShadowChecks.BudgetBatchSize || probe.Count == 0 ? shadow.Features : probe;
+        checks.Add(ShadowChecks.ServingBudget(scorer, timed, settings, liveScorer, liveVersion));
         return new SentinelReport(manifest.Version, checks);
     }
 
@@ -96,7 +108,8 @@ public sealed class CandidateValidator(
         return new ShadowData(rows.Select(r => r.Record.Features).ToList(), rows.Select(r => r.Label!.Value).ToList(), rows.Select(r => r.Record.LogId).ToList(), rows.Select(r => r.Record.Member).ToList());
     }
 
-    private async Task<(float[]? Scores, string? Version, string? Skip)> LiveScoresAsync(ModelManifest candidate, ShadowData shadow, CancellationToken cancellationToken)
+    /// <summary>The live model loaded to score the candidate's vectors (the caller disposes it), or the reason it cannot.</summary>
+    private async Task<(TrainedModel? Model, string? Version, string? Skip)> LiveModelAsync(ModelManifest candidate, CancellationToken cancellationToken)
     {
         var live = await registry.GetLiveAsync(cancellationToken);
         if (live is null)
@@ -129,11 +142,14 @@ public sealed class CandidateValidator(
             return (null, live.Version, $"the live model {live.Version} reads another feature config ({stored.Manifest.FeatureConfigHash}): it cannot score the same vectors");
         }
 
-        using var model = stored.Load();
-        using var scorer = new ModelScorer(model);
-        var scores = new float[shadow.Count];
-        scorer.ScoreBatch(shadow.Features, scores);
-        return (scores, live.Version, null);
+        try
+        {
+            return (stored.Load(), live.Version, null);
+        }
+        catch (InvalidDataException ex)
+        {
+            return (null, live.Version, $"the live model {live.Version} does not load: {ex.Message}");
+        }
     }
 
     public async Task SaveReportAsync(SentinelReport report, CancellationToken cancellationToken)

@@ -196,39 +196,144 @@ public static class ShadowChecks
         return (eceLow, eceHigh, ratioLow, ratioHigh);
     }
 
-    /// <summary>p99 time to score a batch of 100 candidates, over repeated batches from <paramref name="rows"/>.</summary>
-    public static SentinelCheck ServingBudget(ModelScorer scorer, IReadOnlyList<float[]> rows, SentinelOptions options, int batches = 60)
+    /// <summary>Candidates in the batch the serving budget times.</summary>
+    public const int BudgetBatchSize = 100;
+
+    /// <summary>Batches (of different rows) whose p99 the serving budget judges.</summary>
+    public const int BudgetBatches = 60;
+
+    /// <summary>Most timings of each batch (passes over all of them); each batch counts its fastest.</summary>
+    public const int BudgetPasses = 8;
+
+    /// <summary>Least scoring before timing (engine built, code compiled to its optimised tier, caches warm).</summary>
+    public static readonly TimeSpan BudgetWarmUp = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>
+    /// p99 time to score a batch of <see cref="BudgetBatchSize"/> candidates, judged so that a shared,
+    /// loaded machine does not decide it. After a warm-up, <see cref="BudgetBatches"/> batches of
+    /// different rows (stepping through <paramref name="rows"/>) are timed in passes, and each batch
+    /// counts its fastest timing: noise (another process on the core, a collection, code not yet
+    /// optimised) only ever adds time, and a repeat of the same batch a pass later rarely meets the
+    /// same interruption, so the fastest is the model's own cost on those rows. The p99 is taken over
+    /// the batches. (A p99 of single timings is nearly their maximum: one interruption, and it
+    /// rejected models that fit.) Passes stop when the p99 is within budget, when after two passes
+    /// even the median batch is over it (a slow model, not an interruption), or after
+    /// <see cref="BudgetPasses"/>. When <paramref name="live"/> is given, the live model is timed the
+    /// same way, pass by pass beside the candidate (both see the same load), and reported next to it.
+    /// </summary>
+    public static SentinelCheck ServingBudget(ModelScorer scorer, IReadOnlyList<float[]> rows, SentinelOptions options, ModelScorer? live = null, string? liveVersion = null)
     {
         ArgumentNullException.ThrowIfNull(scorer);
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(options);
-        const int batchSize = 100;
-        var threshold = $"p99 of a {batchSize}-candidate batch <= {options.ServingBudget.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)} ms";
         if (rows.Count == 0)
         {
-            return SentinelCheck.Skip(SentinelChecks.ServingBudget, threshold, "no feature vectors to time");
+            return SentinelCheck.Skip(SentinelChecks.ServingBudget, BudgetThreshold(options), "no feature vectors to time");
         }
 
-        var batch = Enumerable.Range(0, batchSize).Select(i => rows[i % rows.Count]).ToList();
-        var scores = new float[batchSize];
-        scorer.ScoreBatch(batch, scores);   // warm-up: the first batch builds the engine
-        var times = new double[batches];
-        for (var b = 0; b < batches; b++)
+        // Batch b: rows from b * 37 on (wrapping), so batches differ even when the rows are few.
+        var batches = Enumerable.Range(0, BudgetBatches)
+            .Select(b => (IReadOnlyList<float[]>)Enumerable.Range(0, BudgetBatchSize).Select(i => rows[((b * 37) + i) % rows.Count]).ToList()).ToList();
+        var scores = new float[BudgetBatchSize];
+        var liveScores = new float[BudgetBatchSize];
+        return ServingBudget(b => scorer.ScoreBatch(batches[b], scores), live is null ? null : b => live.ScoreBatch(batches[b], liveScores), liveVersion, options);
+    }
+
+    /// <summary>The serving budget over any scoring action (<c>scoreBatch(b)</c> scores batch b): the timing and verdict of the public overload.</summary>
+    internal static SentinelCheck ServingBudget(Action<int> scoreBatch, Action<int>? scoreLiveBatch, string? liveVersion, SentinelOptions options, TimeSpan? warmUp = null)
+    {
+        ArgumentNullException.ThrowIfNull(scoreBatch);
+        ArgumentNullException.ThrowIfNull(options);
+        var budget = options.ServingBudget.TotalMilliseconds;
+        WarmUp(scoreBatch, warmUp ?? BudgetWarmUp);
+        if (scoreLiveBatch is not null)
         {
-            var start = Stopwatch.GetTimestamp();
-            scorer.ScoreBatch(batch, scores);
-            times[b] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            WarmUp(scoreLiveBatch, warmUp ?? BudgetWarmUp);
         }
 
-        Array.Sort(times);
-        var p99 = PairedBootstrap.Percentile(times, 0.99);
-        var p50 = PairedBootstrap.Percentile(times, 0.5);
-        var passed = p99 <= options.ServingBudget.TotalMilliseconds;
-        return new SentinelCheck(SentinelChecks.ServingBudget, string.Create(CultureInfo.InvariantCulture, $"p99 {p99:F2} ms, p50 {p50:F2} ms over {batches} batches"), threshold, passed)
+        var candidate = new BudgetTiming(scoreBatch, budget);
+        var live = scoreLiveBatch is null ? null : new BudgetTiming(scoreLiveBatch, budget);
+        while (!candidate.Done || live is { Done: false })
         {
-            Value = p99,
-            Explanation = passed ? "fast enough to serve" : "too slow to score a request's candidates within the serving budget",
-            Plot = new Dictionary<string, double[]> { ["batchMs"] = times },
+            candidate.Pass();
+            live?.Pass();
+        }
+
+        var passed = candidate.Within;
+        var measured = string.Create(CultureInfo.InvariantCulture,
+            $"p99 {candidate.P99:F2} ms, p50 {candidate.P50:F2} ms over {BudgetBatches} batches, each its fastest of {candidate.Passes} timing(s)")
+            + (live is null ? "" : string.Create(CultureInfo.InvariantCulture, $"; live {liveVersion}: p99 {live.P99:F2} ms, p50 {live.P50:F2} ms (fastest of {live.Passes}), timed the same way"));
+        var plot = new Dictionary<string, double[]>
+        {
+            ["batchMs"] = candidate.Sorted,
+            ["passP99Ms"] = [.. candidate.PassP99],
         };
+        if (live is not null)
+        {
+            plot["liveBatchMs"] = live.Sorted;
+            plot["livePassP99Ms"] = [.. live.PassP99];
+        }
+
+        return new SentinelCheck(SentinelChecks.ServingBudget, measured, BudgetThreshold(options), passed)
+        {
+            Value = candidate.P99,
+            Explanation = passed
+                ? "fast enough to serve"
+                : "too slow to score a request's candidates within the serving budget, even at its fastest"
+                  + (live is null ? "" : live.Within ? ", while the live model fits it on the same machine" : "; the live model is over it too here (a loaded machine?)"),
+            Plot = plot,
+        };
+    }
+
+    /// <summary>Scores batches for <paramref name="duration"/> (and at least 5 of them).</summary>
+    private static void WarmUp(Action<int> scoreBatch, TimeSpan duration)
+    {
+        var start = Stopwatch.GetTimestamp();
+        for (var b = 0; b < 5 || Stopwatch.GetElapsedTime(start) < duration; b++)
+        {
+            scoreBatch(b % BudgetBatches);
+        }
+    }
+
+    private static string BudgetThreshold(SentinelOptions options) => string.Create(CultureInfo.InvariantCulture,
+        $"p99 over {BudgetBatches} {BudgetBatchSize}-candidate batches (each its fastest of up to {BudgetPasses} timings) <= {options.ServingBudget.TotalMilliseconds} ms");
+
+    /// <summary>The fastest timing of each batch so far, the p99 over batches after each pass, and whether to stop.</summary>
+    private sealed class BudgetTiming(Action<int> scoreBatch, double budgetMs)
+    {
+        private readonly double[] fastest = Enumerable.Repeat(double.PositiveInfinity, BudgetBatches).ToArray();
+
+        public List<double> PassP99 { get; } = [];
+
+        public int Passes => PassP99.Count;
+
+        public double[] Sorted { get; private set; } = [];
+
+        public double P99 => PassP99.Count == 0 ? double.PositiveInfinity : PassP99[^1];
+
+        public double P50 => Sorted.Length == 0 ? double.NaN : PairedBootstrap.Percentile(Sorted, 0.5);
+
+        public bool Within => P99 <= budgetMs;
+
+        /// <summary>Within budget; or two passes and still half the batches over it; or out of passes.</summary>
+        public bool Done => Within || (Passes >= 2 && P50 > budgetMs) || Passes >= BudgetPasses;
+
+        public void Pass()
+        {
+            if (Done)
+            {
+                return;
+            }
+
+            for (var b = 0; b < BudgetBatches; b++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                scoreBatch(b);
+                fastest[b] = Math.Min(fastest[b], Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+
+            Sorted = fastest.Order().ToArray();
+            PassP99.Add(PairedBootstrap.Percentile(Sorted, 0.99));
+        }
     }
 }

@@ -104,28 +104,66 @@ public static class TrainingSetBuilder
     /// <summary>
     /// A training set from what was really served: labelled impressions logged with the encoder's
     /// config hash, their feature values exactly as scored; split by request time (the latest share
-    /// validates). Impressions logged with another feature config are left out.
+    /// validates). Impressions logged with another feature config are left out. The split falls
+    /// between two request times, never inside one: every row of a logged request (one log id) and
+    /// every row logged at the same moment is on one side, so nothing trained on is at or after
+    /// <see cref="TrainingSet.HeldOutFrom"/>, where the Sentinel's shadow data starts.
     /// </summary>
+    /// <exception cref="InvalidOperationException">Fewer than 10 usable impressions, or all of them at one request time (nothing to split).</exception>
     public static TrainingSet FromLogs(IEnumerable<Serverless.Lumberjack.LoggedImpression> impressions, string configHash, int featureCount, double validationShare = 0.2)
     {
-        var usable = impressions
+        var labelled = impressions
             .Where(i => i.Label is not null && i.Record.ConfigHash == configHash && i.Record.Features.Length == featureCount)
-            .OrderBy(i => i.Record.RequestTime).ThenBy(i => i.Record.LogId, StringComparer.Ordinal).ThenBy(i => i.Record.Position)
             .ToList();
-        if (usable.Count < 10)
+        if (labelled.Count < 10)
         {
-            throw new InvalidOperationException($"only {usable.Count} labelled impressions logged with feature config {configHash}: not enough to train");
+            throw new InvalidOperationException($"only {labelled.Count} labelled impressions logged with feature config {configHash}: not enough to train");
         }
 
-        var split = usable.Count - Math.Max(1, (int)Math.Round(usable.Count * validationShare));
+        // A request is placed by the latest time among its rows (one time per log id as logged; the
+        // latest, should a log id ever carry two, keeps all of its rows before the split when it trains).
+        var requestTime = labelled.GroupBy(i => i.Record.LogId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Max(i => i.Record.RequestTime), StringComparer.Ordinal);
+        var usable = labelled
+            .OrderBy(i => requestTime[i.Record.LogId]).ThenBy(i => i.Record.LogId, StringComparer.Ordinal).ThenBy(i => i.Record.Position)
+            .ToList();
+        var split = SplitAtRequestTime(usable.Select(i => requestTime[i.Record.LogId]).ToList(), usable.Count - Math.Max(1, (int)Math.Round(usable.Count * validationShare)))
+            ?? throw new InvalidOperationException($"all {usable.Count} labelled impressions logged with feature config {configHash} share one request time ({usable[0].Record.RequestTime:O}): no time split to validate on");
         TrainingExample Example(Serverless.Lumberjack.LoggedImpression i) => new(i.Record.Features, i.Label!.Value);
         return new TrainingSet(
             usable.Take(split).Select(Example).ToList(),
             usable.Skip(split).Select(Example).ToList(),
-            usable[0].Record.RequestTime,
-            usable[^1].Record.RequestTime,
-            HeldOutFrom: usable[split].Record.RequestTime,
+            usable.Min(i => i.Record.RequestTime),
+            usable.Max(i => i.Record.RequestTime),
+            HeldOutFrom: requestTime[usable[split].Record.LogId],
             Contexts: usable.Select(i => new RowContext(i.Record.Member, i.Record.Title, i.Record.RequestTime)).ToList());
+    }
+
+    /// <summary>
+    /// The split index nearest <paramref name="target"/> where the (ascending) times change: the first
+    /// at or after it, else the last before it; null when every time is the same.
+    /// </summary>
+    internal static int? SplitAtRequestTime(IReadOnlyList<DateTimeOffset> ascending, int target)
+    {
+        ArgumentNullException.ThrowIfNull(ascending);
+        target = Math.Clamp(target, 1, Math.Max(1, ascending.Count - 1));
+        for (var i = target; i < ascending.Count; i++)
+        {
+            if (ascending[i] > ascending[i - 1])
+            {
+                return i;
+            }
+        }
+
+        for (var i = target - 1; i >= 1; i--)
+        {
+            if (ascending[i] > ascending[i - 1])
+            {
+                return i;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Month starts (UTC) with ratings in the following horizon, the most recent ones, oldest first, all before watermark - horizon.</summary>

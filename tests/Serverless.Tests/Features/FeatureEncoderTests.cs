@@ -53,6 +53,26 @@ public sealed class FeatureEncoderTests
     }
 
     [Fact]
+    public void The_test_hook_moves_one_feature_under_the_same_config_and_hash()
+    {
+        // The fault the golden probes exist for: the code changed, the config (and its hash) did not.
+        var moved = new FeatureEncoder(FeatureConfig.Default, FeatureNames.TitleMeanRating, 0.5f);
+        Assert.Equal(Encoder.ConfigHash, moved.ConfigHash);
+        Assert.Same(Encoder.Config, moved.Config);
+        foreach (var (member, title) in new[] { ("m", "D"), ("x", "E"), ("nobody", "A") })
+        {
+            var expected = Vector(TinyWorld(), member, title);
+            var actual = Vector(TinyWorld(), member, title, moved);
+            for (var f = 0; f < expected.Length; f++)
+            {
+                Assert.Equal(Encoder.Names[f] == FeatureNames.TitleMeanRating ? expected[f] + 0.5f : expected[f], actual[f]);
+            }
+        }
+
+        Assert.Throws<ArgumentException>(() => new FeatureEncoder(FeatureConfig.Default, "no_such_feature", 1f));
+    }
+
+    [Fact]
     public void Member_features_of_a_tiny_example_match_hand_computation()
     {
         var v = Vector(TinyWorld(), "m", "D");

@@ -36,6 +36,32 @@ public sealed class LoggedTrainingSetTests
     }
 
     [Fact]
+    public void The_split_falls_between_request_times_never_inside_a_request_or_an_instant()
+    {
+        // Requests of 3 impressions: 4 at distinct minutes, then 4 logged at the same minute. A fifth
+        // held out by row count would split at row 19 (inside the second request of minute 10).
+        static IEnumerable<LoggedImpression> Request(int request, int minute) => Enumerable.Range(0, 3).Select(p =>
+            new LoggedImpression(new FeatureLogRecord($"log{request}", T0.AddMinutes(minute), "1", $"{request}-{p}", p, "v1", "h1", [request, p, 0], 0.5f, T0, false), p == 0, null));
+        var impressions = Enumerable.Range(0, 4).SelectMany(r => Request(r, r)).Concat(Enumerable.Range(4, 4).SelectMany(r => Request(r, 10))).ToList();
+
+        // No later instant: the split moves back to the burst's start, which is held out whole.
+        var set = TrainingSetBuilder.FromLogs(impressions, "h1", featureCount: 3);
+        Assert.Equal(T0.AddMinutes(10), set.HeldOutFrom);
+        Assert.Equal(12, set.Train.Count);
+        Assert.All(set.Validation, e => Assert.True(e.Features[0] >= 4));
+
+        // With a later instant, the burst trains whole and the later request is held out.
+        set = TrainingSetBuilder.FromLogs(impressions.Concat(Request(8, 11)), "h1", featureCount: 3);
+        Assert.Equal(T0.AddMinutes(11), set.HeldOutFrom);
+        Assert.Equal(24, set.Train.Count);
+        Assert.All(set.Validation, e => Assert.Equal(8, e.Features[0]));
+
+        // Every impression at one instant: there is no time to split at, and it says so.
+        var ex = Assert.Throws<InvalidOperationException>(() => TrainingSetBuilder.FromLogs(Enumerable.Range(4, 4).SelectMany(r => Request(r, 10)), "h1", featureCount: 3));
+        Assert.Contains("share one request time", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Too_few_labelled_impressions_is_a_clear_error()
     {
         var ex = Assert.Throws<InvalidOperationException>(() => TrainingSetBuilder.FromLogs([Impression(1, true)], "h1", 3));

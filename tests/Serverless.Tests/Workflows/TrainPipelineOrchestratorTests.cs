@@ -23,28 +23,6 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
     /// <summary>The alerts table of the registry <see cref="StartAsync"/> made.</summary>
     private Serverless.Sentinel.SentinelAlerts alerts = null!;
 
-    /// <summary>Registers a candidate (as the training job does) and reports the basic Sentinel's verdict it was told to.</summary>
-    private sealed class RegisteringTrainer(ModelRegistry registry, string version, bool sentinelPassed, List<string?>? suffixes = null) : TaskActivity<TrainPipelineRequest, TrainedCandidate>
-    {
-        public override async Task<TrainedCandidate> RunAsync(TaskActivityContext context, TrainPipelineRequest input)
-        {
-            var v = version;
-            if (suffixes is not null)
-            {
-                lock (suffixes) { suffixes.Add(input.VersionSuffix); }
-                v = $"{version}-{input.VersionSuffix}";
-            }
-
-            await registry.RegisterAsync(SharedModels.Get(TrainerKind.LogisticRegression).Manifest with { Version = v }, input.RequestedBy);
-            if (!sentinelPassed)
-            {
-                await registry.SetStatusAsync(v, ModelStatus.Rejected, "sentinel: probe-scores-valid NaN");
-            }
-
-            return new TrainedCandidate(v, sentinelPassed, sentinelPassed ? "passed" : "probe-scores-valid: NaN", new Dictionary<string, double> { ["auc"] = 0.8 });
-        }
-    }
-
     /// <summary>The validation step with a verdict given by the test (the real checks are proven in tests/Sentinel); records it in the real registry.</summary>
     private sealed class ScriptedValidator(ModelRegistry registry, bool passes) : TaskActivity<string, ValidationOutcome>
     {
@@ -74,7 +52,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         var host = await InProcessDurableHost.StartAsync(tasks =>
         {
             tasks.AddOrchestrator<TrainPipelineOrchestrator>();
-            tasks.AddActivity(TaskNames.TrainCandidate, new RegisteringTrainer(registry, version, sentinelPassed, suffixes));
+            tasks.AddActivity(TaskNames.TrainCandidate, RegisteringTrainer.Named(registry, version, sentinelPassed, suffixes));
             tasks.AddActivity(TaskNames.ValidateCandidate, new ScriptedValidator(registry, validationPasses));
             tasks.AddActivity(new PublishModelActivity(registry));
             tasks.AddActivity(new RejectModelActivity(registry, alerts));
