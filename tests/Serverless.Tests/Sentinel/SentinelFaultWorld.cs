@@ -262,7 +262,7 @@ public sealed class SentinelFaultWorld : IDisposable
     {
         var http = new Microsoft.AspNetCore.Http.DefaultHttpContext();
         http.Request.Method = "GET";
-        var result = Assert.IsType<Microsoft.AspNetCore.Mvc.OkObjectResult>(await new Serverless.Functions.Models.ModelsApi(Models, Validator()).Get(http.Request, version));
+        var result = Assert.IsType<Microsoft.AspNetCore.Mvc.OkObjectResult>(await new Serverless.Functions.Models.ModelsApi(new Serverless.Sentinel.ModelCatalog(Models, Validator())).Get(http.Request, version));
         return JsonNode.Parse(JsonSerializer.Serialize(result.Value, ModelJson.Options))!;
     }
 
