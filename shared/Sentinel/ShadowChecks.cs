@@ -24,7 +24,7 @@ public static class ShadowChecks
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         var threshold = string.Create(CultureInfo.InvariantCulture,
-            $"not worse than live with 95% confidence beyond AUC -{options.AucTolerance}, log loss +{options.LogLossTolerance}, NDCG@10 -{options.NdcgTolerance} (paired bootstrap, {options.BootstrapResamples} resamples over requests)");
+            $"not worse than live with 95% confidence beyond AUC -{options.AucTolerance}, log loss +{options.LogLossTolerance}, NDCG@10 -{options.NdcgTolerance} (paired bootstrap, {options.BootstrapResamples} resamples over {data.UnitName})");
         if (skipReason is not null || live is null)
         {
             return SentinelCheck.Skip(SentinelChecks.ShadowAccuracy, threshold, skipReason ?? "no live model to compare with");
@@ -42,7 +42,7 @@ public static class ShadowChecks
             return SentinelCheck.Skip(SentinelChecks.ShadowAccuracy, threshold, $"{c.RankedRequests} logged requests with a liked title, fewer than {options.MinShadowRequests}");
         }
 
-        var intervals = PairedBootstrap.Run(c, l, data.RequestCount, options.BootstrapResamples, BootstrapSeed);
+        var intervals = PairedBootstrap.Run(c, l, data, options.BootstrapResamples, BootstrapSeed);
         var failures = new List<string>();
         foreach (var i in intervals)
         {
@@ -95,7 +95,7 @@ public static class ShadowChecks
         ArgumentNullException.ThrowIfNull(candidate);
         ArgumentNullException.ThrowIfNull(options);
         var threshold = string.Create(CultureInfo.InvariantCulture,
-            $"ECE <= {options.MaxCalibrationError} and sum(predicted)/sum(labels) in [{1 - options.MaxSumRatioDeviation}, {1 + options.MaxSumRatioDeviation}], unless the 95% interval (bootstrap over requests, {options.BootstrapResamples} resamples) still reaches the limit");
+            $"ECE <= {options.MaxCalibrationError} and sum(predicted)/sum(labels) in [{1 - options.MaxSumRatioDeviation}, {1 + options.MaxSumRatioDeviation}], unless the 95% interval (bootstrap over {data.UnitName}, {options.BootstrapResamples} resamples) still reaches the limit");
         if (data.Count < options.MinShadowRows)
         {
             return SentinelCheck.Skip(SentinelChecks.Calibration, threshold, $"{data.Count} labelled shadow impressions, fewer than {options.MinShadowRows}");
@@ -146,7 +146,7 @@ public static class ShadowChecks
         };
     }
 
-    /// <summary>95% bootstrap intervals over requests (seeded) of the expected calibration error and the sum ratio.</summary>
+    /// <summary>95% bootstrap intervals over the data's units (members when known, else requests; seeded) of the expected calibration error and the sum ratio.</summary>
     private static (double EceLow, double EceHigh, double RatioLow, double RatioHigh) CalibrationIntervals(ShadowData data, float[] candidate, int bins, int resamples)
     {
         // Per request and bin: rows, sum of predictions, likes; resamples weight requests.
@@ -164,12 +164,13 @@ public static class ShadowChecks
         }
 
         var random = new Random(BootstrapSeed);
+        var units = new double[data.UnitCount];
         var weights = new double[requests];
         var eces = new List<double>(resamples);
         var ratios = new List<double>(resamples);
         for (var s = 0; s < resamples; s++)
         {
-            PairedBootstrap.Resample(random, weights);
+            PairedBootstrap.Resample(random, units, data.UnitOfRequest, weights);
             double total = 0, gap = 0, sumPredicted = 0, sumLiked = 0;
             for (var b = 0; b < bins; b++)
             {

@@ -27,6 +27,25 @@ public sealed class ShadowData
         }
 
         Members = members is null ? null : MemberUnits.Of(members);
+
+        // The bootstrap's unit: a request's member when members are known (a member's requests are not
+        // independent draws: one active member's taste moves all of them), else the request itself.
+        UnitOfRequest = new int[RequestCount];
+        if (members is null)
+        {
+            for (var r = 0; r < RequestCount; r++) { UnitOfRequest[r] = r; }
+            UnitCount = RequestCount;
+        }
+        else
+        {
+            var units = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < members.Count; i++)
+            {
+                UnitOfRequest[Request[i]] = units.TryGetValue(members[i], out var u) ? u : units[members[i]] = units.Count;
+            }
+
+            UnitCount = units.Count;
+        }
     }
 
     public IReadOnlyList<float[]> Features { get; }
@@ -37,6 +56,15 @@ public sealed class ShadowData
     public int[] Request { get; }
 
     public int RequestCount { get; }
+
+    /// <summary>The bootstrap unit (0..UnitCount-1) of each request: its member's index when members are known, else the request's own.</summary>
+    public int[] UnitOfRequest { get; }
+
+    /// <summary>How many independent units the bootstrap resamples: members when known, else requests.</summary>
+    public int UnitCount { get; }
+
+    /// <summary>What the bootstrap resamples, for reports: "members" or "requests".</summary>
+    public string UnitName => Members is null ? "requests" : "members";
 
     /// <summary>The members among the rows, when known: the independent units of the member features.</summary>
     public MemberUnits? Members { get; }

@@ -151,18 +151,25 @@ public sealed record PairedInterval(string Metric, double Candidate, double Live
 /// </summary>
 public static class PairedBootstrap
 {
-    public static IReadOnlyList<PairedInterval> Run(ShadowMetrics candidate, ShadowMetrics live, int requests, int resamples, int seed)
+    /// <summary>
+    /// The paired bootstrap: each resample draws <paramref name="data"/>'s units (members when known,
+    /// else requests) with replacement and weights every request by its unit's count, so requests of one
+    /// member move together, as they do in the world.
+    /// </summary>
+    public static IReadOnlyList<PairedInterval> Run(ShadowMetrics candidate, ShadowMetrics live, ShadowData data, int resamples, int seed)
     {
         ArgumentNullException.ThrowIfNull(candidate);
         ArgumentNullException.ThrowIfNull(live);
+        ArgumentNullException.ThrowIfNull(data);
         var random = new Random(seed);
-        var weights = new double[requests];
+        var units = new double[data.UnitCount];
+        var weights = new double[data.RequestCount];
         var auc = new double[resamples];
         var logLoss = new double[resamples];
         var ndcg = new double[resamples];
         for (var b = 0; b < resamples; b++)
         {
-            Resample(random, weights);
+            Resample(random, units, data.UnitOfRequest, weights);
             auc[b] = candidate.Auc(weights) - live.Auc(weights);
             logLoss[b] = candidate.LogLoss(weights) - live.LogLoss(weights);
             ndcg[b] = candidate.MeanNdcg(weights) - live.MeanNdcg(weights);
@@ -182,7 +189,7 @@ public static class PairedBootstrap
         return new(metric, candidate, live, candidate - live, lower, upper);
     }
 
-    /// <summary>One bootstrap resample: each of the weights' requests drawn with replacement, as counts.</summary>
+    /// <summary>One bootstrap resample: each of the weights' units drawn with replacement, as counts.</summary>
     public static void Resample(Random random, double[] weights)
     {
         ArgumentNullException.ThrowIfNull(random);
@@ -191,6 +198,18 @@ public static class PairedBootstrap
         for (var k = 0; k < weights.Length; k++)
         {
             weights[random.Next(weights.Length)]++;
+        }
+    }
+
+    /// <summary>One cluster resample: the units drawn with replacement, then each request weighted by its unit's count.</summary>
+    public static void Resample(Random random, double[] units, int[] unitOfRequest, double[] requestWeights)
+    {
+        ArgumentNullException.ThrowIfNull(unitOfRequest);
+        ArgumentNullException.ThrowIfNull(requestWeights);
+        Resample(random, units);
+        for (var r = 0; r < requestWeights.Length; r++)
+        {
+            requestWeights[r] = units[unitOfRequest[r]];
         }
     }
 

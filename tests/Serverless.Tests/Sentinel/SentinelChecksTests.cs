@@ -284,6 +284,39 @@ public sealed class SentinelChecksTests
     }
 
     [Fact]
+    public void Requests_of_one_member_move_together_so_a_few_heavy_members_do_not_make_a_sum_ratio_certain_but_a_shift_over_many_members_does()
+    {
+        // 400 requests of 30 rows. Few: 40 members, one of whom makes half the requests and likes 30% of
+        // what is shown (the rest 10%); the candidate predicts 12.5% everywhere: a sum ratio about 0.63,
+        // driven by that one member. Many: 400 members, one request each, the same rates: a sum ratio
+        // below 0.8 that no single member explains.
+        static (ShadowData ByRequest, ShadowData ByMember, float[] Scores) Shadow(Func<int, int> memberOf, Func<int, double> likeRate)
+        {
+            var random = new Random(11);
+            var requests = Enumerable.Range(0, 400 * 30).Select(i => i / 30).ToList();
+            var labels = requests.Select(r => random.NextDouble() < likeRate(r)).ToList();
+            var features = labels.Select(_ => new float[] { 0 }).ToList();
+            var ids = requests.Select(r => "r" + r).ToList();
+            return (new ShadowData(features, labels, ids), new ShadowData(features, labels, ids, requests.Select(r => "m" + memberOf(r)).ToList()),
+                labels.Select(_ => 0.125f).ToArray());
+        }
+
+        var few = Shadow(r => r < 200 ? 0 : 1 + r % 39, r => r < 200 ? 0.30 : 0.10);
+        var many = Shadow(r => r, r => r < 200 ? 0.30 : 0.10);
+
+        var fewByRequest = ShadowChecks.Calibration(few.ByRequest, few.Scores, Options);
+        var fewByMember = ShadowChecks.Calibration(few.ByMember, few.Scores, Options);
+        var manyByMember = ShadowChecks.Calibration(many.ByMember, many.Scores, Options);
+
+        Assert.True(fewByMember.Plot!["sumRatioInterval"][1] - fewByMember.Plot["sumRatioInterval"][0]
+            > 2 * (fewByRequest.Plot!["sumRatioInterval"][1] - fewByRequest.Plot["sumRatioInterval"][0]), fewByMember.Measured + " / " + fewByRequest.Measured);
+        Assert.False(fewByRequest.Passed, fewByRequest.Measured);   // counted as 400 independent requests it looks certain
+        Assert.True(fewByMember.Passed, fewByMember.Measured);      // 40 members, one holding half: not certain
+        Assert.Contains("bootstrap over members", fewByMember.Threshold, StringComparison.Ordinal);
+        Assert.False(manyByMember.Passed, manyByMember.Measured);   // 400 members all under-predicted: certain
+    }
+
+    [Fact]
     public void Too_few_shadow_rows_or_no_live_model_skip_with_the_reason_and_the_floor_applies()
     {
         var few = new ShadowData(Shadow.Value.Data.Features.Take(100).ToList(), Shadow.Value.Data.Labels.Take(100).ToList(), Enumerable.Range(0, 100).Select(i => "r" + i).ToList());
