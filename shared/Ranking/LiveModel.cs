@@ -328,7 +328,7 @@ public sealed class LiveModel(
         // The feature code in sync: recompute the manifest's golden probes with this instance's encoder
         // and this model; any difference refuses the model and names the features that moved.
         var scorer = new ModelScorer(accepted);
-        var codeSync = Serverless.Sentinel.GoldenProbes.Check(stored.Manifest, data, encoder, scorer);
+        var codeSync = Serverless.Sentinel.GoldenProbes.Check(stored.Manifest, data, encoder, scorer, snapshot.Facts);
         report = report with { Checks = [.. report.Checks, codeSync] };
         if (!report.Passed)
         {

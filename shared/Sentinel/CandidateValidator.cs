@@ -67,7 +67,7 @@ public sealed class CandidateValidator(
         using var scorer = new ModelScorer(model);
         var snapshot = DependencyResolvers.Snapshot(resolved);
         var data = snapshot is { } s ? ServingData.FromSnapshot(s.Facts, s.Snapshot, encoder.Config) : null;
-        checks.Add(GoldenProbes.Check(manifest, data, encoder, scorer));
+        checks.Add(GoldenProbes.Check(manifest, data, encoder, scorer, snapshot?.Facts));
 
         var candidateScores = new float[shadow.Count];
         scorer.ScoreBatch(shadow.Features, candidateScores);
