@@ -318,7 +318,7 @@ public sealed class LiveModel(
 
         var data = ServingData.FromSnapshot(snapshot.Facts, snapshot.Snapshot, encoder.Config);
         var probe = Probe(data, snapshot.Facts);
-        var report = ModelSentinel.Check(stored.Load, encoder.ConfigHash, encoder.Names, probe, SentinelOptions.Default, out var accepted);
+        var report = ModelSentinel.Check(stored.Load, encoder.ConfigHash, encoder.Names, probe, options.Value, out var accepted);
         report = report with { Checks = [.. report.Checks, dependencyCheck] };
         if (accepted is null)
         {

@@ -136,10 +136,14 @@ public sealed class CandidateValidator(
         return (scores, live.Version, null);
     }
 
-    public async Task SaveReportAsync(SentinelReport report, CancellationToken cancellationToken)
+    public Task SaveReportAsync(SentinelReport report, CancellationToken cancellationToken) => SaveReportAsync(store, report, cancellationToken);
+
+    /// <summary>Stores (replaces) the report of <paramref name="report"/>'s version beside it in <paramref name="models"/>.</summary>
+    public static async Task SaveReportAsync(ModelStore models, SentinelReport report, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(report);
-        var blob = store.Container.GetBlobClient(ReportPath(report.Version ?? throw new ArgumentException("The report names no version.", nameof(report))));
+        var blob = models.Container.GetBlobClient(ReportPath(report.Version ?? throw new ArgumentException("The report names no version.", nameof(report))));
         await blob.UploadAsync(BinaryData.FromObjectAsJson(report, ModelJson.Options), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, cancellationToken);
     }
 

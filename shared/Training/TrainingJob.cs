@@ -34,6 +34,7 @@ public sealed class TrainingJob(
     FeatureEncoder encoder,
     Serverless.Lumberjack.FeatureLogStore featureLog,
     Serverless.Precompute.TitleStatsVersions titleStats,
+    Microsoft.Extensions.Options.IOptions<SentinelOptions> sentinel,
     TimeProvider time,
     ILogger<TrainingJob> logger)
 {
@@ -160,10 +161,14 @@ public sealed class TrainingJob(
         };
 
         var probe = probes.Probes.Count > 0 ? probes.Probes.Select(p => p.Features).ToList() : set.Validation.Take(200).Select(e => e.Features).ToList();
-        var report = ModelSentinel.Check(() => TrainedModel.Load(new MemoryStream(bytes), manifest), encoder.ConfigHash, encoder.Names, probe);
+        var report = ModelSentinel.Check(() => TrainedModel.Load(new MemoryStream(bytes), manifest), encoder.ConfigHash, encoder.Names, probe, sentinel.Value);
+        report = report with { Version = version };   // a model that did not load names no version of its own
 
         stages.Enter("storing and registering");
         await store.SaveAsync(manifest, new BinaryData(bytes), cancellationToken);
+        // The report is stored with the version whatever its verdict (GET /api/models/{version}); the
+        // pipeline's validation step replaces it with the full one.
+        await Sentinel.CandidateValidator.SaveReportAsync(store, report, cancellationToken);
         await registry.RegisterAsync(manifest, request.RequestedBy ?? ModelRegistry.DefaultRequester, request.RequestedByObjectId, cancellationToken);
         var published = false;
         if (!report.Passed)
