@@ -178,7 +178,8 @@ public sealed class LiveModel(
 
             var failures = string.Join("; ", report.Failures.Select(f => $"{f.Name}: {f.Measured} (needs {f.Threshold})"));
             logger.LogError("Sentinel refused model {Version}; keeping {Current}: {Failures}", live.Version, Current?.Manifest.Version ?? "(none)", failures);
-            await AlertAsync(AlertKinds.LoaderRefused, live.Version, report.Failures.FirstOrDefault()?.Name, failures, cancellationToken);
+            // The alert names every failed check (comma-separated), not only the first.
+            await AlertAsync(AlertKinds.LoaderRefused, live.Version, string.Join(", ", report.Failures.Select(f => f.Name)), failures, cancellationToken);
             var moved = options.Value.RepublishOnRefusal && await RepublishAsync(live, cancellationToken);
             return (report, moved);
         }

@@ -253,7 +253,8 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         Assert.Contains("republished by the serving loader", (await registry.GetHistoryAsync())[^1].Reason, StringComparison.Ordinal);
         var alerts = (await Http.GetFromJsonAsync<JsonObject>($"api/alerts?version={bad.Version}"))!["alerts"]!.AsArray();
         Assert.Equal([Serverless.Sentinel.AlertKinds.Republished, Serverless.Sentinel.AlertKinds.LoaderRefused], alerts.Select(a => (string?)a!["kind"]));   // newest first
-        Assert.Equal(ModelSentinel.ArtifactLoads, (string?)alerts[1]!["check"]);
+        // The refusal names every check that failed, not only the first.
+        Assert.Equal(string.Join(", ", ModelSentinel.ArtifactLoads, ModelSentinel.FeatureConfigHash, ModelSentinel.FeatureNames, ModelSentinel.ProbeScoresValid), (string?)alerts[1]!["check"]);
         Assert.StartsWith("serving:", (string?)alerts[1]!["source"], StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("api/alerts?limit=0")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("api/alerts?kind=nope")).StatusCode);
