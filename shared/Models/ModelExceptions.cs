@@ -56,3 +56,24 @@ public sealed class ModelAliasConflictException : InvalidOperationException
     {
     }
 }
+
+/// <summary>
+/// A version's status is not the one a change required (e.g. it was rejected while being approved or
+/// published). Nothing was changed; the status that is there stands.
+/// </summary>
+public sealed class ModelStatusConflictException : InvalidOperationException
+{
+    public ModelStatusConflictException()
+    {
+    }
+
+    public ModelStatusConflictException(string message)
+        : base(message)
+    {
+    }
+
+    public ModelStatusConflictException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
