@@ -112,6 +112,20 @@ public sealed class TrainingJob(
 
         var derived = (set.TitleStatsVersions ?? new Dictionary<DateTimeOffset, string?>()).Values.OfType<string>().Distinct(StringComparer.Ordinal)
             .Select(v => Serverless.Precompute.DerivedDatasets.Dependency(Serverless.Precompute.DerivedDatasets.TitleStats, v)).ToList();
+        if (logged is not null)
+        {
+            // Logged vectors were encoded with the title-stats version serving read at each request (the
+            // version current then, as the skew meter takes it): the candidate names those still there.
+            var served = await titleStats.ServedAtAsync(
+                logged.Where(i => i.Label is not null && i.Record.ConfigHash == encoder.ConfigHash && i.Record.Features.Length == encoder.Count).Select(i => i.Record.RequestTime),
+                cancellationToken);
+            derived = served.Available.Select(v => v.Dependency).ToList();
+            if (served.Gone.Count > 0)
+            {
+                logger.LogWarning("Logged features were served with title-stats versions removed since ({Gone}); the candidate names only the ones still available",
+                    string.Join(", ", served.Gone.Select(v => v.Version)));
+            }
+        }
         logger.LogInformation("Training {Trainer} on {Train} examples, validating on {Validation}, snapshot {Snapshot}",
             request.Trainer, set.Train.Count, set.Validation.Count, snapshot);
 
