@@ -216,6 +216,20 @@ param precomputeSchedule string = '0 0 3 * * *'
 @description('Optional. Precompute__ScheduledDatasets: comma-separated derived datasets the timer precomputes (title-stats, similar-titles, member-top-n); empty: cleanup only.')
 param precomputeScheduledDatasets string = 'title-stats,similar-titles,member-top-n'
 
+@description('Optional. Sentinel__MinProbeRows: fewest probe rows (golden probe vectors) for the probe-score checks of training, the pipeline and every loader; fewer: the check fails.')
+@minValue(1)
+param sentinelMinProbeRows int = 1
+
+@description('Optional. Sentinel__CheckScoreSpread: check that probe scores are not all (nearly) the same (a constant model is broken).')
+param sentinelCheckScoreSpread bool = true
+
+@description('Optional. Sentinel__MinScoreStdDev: probe scores must have a standard deviation above this.')
+param sentinelMinScoreStdDev string = '0.000001'
+
+@description('Optional. Sentinel__MinProbeRowsForSpread: the spread check needs at least this many probe rows (fewer: skipped, and it passes).')
+@minValue(2)
+param sentinelMinProbeRowsForSpread int = 10
+
 @description('Optional. Sentinel__MinShadowRows: fewest labelled shadow impressions for the shadow checks; fewer: skipped, the holdout floor applies.')
 param sentinelMinShadowRows int = 500
 
@@ -480,6 +494,10 @@ var appSettings = {
   Precompute__CleanupGrace: precomputeCleanupGrace
   Precompute__Schedule: precomputeSchedule
   Precompute__ScheduledDatasets: precomputeScheduledDatasets
+  Sentinel__MinProbeRows: string(sentinelMinProbeRows)
+  Sentinel__CheckScoreSpread: string(sentinelCheckScoreSpread)
+  Sentinel__MinScoreStdDev: sentinelMinScoreStdDev
+  Sentinel__MinProbeRowsForSpread: string(sentinelMinProbeRowsForSpread)
   Sentinel__MinShadowRows: string(sentinelMinShadowRows)
   Sentinel__MinShadowRequests: string(sentinelMinShadowRequests)
   Sentinel__MaxShadowRows: string(sentinelMaxShadowRows)

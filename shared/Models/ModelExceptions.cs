@@ -83,3 +83,24 @@ public sealed class ModelStateConflictException : RequestRefusedException
     {
     }
 }
+
+/// <summary>
+/// A version's status is not the one a change required (e.g. it was rejected while being approved or
+/// published). Nothing was changed; the status that is there stands.
+/// </summary>
+public sealed class ModelStatusConflictException : InvalidOperationException
+{
+    public ModelStatusConflictException()
+    {
+    }
+
+    public ModelStatusConflictException(string message)
+        : base(message)
+    {
+    }
+
+    public ModelStatusConflictException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -50,7 +50,8 @@ public sealed record ModelManifest
     /// </summary>
     public double? FeatureProfileMembers { get; init; }
 
-    /// <summary>Raw contexts with the vectors and scores made at training, recomputed by the pipeline and every loader.</summary>
+    /// <summary>Raw contexts with the vectors and scores made at training, recomputed by the pipeline and every loader (stored compressed).</summary>
+    [JsonConverter(typeof(Serverless.Sentinel.GoldenProbeSetJsonConverter))]
     public Serverless.Sentinel.GoldenProbeSet? GoldenProbes { get; init; }
 }
 

@@ -180,7 +180,17 @@ public sealed class ModelRegistry
         SetStatusAsync(version, status, reason, by, null, cancellationToken);
 
     /// <summary>As <see cref="SetStatusAsync(string, ModelStatus, string?, CancellationToken)"/>, recording who decided: a signed-in person's name and object id.</summary>
-    public async Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, string? by, string? byObjectId, CancellationToken cancellationToken = default)
+    public Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, string? by, string? byObjectId, CancellationToken cancellationToken = default) =>
+        SetStatusAsync(version, status, reason, by, byObjectId, expected: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="SetStatusAsync(string, ModelStatus, string?, string?, string?, CancellationToken)"/>, but
+    /// only while the version is <paramref name="expected"/> (when given): the status read and the write
+    /// are one ETag-guarded step, so a change that lands in between (a rejection while an approval is
+    /// being written) wins. Throws <see cref="ModelStatusConflictException"/> naming the status found,
+    /// and <see cref="ModelAliasConflictException"/> when the row changed between read and write.
+    /// </summary>
+    public async Task<ModelRecord> SetStatusAsync(string version, ModelStatus status, string? reason, string? by, string? byObjectId, ModelStatus? expected, CancellationToken cancellationToken = default)
     {
         if (status is not (ModelStatus.Approved or ModelStatus.Rejected))
         {
@@ -189,6 +199,12 @@ public sealed class ModelRegistry
 
         var row = await FindAsync(VersionPrefix + ModelVersion.Validate(version), cancellationToken)
             ?? throw new ModelNotFoundException($"Model version '{version}' is not registered.");
+        if (expected is { } wanted && Status(row) != wanted)
+        {
+            throw new ModelStatusConflictException(
+                $"Model version '{version}' is {Status(row)} ({Optional(row, Columns.StatusReason) ?? "no reason given"}), not {wanted}: it was not set {status}.");
+        }
+
         if (Status(row) == ModelStatus.Live)
         {
             throw new InvalidOperationException($"Model version '{version}' is live; publish another version or roll back first.");

@@ -120,6 +120,9 @@ public sealed record SentinelOptions
             if (!ok) { throw new ArgumentException($"Sentinel__{name} {rule}."); }
         }
 
+        Check(MinProbeRows >= 1, nameof(MinProbeRows), "must be at least 1");
+        Check(double.IsFinite(MinScoreStdDev) && MinScoreStdDev >= 0, nameof(MinScoreStdDev), "must be >= 0");
+        Check(MinProbeRowsForSpread >= 2, nameof(MinProbeRowsForSpread), "must be at least 2");
         Check(MinShadowRows >= 1, nameof(MinShadowRows), "must be at least 1");
         Check(MinShadowRequests >= 2, nameof(MinShadowRequests), "must be at least 2");
         Check(MaxShadowRows >= MinShadowRows, nameof(MaxShadowRows), "must be at least MinShadowRows");
@@ -150,9 +153,14 @@ public static class ModelSentinel
     public const string ProbeScoresValid = "probe-scores-valid";
     public const string ProbeScoreSpread = "probe-score-spread";
 
-    public static SentinelReport Check(Func<TrainedModel> load, string expectedHash, IReadOnlyList<string> expectedNames, IReadOnlyList<float[]> probe)
+    /// <summary>The checks with the default thresholds (tests and tools; the app passes its configured <see cref="SentinelOptions"/>).</summary>
+    public static SentinelReport Check(Func<TrainedModel> load, string expectedHash, IReadOnlyList<string> expectedNames, IReadOnlyList<float[]> probe) =>
+        Check(load, expectedHash, expectedNames, probe, SentinelOptions.Default);
+
+    /// <summary>The checks with <paramref name="options"/>' thresholds; the loaded model is disposed.</summary>
+    public static SentinelReport Check(Func<TrainedModel> load, string expectedHash, IReadOnlyList<string> expectedNames, IReadOnlyList<float[]> probe, SentinelOptions options)
     {
-        var report = Check(load, expectedHash, expectedNames, probe, SentinelOptions.Default, out var model);
+        var report = Check(load, expectedHash, expectedNames, probe, options, out var model);
         model?.Dispose();
         return report;
     }

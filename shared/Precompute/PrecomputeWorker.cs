@@ -2,7 +2,9 @@ using Serverless.Facts;
 using Serverless.Features;
 using Serverless.Models;
 using Serverless.Ranking;
+using Serverless.Sentinel;
 using Serverless.TimeMachine;
+using Serverless.Training;
 
 namespace Serverless.Precompute;
 
@@ -49,7 +51,7 @@ public sealed class PrecomputeWorker(FactSnapshotStore snapshots, DerivedDataSto
 
     private readonly SemaphoreSlim loading = new(1, 1);
     private PrecomputeContext? context;
-    private (string Version, ModelScorer Scorer)? scorer;
+    private (string Version, ModelScorer? Scorer, string? Refusal)? scorer;
 
     /// <summary>The facts of <paramref name="snapshot"/> as of <paramref name="asOf"/> (cached: the last one asked for).</summary>
     public async Task<PrecomputeContext> ContextAsync(string snapshot, DateTimeOffset asOf, CancellationToken cancellationToken)
@@ -176,6 +178,12 @@ public sealed class PrecomputeWorker(FactSnapshotStore snapshots, DerivedDataSto
 
     public void Dispose() => loading.Dispose();
 
+    /// <summary>
+    /// The live model's scorer, loaded once per version, after the checks a serving loader runs on
+    /// what it serves: the feature config hash, and the golden probes recomputed with this worker's
+    /// encoder and the model (the member top-N is served as the Rank API's answer, so a changed encoder
+    /// must not write it). A refusal is remembered: the partition's retries fail at once.
+    /// </summary>
     private async Task<ModelScorer> ScorerAsync(string version, CancellationToken cancellationToken)
     {
         await loading.WaitAsync(cancellationToken);
@@ -183,19 +191,30 @@ public sealed class PrecomputeWorker(FactSnapshotStore snapshots, DerivedDataSto
         {
             if (scorer is { } s && s.Version == version)
             {
-                return s.Scorer;
+                return s.Scorer ?? throw new ModelRefusedException(s.Refusal!);
             }
 
             var model = await models.LoadAsync(version, cancellationToken);
-            if (model.Manifest.FeatureConfigHash != encoder.ConfigHash)
+            var refusal = model.Manifest.FeatureConfigHash != encoder.ConfigHash
+                ? $"model {version} was trained with feature config {model.Manifest.FeatureConfigHash}, the encoder is {encoder.ConfigHash}"
+                : null;
+            var created = new ModelScorer(model);
+            if (refusal is null)
             {
+                var check = await GoldenProbeCheckAsync(model.Manifest, created, cancellationToken);
+                refusal = check.Passed ? null : $"model {version} refused by the {check.Name} check: {check.Measured}";
+            }
+
+            if (refusal is not null)
+            {
+                created.Dispose();
                 model.Dispose();
-                throw new InvalidOperationException($"model {version} was trained with feature config {model.Manifest.FeatureConfigHash}, the encoder is {encoder.ConfigHash}");
+                scorer = (version, null, refusal);
+                throw new ModelRefusedException(refusal);
             }
 
             // The previous scorer is left to the collector: a partition of another run may still be scoring with it.
-            var created = new ModelScorer(model);
-            scorer = (version, created);
+            scorer = (version, created, null);
             return created;
         }
         finally
@@ -203,7 +222,24 @@ public sealed class PrecomputeWorker(FactSnapshotStore snapshots, DerivedDataSto
             loading.Release();
         }
     }
+
+    /// <summary>The serving loader's golden-probe check, on the model's own snapshot (loaded only when the manifest carries probes).</summary>
+    private async Task<SentinelCheck> GoldenProbeCheckAsync(ModelManifest manifest, ModelScorer model, CancellationToken cancellationToken)
+    {
+        List<Fact>? facts = null;
+        ServingData? data = null;
+        if (manifest.GoldenProbes is { Probes.Count: > 0 } && TrainingJob.SnapshotOf(manifest) is { } snapshot && await snapshots.ExistsAsync(snapshot, cancellationToken))
+        {
+            facts = await snapshots.LoadAsync(snapshot, cancellationToken);
+            data = ServingData.FromSnapshot(facts, snapshot, encoder.Config);
+        }
+
+        return GoldenProbes.Check(manifest, data, encoder, model, facts);
+    }
 }
+
+/// <summary>A model the precompute will not score with (another feature config, or golden probes this code does not reproduce).</summary>
+public sealed class ModelRefusedException(string message) : InvalidOperationException(message);
 
 /// <summary>One partition to compute: the dataset version, where its facts are, which keys, how many items per key.</summary>
 public sealed record PartitionWork(string Dataset, string Version, string Snapshot, DateTimeOffset AsOf, int Partition, int Partitions, int Size, string? Model);

@@ -36,6 +36,37 @@ public sealed class TitleStatsVersions(DerivedVersionRegistry registry, DerivedD
             : new LoadedTitleStats(current, await LoadAsync(current, cancellationToken));
     }
 
+    /// <summary>
+    /// The versions serving read for requests at <paramref name="requestTimes"/>: at each, the version
+    /// current then, built with this feature config and as of no later than the request (what serving's
+    /// <see cref="ServingTitleStats.For"/> takes, and the skew meter assumes); a request with none read the
+    /// model's snapshot statistics. Split into those still available (published, files there) and those
+    /// removed or unreadable since. Nothing is loaded.
+    /// </summary>
+    public async Task<(IReadOnlyList<DerivedVersion> Available, IReadOnlyList<DerivedVersion> Gone)> ServedAtAsync(IEnumerable<DateTimeOffset> requestTimes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requestTimes);
+        var versions = await registry.ListAsync(DerivedDatasets.TitleStats, cancellationToken);
+        var served = new Dictionary<string, DerivedVersion>(StringComparer.Ordinal);
+        foreach (var at in requestTimes.Distinct())
+        {
+            if (DerivedVersion.CurrentAt(versions, at) is { } version && version.AsOf <= at && PrecomputeCode.ConfigHashOf(version.CodeHash) == encoder.ConfigHash)
+            {
+                served.TryAdd(version.Version, version);
+            }
+        }
+
+        var available = new List<DerivedVersion>();
+        var gone = new List<DerivedVersion>();
+        foreach (var version in served.Values.OrderBy(v => v.PublishedAt).ThenBy(v => v.Version, StringComparer.Ordinal))
+        {
+            var there = version.Status == DerivedVersionStatus.Published && await store.ExistsAsync(version.Dataset, version.Version, cancellationToken);
+            (there ? available : gone).Add(version);
+        }
+
+        return (available, gone);
+    }
+
     /// <summary>The versions current at each of <paramref name="cutoffs"/>, loaded once each.</summary>
     public async Task<TitleStatsTimeline> TimelineAsync(IEnumerable<DateTimeOffset> cutoffs, CancellationToken cancellationToken = default)
     {

@@ -178,7 +178,8 @@ public sealed class LiveModel(
 
             var failures = string.Join("; ", report.Failures.Select(f => $"{f.Name}: {f.Measured} (needs {f.Threshold})"));
             logger.LogError("Sentinel refused model {Version}; keeping {Current}: {Failures}", live.Version, Current?.Manifest.Version ?? "(none)", failures);
-            await AlertAsync(AlertKinds.LoaderRefused, live.Version, report.Failures.FirstOrDefault()?.Name, failures, cancellationToken);
+            // The alert names every failed check (comma-separated), not only the first.
+            await AlertAsync(AlertKinds.LoaderRefused, live.Version, string.Join(", ", report.Failures.Select(f => f.Name)), failures, cancellationToken);
             var moved = options.Value.RepublishOnRefusal && await RepublishAsync(live, cancellationToken);
             return (report, moved);
         }
@@ -318,7 +319,7 @@ public sealed class LiveModel(
 
         var data = ServingData.FromSnapshot(snapshot.Facts, snapshot.Snapshot, encoder.Config);
         var probe = Probe(data, snapshot.Facts);
-        var report = ModelSentinel.Check(stored.Load, encoder.ConfigHash, encoder.Names, probe, SentinelOptions.Default, out var accepted);
+        var report = ModelSentinel.Check(stored.Load, encoder.ConfigHash, encoder.Names, probe, options.Value, out var accepted);
         report = report with { Checks = [.. report.Checks, dependencyCheck] };
         if (accepted is null)
         {
@@ -328,7 +329,7 @@ public sealed class LiveModel(
         // The feature code in sync: recompute the manifest's golden probes with this instance's encoder
         // and this model; any difference refuses the model and names the features that moved.
         var scorer = new ModelScorer(accepted);
-        var codeSync = Serverless.Sentinel.GoldenProbes.Check(stored.Manifest, data, encoder, scorer);
+        var codeSync = Serverless.Sentinel.GoldenProbes.Check(stored.Manifest, data, encoder, scorer, snapshot.Facts);
         report = report with { Checks = [.. report.Checks, codeSync] };
         if (!report.Passed)
         {

@@ -67,7 +67,7 @@ public sealed class CandidateValidator(
         using var scorer = new ModelScorer(model);
         var snapshot = DependencyResolvers.Snapshot(resolved);
         var data = snapshot is { } s ? ServingData.FromSnapshot(s.Facts, s.Snapshot, encoder.Config) : null;
-        checks.Add(GoldenProbes.Check(manifest, data, encoder, scorer));
+        checks.Add(GoldenProbes.Check(manifest, data, encoder, scorer, snapshot?.Facts));
 
         var candidateScores = new float[shadow.Count];
         scorer.ScoreBatch(shadow.Features, candidateScores);
@@ -152,10 +152,14 @@ public sealed class CandidateValidator(
         }
     }
 
-    public async Task SaveReportAsync(SentinelReport report, CancellationToken cancellationToken)
+    public Task SaveReportAsync(SentinelReport report, CancellationToken cancellationToken) => SaveReportAsync(store, report, cancellationToken);
+
+    /// <summary>Stores (replaces) the report of <paramref name="report"/>'s version beside it in <paramref name="models"/>.</summary>
+    public static async Task SaveReportAsync(ModelStore models, SentinelReport report, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(report);
-        var blob = store.Container.GetBlobClient(ReportPath(report.Version ?? throw new ArgumentException("The report names no version.", nameof(report))));
+        var blob = models.Container.GetBlobClient(ReportPath(report.Version ?? throw new ArgumentException("The report names no version.", nameof(report))));
         await blob.UploadAsync(BinaryData.FromObjectAsJson(report, ModelJson.Options), new BlobUploadOptions { HttpHeaders = new BlobHttpHeaders { ContentType = "application/json" } }, cancellationToken);
     }
 

@@ -34,6 +34,7 @@ public sealed class TrainingJob(
     FeatureEncoder encoder,
     Serverless.Lumberjack.FeatureLogStore featureLog,
     Serverless.Precompute.TitleStatsVersions titleStats,
+    Microsoft.Extensions.Options.IOptions<SentinelOptions> sentinel,
     TimeProvider time,
     ILogger<TrainingJob> logger)
 {
@@ -111,6 +112,20 @@ public sealed class TrainingJob(
 
         var derived = (set.TitleStatsVersions ?? new Dictionary<DateTimeOffset, string?>()).Values.OfType<string>().Distinct(StringComparer.Ordinal)
             .Select(v => Serverless.Precompute.DerivedDatasets.Dependency(Serverless.Precompute.DerivedDatasets.TitleStats, v)).ToList();
+        if (logged is not null)
+        {
+            // Logged vectors were encoded with the title-stats version serving read at each request (the
+            // version current then, as the skew meter takes it): the candidate names those still there.
+            var served = await titleStats.ServedAtAsync(
+                logged.Where(i => i.Label is not null && i.Record.ConfigHash == encoder.ConfigHash && i.Record.Features.Length == encoder.Count).Select(i => i.Record.RequestTime),
+                cancellationToken);
+            derived = served.Available.Select(v => v.Dependency).ToList();
+            if (served.Gone.Count > 0)
+            {
+                logger.LogWarning("Logged features were served with title-stats versions removed since ({Gone}); the candidate names only the ones still available",
+                    string.Join(", ", served.Gone.Select(v => v.Version)));
+            }
+        }
         logger.LogInformation("Training {Trainer} on {Train} examples, validating on {Validation}, snapshot {Snapshot}",
             request.Trainer, set.Train.Count, set.Validation.Count, snapshot);
 
@@ -160,10 +175,14 @@ public sealed class TrainingJob(
         };
 
         var probe = probes.Probes.Count > 0 ? probes.Probes.Select(p => p.Features).ToList() : set.Validation.Take(200).Select(e => e.Features).ToList();
-        var report = ModelSentinel.Check(() => TrainedModel.Load(new MemoryStream(bytes), manifest), encoder.ConfigHash, encoder.Names, probe);
+        var report = ModelSentinel.Check(() => TrainedModel.Load(new MemoryStream(bytes), manifest), encoder.ConfigHash, encoder.Names, probe, sentinel.Value);
+        report = report with { Version = version };   // a model that did not load names no version of its own
 
         stages.Enter("storing and registering");
         await store.SaveAsync(manifest, new BinaryData(bytes), cancellationToken);
+        // The report is stored with the version whatever its verdict (GET /api/models/{version}); the
+        // pipeline's validation step replaces it with the full one.
+        await Sentinel.CandidateValidator.SaveReportAsync(store, report, cancellationToken);
         await registry.RegisterAsync(manifest, request.RequestedBy ?? ModelRegistry.DefaultRequester, request.RequestedByObjectId, cancellationToken);
         var published = false;
         if (!report.Passed)

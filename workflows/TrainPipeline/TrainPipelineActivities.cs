@@ -59,7 +59,10 @@ public sealed class ValidateCandidateActivity(CandidateValidator validator, Mode
 
 /// <summary>
 /// Marks the candidate Approved and points "live" at it, expecting whatever is live now (ETag-guarded).
-/// Only a Candidate that passed the pipeline's Sentinel is published, never one rejected since.
+/// Only a Candidate that passed the pipeline's Sentinel is published, never one rejected since: the
+/// approval is written only while the version is still the Candidate it was checked as, and publishing
+/// only takes an Approved version, so a rejection landing between any two steps wins. A version that
+/// is not (or no longer) publishable is a <see cref="ModelStatusConflictException"/>, never retried.
 /// </summary>
 public sealed class PublishModelActivity(ModelRegistry registry) : TaskActivity<ModelDecision, PublishOutcome>
 {
@@ -75,18 +78,31 @@ public sealed class PublishModelActivity(ModelRegistry registry) : TaskActivity<
 
         if (record.SentinelPassed != true || record.Status is not (ModelStatus.Candidate or ModelStatus.Approved))
         {
-            throw new InvalidOperationException(
-                $"Model version '{input.Version}' is {record.Status} (Sentinel {(record.SentinelPassed is { } p ? p ? "passed" : "failed" : "not run")}); only a Candidate that passed the Sentinel and awaits approval is published.");
+            throw new ModelStatusConflictException(
+                $"Model version '{input.Version}' is {record.Status} (Sentinel {(record.SentinelPassed is { } p ? p ? "passed" : "failed" : "not run")}){(record.StatusReason is { } why ? ": " + why : "")}; only a Candidate that passed the Sentinel and awaits approval is published.");
         }
 
         if (record.Status != ModelStatus.Approved)
         {
-            await registry.SetStatusAsync(input.Version, ModelStatus.Approved, input.Reason, input.By, input.ByObjectId);
+            await registry.SetStatusAsync(input.Version, ModelStatus.Approved, input.Reason, input.By, input.ByObjectId, expected: record.Status);
         }
 
         var live = await registry.GetLiveAsync();
-        var change = await registry.PublishAsync(input.Version, live?.Version, input.Reason);
-        return new PublishOutcome(input.Version, change.From);
+        try
+        {
+            var change = await registry.PublishAsync(input.Version, live?.Version, input.Reason);
+            return new PublishOutcome(input.Version, change.From);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Rejected after the approval was written and before the publish read it: the rejection stands.
+            if (await registry.GetAsync(input.Version) is { Status: not (ModelStatus.Approved or ModelStatus.Live) } now)
+            {
+                throw new ModelStatusConflictException($"Model version '{input.Version}' became {now.Status} ({now.StatusReason ?? "no reason given"}) before it was published; nothing was published.", ex);
+            }
+
+            throw;
+        }
     }
 }
 

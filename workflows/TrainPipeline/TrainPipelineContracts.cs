@@ -71,6 +71,9 @@ public enum PipelineOutcome
     RejectedByApprover,
     ApprovalTimedOut,
     InvalidInput,
+
+    /// <summary>Approved, but rejected (or otherwise changed) before it was published: nothing went live.</summary>
+    PublishRefused,
 }
 
 /// <summary>The pipeline's result: the candidate, how it ended, why, and what it replaced when published.</summary>

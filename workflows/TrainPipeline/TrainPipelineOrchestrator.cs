@@ -10,8 +10,9 @@ namespace Serverless.Workflows.TrainPipeline;
 /// Otherwise the pipeline waits for the external event <see cref="ApprovalEvent"/> raced with a
 /// durable timer at the deadline (<c>Task.WhenAny</c>, then the timer is cancelled): the pattern
 /// Durable Functions documents; the deadline passing rejects. Approval publishes it as live
-/// (ETag-guarded against whatever is live at that moment). The custom status always shows the
-/// stage, and the end state once it ended.
+/// (ETag-guarded against whatever is live at that moment); a version rejected meanwhile is not published
+/// and the pipeline ends <see cref="PipelineOutcome.PublishRefused"/>. The custom status always shows
+/// the stage, and the end state once it ended.
 /// </summary>
 public sealed class TrainPipelineOrchestrator : TaskOrchestrator<TrainPipelineRequest?, TrainPipelineResult>
 {
@@ -26,6 +27,17 @@ public sealed class TrainPipelineOrchestrator : TaskOrchestrator<TrainPipelineRe
 
     private static readonly TaskOptions RegistryRetry = TaskOptions.FromRetryPolicy(new RetryPolicy(
         maxNumberOfAttempts: 5, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2, maxRetryInterval: TimeSpan.FromSeconds(30)));
+
+    /// <summary>Publishing retries storage faults and a lost ETag race, never a version that is not publishable (rejected meanwhile).</summary>
+    private static readonly TaskOptions PublishRetry = TaskOptions.FromRetryPolicy(new RetryPolicy(
+        maxNumberOfAttempts: 5, firstRetryInterval: TimeSpan.FromSeconds(1), backoffCoefficient: 2, maxRetryInterval: TimeSpan.FromSeconds(30))
+    {
+        HandleFailure = failure => StatusConflict(failure) is null,
+    });
+
+    /// <summary>The failure (or a failure it wraps, as a Functions host may) that is a <see cref="Serverless.Models.ModelStatusConflictException"/>, if any.</summary>
+    private static TaskFailureDetails? StatusConflict(TaskFailureDetails? failure) =>
+        failure is null || failure.IsCausedBy<Serverless.Models.ModelStatusConflictException>() ? failure : StatusConflict(failure.InnerFailure);
 
     public override async Task<TrainPipelineResult> RunAsync(TaskOrchestrationContext context, TrainPipelineRequest? input)
     {
@@ -88,7 +100,19 @@ public sealed class TrainPipelineOrchestrator : TaskOrchestrator<TrainPipelineRe
         }
 
         context.SetCustomStatus(new TrainPipelineStatus(StagePublishing, candidate, null, validation));
-        var published = await context.CallActivityAsync<PublishOutcome>(TaskNames.PublishModel, new ModelDecision(candidate.Version, why, decision.By, decision.ByObjectId), RegistryRetry);
+        PublishOutcome published;
+        try
+        {
+            published = await context.CallActivityAsync<PublishOutcome>(TaskNames.PublishModel, new ModelDecision(candidate.Version, why, decision.By, decision.ByObjectId), PublishRetry);
+        }
+        catch (TaskFailedException ex) when (StatusConflict(ex.FailureDetails) is { } conflict)
+        {
+            // Rejected (or otherwise changed) between the approval and the publish: the rejection wins, nothing went live.
+            log.LogWarning("Pipeline {Id}: {Version} was approved but not published: {Reason}", context.InstanceId, candidate.Version, conflict.ErrorMessage);
+            context.SetCustomStatus(new TrainPipelineStatus(StageRejected, candidate, null, validation));
+            return new TrainPipelineResult(candidate.Version, PipelineOutcome.PublishRefused, conflict.ErrorMessage, null);
+        }
+
         log.LogInformation("Pipeline {Id}: {Version} is live (replaced {Replaced}), {Why}", context.InstanceId, published.Version, published.Replaced ?? "(none)", why);
         context.SetCustomStatus(new TrainPipelineStatus(StagePublished, candidate, null, validation));
         return new TrainPipelineResult(candidate.Version, PipelineOutcome.Published, why, published.Replaced);

@@ -63,26 +63,53 @@ public sealed class SettingsDefaultsTests
         Assert.Equal(precompute.ScheduledDatasets, Get("Precompute__ScheduledDatasets"));
     }
 
+    /// <summary>
+    /// Every SentinelOptions property (found by reflection, so a new option cannot be forgotten) is a
+    /// setting: in the catalog, the local template (with the code's default), the Bicep app settings
+    /// and the deployment guide's table.
+    /// </summary>
     [Fact]
-    public void Template_sentinel_values_equal_the_SentinelOptions_defaults()
+    public void Every_SentinelOptions_property_is_a_setting_in_the_catalog_template_bicep_and_docs_with_its_default()
     {
         var values = JsonNode.Parse(File.ReadAllText(Repo.Path("functions", "local.settings.template.json")))!["Values"]!;
-        var sentinel = new Serverless.Models.SentinelOptions();
-        string Get(string key) => values[key]!.GetValue<string>();
+        var bicep = File.ReadAllText(Repo.Path("infra-bicep", "main.bicep"));
+        var deploy = File.ReadAllText(Repo.Path("docs", "deploy.md"));
+        var catalog = Serverless.Hosting.AppSettings.All.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
+        var defaults = new Serverless.Models.SentinelOptions();
+        var properties = typeof(Serverless.Models.SentinelOptions).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(p => p.CanWrite).ToList();
+        Assert.Contains(properties, p => p.Name == nameof(Serverless.Models.SentinelOptions.MinProbeRows));
 
-        Assert.Equal(sentinel.MinShadowRows, int.Parse(Get("Sentinel__MinShadowRows"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.MinShadowRequests, int.Parse(Get("Sentinel__MinShadowRequests"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.MaxShadowRows, int.Parse(Get("Sentinel__MaxShadowRows"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.BootstrapResamples, int.Parse(Get("Sentinel__BootstrapResamples"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.AucTolerance, double.Parse(Get("Sentinel__AucTolerance"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.LogLossTolerance, double.Parse(Get("Sentinel__LogLossTolerance"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.NdcgTolerance, double.Parse(Get("Sentinel__NdcgTolerance"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.MaxPsi, double.Parse(Get("Sentinel__MaxPsi"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.MaxCalibrationError, double.Parse(Get("Sentinel__MaxCalibrationError"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.MaxSumRatioDeviation, double.Parse(Get("Sentinel__MaxSumRatioDeviation"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.ServingBudget, TimeSpan.Parse(Get("Sentinel__ServingBudget"), CultureInfo.InvariantCulture));
-        Assert.Equal(sentinel.RepublishOnRefusal, bool.Parse(Get("Sentinel__RepublishOnRefusal")));
-        Assert.True(sentinel.RepublishOnRefusal);
-        sentinel.Validate();
+        var problems = new List<string>();
+        foreach (var property in properties)
+        {
+            var key = $"{Serverless.Hosting.PlatformServices.SentinelSection}__{property.Name}";
+            if (!catalog.Contains(key)) { problems.Add($"{key}: not in AppSettings.All"); }
+            if (!bicep.Contains($"  {key}: ", StringComparison.Ordinal)) { problems.Add($"{key}: not in the Bicep app settings"); }
+            if (!deploy.Contains($"| `{key}` |", StringComparison.Ordinal)) { problems.Add($"{key}: not in docs/deploy.md"); }
+            if (values[key]?.GetValue<string>() is not { } text)
+            {
+                problems.Add($"{key}: not in the local settings template");
+                continue;
+            }
+
+            object parsed = property.PropertyType switch
+            {
+                var t when t == typeof(int) => int.Parse(text, CultureInfo.InvariantCulture),
+                var t when t == typeof(double) => double.Parse(text, CultureInfo.InvariantCulture),
+                var t when t == typeof(bool) => bool.Parse(text),
+                var t when t == typeof(TimeSpan) => TimeSpan.Parse(text, CultureInfo.InvariantCulture),
+                var t when t == typeof(string) => text,
+                var t => throw new InvalidOperationException($"{key}: add a parser for {t.Name}"),
+            };
+            if (!Equals(parsed, property.GetValue(defaults)))
+            {
+                problems.Add($"{key}: template '{text}', the code's default {property.GetValue(defaults)}");
+            }
+        }
+
+        Assert.Empty(problems);
+        Assert.True(defaults.RepublishOnRefusal);
+        defaults.Validate();
     }
 }

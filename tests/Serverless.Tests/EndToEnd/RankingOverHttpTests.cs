@@ -253,7 +253,8 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         Assert.Contains("republished by the serving loader", (await registry.GetHistoryAsync())[^1].Reason, StringComparison.Ordinal);
         var alerts = (await Http.GetFromJsonAsync<JsonObject>($"api/alerts?version={bad.Version}"))!["alerts"]!.AsArray();
         Assert.Equal([Serverless.Sentinel.AlertKinds.Republished, Serverless.Sentinel.AlertKinds.LoaderRefused], alerts.Select(a => (string?)a!["kind"]));   // newest first
-        Assert.Equal(ModelSentinel.ArtifactLoads, (string?)alerts[1]!["check"]);
+        // The refusal names every check that failed, not only the first.
+        Assert.Equal(string.Join(", ", ModelSentinel.ArtifactLoads, ModelSentinel.FeatureConfigHash, ModelSentinel.FeatureNames, ModelSentinel.ProbeScoresValid), (string?)alerts[1]!["check"]);
         Assert.StartsWith("serving:", (string?)alerts[1]!["source"], StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("api/alerts?limit=0")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("api/alerts?kind=nope")).StatusCode);
@@ -331,6 +332,38 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         Assert.Equal(good.Version, ranked!.ModelVersion);
 
         await RestoreAsync(registry, good.Version);
+    }
+
+    [Fact]
+    public async Task The_training_job_and_the_loader_apply_the_configured_Sentinel_thresholds_and_a_candidate_refused_at_training_keeps_its_report()
+    {
+        var services = fixture.Host.App.Services;
+        var registry = services.GetRequiredService<ModelRegistry>();
+        var strict = Microsoft.Extensions.Options.Options.Create(new SentinelOptions { MinProbeRows = 1_000_000, RepublishOnRefusal = false });
+
+        // Training's own Sentinel reads the configured thresholds (here: more probe rows than any model has), and the
+        // pipeline's training step stores the report of the candidate it refuses with the version.
+        var job = ActivatorUtilities.CreateInstance<TrainingJob>(services, strict);
+        var candidate = await new Serverless.Workflows.TrainPipeline.TrainCandidateActivity(job, services.GetRequiredService<Serverless.Sentinel.SentinelAlerts>())
+            .RunAsync(null!, new Serverless.Workflows.TrainPipeline.TrainPipelineRequest(TrainerKind.LogisticRegression, false, TimeSpan.FromHours(1), "strict test", VersionSuffix: "strict"));
+
+        Assert.False(candidate.SentinelPassed);
+        Assert.Equal(ModelStatus.Rejected, (await registry.GetAsync(candidate.Version))!.Status);
+        var stored = (await Http.GetFromJsonAsync<JsonObject>($"api/models/{candidate.Version}"))!["sentinel"]!;
+        Assert.Equal(candidate.Version, (string?)stored["version"]);
+        Assert.False((bool)stored["passed"]!);
+        var failed = Assert.Single(stored["checks"]!.AsArray(), c => !(bool)c!["passed"]!)!;
+        Assert.Equal(ModelSentinel.ProbeScoresValid, (string?)failed["name"]);
+        Assert.StartsWith(">= 1000000 probe rows", (string?)failed["threshold"], StringComparison.Ordinal);
+
+        // The serving loader too: an instance with these thresholds refuses the model the configured defaults serve.
+        using var cold = new LiveModel(registry, services.GetRequiredService<ModelStore>(), services.GetRequiredService<Serverless.Sentinel.DependencyResolvers>(),
+            services.GetRequiredService<FeatureEncoder>(), TimeProvider.System, services.GetRequiredService<Serverless.Sentinel.SentinelAlerts>(), strict,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<LiveModel>.Instance);
+        var refused = await cold.RefreshAsync();
+        Assert.Equal(ModelSentinel.ProbeScoresValid, Assert.Single(refused!.Failures).Name);
+        Assert.Null(cold.Current);
+        Assert.Equal(fixture.Trained.Manifest.Version, (await registry.GetLiveAsync())!.Version);
     }
 
     /// <summary>Makes <paramref name="version"/> live again (unless the loader's republish already did) and loads it.</summary>

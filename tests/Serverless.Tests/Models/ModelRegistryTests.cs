@@ -48,6 +48,26 @@ public sealed class ModelRegistryTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_status_change_that_expects_another_status_changes_nothing_and_names_the_status_there()
+    {
+        var registry = await NewRegistryAsync();
+        await registry.RegisterAsync(Manifest("cand"));
+        await registry.SetStatusAsync("cand", ModelStatus.Rejected, "changed my mind", "carol");
+
+        var refused = await Assert.ThrowsAsync<ModelStatusConflictException>(() =>
+            registry.SetStatusAsync("cand", ModelStatus.Approved, "approved", "alice", null, expected: ModelStatus.Candidate));
+
+        Assert.Contains("is Rejected (changed my mind), not Candidate", refused.Message, StringComparison.Ordinal);
+        var record = (await registry.GetAsync("cand"))!;
+        Assert.Equal((ModelStatus.Rejected, "changed my mind"), (record.Status, record.StatusReason));
+        Assert.Equal("carol", (await registry.GetStatusHistoryAsync("cand"))[^1].By);
+
+        // The status it expects: changed.
+        await registry.RegisterAsync(Manifest("next"));
+        Assert.Equal(ModelStatus.Approved, (await registry.SetStatusAsync("next", ModelStatus.Approved, "ok", "alice", null, expected: ModelStatus.Candidate)).Status);
+    }
+
+    [Fact]
     public async Task Publish_requires_an_approved_version()
     {
         var registry = await NewRegistryAsync();

@@ -78,6 +78,33 @@ public sealed class DerivedVersionsTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task The_title_stats_versions_serving_read_at_given_request_times_are_those_current_then_and_removed_ones_are_told_apart()
+    {
+        // What a candidate trained on logged features names as its derived-data dependencies.
+        using var w = new PrecomputeWorld(azurite);
+        w.Clock.AdjustTime(w.At(310));
+        var v1 = await w.PublishDirectAsync(DerivedDatasets.TitleStats, w.At(300));
+        w.Clock.AdjustTime(w.At(320));
+        var v2 = await w.PublishDirectAsync(DerivedDatasets.TitleStats, w.At(318));
+        w.Clock.AdjustTime(w.At(330));
+        await w.PublishDirectAsync(DerivedDatasets.TitleStats, w.At(329));
+        DateTimeOffset[] requests = [w.At(305), w.At(312), w.At(315), w.At(325), w.At(325)];
+
+        var served = await w.Versions.ServedAtAsync(requests);
+
+        // Day 305: no version yet (the model's snapshot statistics served it); the third version served no request.
+        Assert.Equal([v1.Dependency, v2.Dependency], served.Available.Select(v => v.Dependency));
+        Assert.Empty(served.Gone);
+
+        // Removed by cleanup since: it served requests, but nothing can load it any more.
+        await w.Store.DeleteVersionAsync(DerivedDatasets.TitleStats, v1.Version);
+        await w.Registry.MarkRemovedAsync(DerivedDatasets.TitleStats, v1.Version);
+        served = await w.Versions.ServedAtAsync(requests);
+        Assert.Equal([v2.Version], served.Available.Select(v => v.Version));
+        Assert.Equal([v1.Version], served.Gone.Select(v => v.Version));
+    }
+
+    [Fact]
     public async Task Title_statistics_read_back_from_a_version_equal_those_built_from_the_facts()
     {
         using var w = new PrecomputeWorld(azurite);

@@ -257,6 +257,55 @@ public sealed partial class PrecomputeOrchestratorTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_member_top_n_precompute_refuses_a_live_model_whose_golden_probes_this_encoder_does_not_reproduce_naming_the_moved_features()
+    {
+        // The member top-N is served as the Rank API's answer: its loader runs the serving loader's golden-probe check.
+        using var w = new PrecomputeWorld(azurite);
+        await w.ModelStore.EnsureCreatedAsync();
+        await using var host = await w.HostAsync();
+        var asOf = w.At(300);
+        var snapshot = await w.SnapshotAsync(asOf);
+        var facts = await w.Snapshots.LoadAsync(snapshot, CancellationToken.None);
+        using var model = Serverless.Tests.Sentinel.GoldenProbeWorld.TrainModel(w.Encoder, "topn-clean", snapshot);
+        Serverless.Sentinel.GoldenProbeSet probes;
+        using (var scorer = new Serverless.Models.ModelScorer(model))
+        {
+            probes = Serverless.Sentinel.GoldenProbes.Build(facts, Serverless.Ranking.ServingData.FromSnapshot(facts, snapshot, w.Encoder.Config), w.Encoder, scorer);
+        }
+
+        var moved = w.Encoder.Names.ToList().IndexOf(Serverless.Features.FeatureNames.TitlePopularity);
+        var clean = model.Manifest with { GoldenProbes = probes };
+        var changed = clean with
+        {
+            Version = "topn-moved",
+            GoldenProbes = probes with { Probes = probes.Probes.Select(p => p with { Features = p.Features.Select((v, f) => f == moved ? v + 0.25f : v).ToArray() }).ToList() },
+        };
+        foreach (var manifest in new[] { clean, changed })
+        {
+            await w.ModelStore.SaveAsync(new Serverless.Models.TrainedModel(manifest, model.Transformer, model.InputSchema));
+            await w.Models.RegisterAsync(manifest);
+            await w.Models.SetStatusAsync(manifest.Version, Serverless.Models.ModelStatus.Approved, "test");
+        }
+
+        await w.Models.PublishAsync(changed.Version, null, "test");
+        var refused = await RunAsync(host.Client, PrecomputeWorld.Request(DerivedDatasets.MemberTopN, asOf, snapshot, partitions: 2));
+
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, refused.RuntimeStatus);
+        var failed = Assert.Single(await w.Registry.ListAsync(DerivedDatasets.MemberTopN));
+        Assert.Equal(DerivedVersionStatus.Failed, failed.Status);
+        Assert.Contains($"model {changed.Version} refused by the {Serverless.Sentinel.SentinelChecks.FeatureCodeSync} check", failed.Reason, StringComparison.Ordinal);
+        Assert.Contains($"features moved: {Serverless.Features.FeatureNames.TitlePopularity};", failed.Reason, StringComparison.Ordinal);
+        Assert.Null(await w.Registry.CurrentAsync(DerivedDatasets.MemberTopN));
+
+        // The same model with the probes training made passes, and its top-N is published.
+        await w.Models.PublishAsync(clean.Version, changed.Version, "test");
+        var done = await RunAsync(host.Client, PrecomputeWorld.Request(DerivedDatasets.MemberTopN, asOf, snapshot, partitions: 2));
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, done.RuntimeStatus);
+        Assert.Equal(PrecomputeOutcome.Published, done.ReadOutputAs<PrecomputeResult>()!.Outcome);
+        Assert.Contains(PrecomputeInputs.ModelPrefix + clean.Version, (await w.Registry.CurrentAsync(DerivedDatasets.MemberTopN))!.Inputs);
+    }
+
+    [Fact]
     public void The_scheduled_datasets_setting_is_validated_and_parsed()
     {
         static bool Valid(string value)

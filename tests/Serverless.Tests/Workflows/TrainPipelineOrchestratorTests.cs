@@ -34,7 +34,33 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         }
     }
 
-    private async Task<(DurableTaskTestHost Host, ModelRegistry Registry)> StartAsync(string version, bool sentinelPassed, string? liveBefore = null, bool validationPasses = true, List<string?>? suffixes = null)
+    /// <summary>
+    /// Someone else's change landing between two steps: runs <paramref name="intervene"/> once, just before
+    /// the <paramref name="nth"/> request <paramref name="matches"/> goes to storage (real requests, real Azurite).
+    /// </summary>
+    private sealed class InterveningPolicy(Func<Azure.Core.HttpMessage, bool> matches, int nth, Func<Task> intervene) : Azure.Core.Pipeline.HttpPipelinePolicy
+    {
+        private int seen;
+
+        public bool Intervened { get; private set; }
+
+        public override async ValueTask ProcessAsync(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline)
+        {
+            if (matches(message) && Interlocked.Increment(ref seen) == nth)
+            {
+                await intervene();
+                Intervened = true;
+            }
+
+            await ProcessNextAsync(message, pipeline);
+        }
+
+        public override void Process(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline) =>
+            throw new NotSupportedException("the registry is asynchronous");
+    }
+
+    private async Task<(DurableTaskTestHost Host, ModelRegistry Registry)> StartAsync(string version, bool sentinelPassed, string? liveBefore = null, bool validationPasses = true, List<string?>? suffixes = null,
+        Func<string, ModelRegistry>? publishingRegistry = null)
     {
         // The system clock: status history rows are ordered by time.
         var prefix = azurite.NewPrefix();
@@ -54,7 +80,7 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
             tasks.AddOrchestrator<TrainPipelineOrchestrator>();
             tasks.AddActivity(TaskNames.TrainCandidate, RegisteringTrainer.Named(registry, version, sentinelPassed, suffixes));
             tasks.AddActivity(TaskNames.ValidateCandidate, new ScriptedValidator(registry, validationPasses));
-            tasks.AddActivity(new PublishModelActivity(registry));
+            tasks.AddActivity(new PublishModelActivity(publishingRegistry?.Invoke(prefix) ?? registry));
             tasks.AddActivity(new RejectModelActivity(registry, alerts));
         });
         return (host, registry);
@@ -272,10 +298,53 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
         await registry.SetStatusAsync("rejected-since", ModelStatus.Rejected, "changed my mind", "carol");
         var publish = new PublishModelActivity(registry);
 
-        await Assert.ThrowsAsync<InvalidOperationException>(() => publish.RunAsync(null!, new ModelDecision("never-checked", "approved")));
-        await Assert.ThrowsAsync<InvalidOperationException>(() => publish.RunAsync(null!, new ModelDecision("rejected-since", "approved")));
+        await Assert.ThrowsAsync<ModelStatusConflictException>(() => publish.RunAsync(null!, new ModelDecision("never-checked", "approved")));
+        var rejected = await Assert.ThrowsAsync<ModelStatusConflictException>(() => publish.RunAsync(null!, new ModelDecision("rejected-since", "approved")));
+        Assert.Contains("Rejected", rejected.Message, StringComparison.Ordinal);
+        Assert.Contains("changed my mind", rejected.Message, StringComparison.Ordinal);
         Assert.Null(await registry.GetLiveAsync());
         Assert.Equal("carol", (await registry.GetStatusHistoryAsync("rejected-since"))[^1].By);
+    }
+
+    [Theory]
+    [InlineData("after the publish step read the candidate, before it wrote the approval", false, 2)]
+    [InlineData("between the approval's read and its write", true, 1)]
+    [InlineData("after the approval was written, before the publish read it", false, 3)]
+    public async Task A_rejection_landing_while_an_approved_candidate_is_published_wins_and_the_pipeline_says_so(string window, bool inTransaction, int nth)
+    {
+        // The publish activity's storage requests go through a policy that lets "carol" reject the
+        // candidate (through her own client) just before the chosen request.
+        InterveningPolicy? policy = null;
+        var (host, registry) = await StartAsync("cand-race", sentinelPassed: true, liveBefore: "old-race", publishingRegistry: prefix =>
+        {
+            var carol = new ModelRegistry(azurite.Tables(), prefix);
+            policy = new InterveningPolicy(
+                m => inTransaction
+                    ? m.Request.Method == Azure.Core.RequestMethod.Post && m.Request.Uri.Path.EndsWith("$batch", StringComparison.Ordinal)
+                    : m.Request.Method == Azure.Core.RequestMethod.Get && Uri.UnescapeDataString(m.Request.Uri.ToString()).Contains("RowKey='version:cand-race'", StringComparison.Ordinal),
+                nth,
+                () => carol.SetStatusAsync("cand-race", ModelStatus.Rejected, "changed my mind", "carol"));
+            var options = new Azure.Data.Tables.TableClientOptions();
+            options.AddPolicy(policy, Azure.Core.HttpPipelinePosition.PerCall);
+            return new ModelRegistry(new Azure.Data.Tables.TableServiceClient(azurite.ConnectionString, options), prefix);
+        });
+        await using var _ = host;
+        var id = await host.Client.ScheduleNewOrchestrationInstanceAsync(TaskNames.TrainPipeline, Request);
+        await WaitForApprovalGateAsync(host.Client, id);
+
+        await host.Client.RaiseEventAsync(id, TrainPipelineOrchestrator.ApprovalEvent, new ApprovalDecision(true, "alice", "looks good"));
+        var result = await ResultAsync(host.Client, id);
+
+        Assert.True(policy!.Intervened, window);
+        Assert.Equal(PipelineOutcome.PublishRefused, result.Outcome);
+        Assert.Contains("Rejected", result.Reason, StringComparison.Ordinal);
+        Assert.Contains("changed my mind", result.Reason, StringComparison.Ordinal);
+        Assert.Equal("old-race", (await registry.GetLiveAsync())!.Version);
+        Assert.Equal(ModelStatus.Rejected, (await registry.GetAsync("cand-race"))!.Status);
+        var last = (await registry.GetStatusHistoryAsync("cand-race"))[^1];
+        Assert.Equal((ModelStatus.Rejected, "carol"), (last.Status, last.By));
+        Assert.DoesNotContain(await registry.GetHistoryAsync(), h => h.To == "cand-race");
+        Assert.Equal(TrainPipelineOrchestrator.StageRejected, await StageAsync(host.Client, id));
     }
 
     private static async Task<string?> StageAsync(DurableTaskClient client, string id) =>
