@@ -235,11 +235,13 @@ param sentinelMinShadowRows int = 500
 
 @description('Optional. Sentinel__MinShadowRequests: fewest logged requests with a liked title for the shadow accuracy check.')
 param sentinelMinShadowRequests int = 30
+@description('Optional. Sentinel__MinShadowMembers: fewest distinct members behind the shadow data for the shadow accuracy and calibration checks (their bootstrap resamples members).')
+param sentinelMinShadowMembers int = 10
 
 @description('Optional. Sentinel__MaxShadowRows: most recent labelled impressions read as shadow data.')
 param sentinelMaxShadowRows int = 20000
 
-@description('Optional. Sentinel__BootstrapResamples: paired bootstrap resamples over requests (seeded).')
+@description('Optional. Sentinel__BootstrapResamples: paired bootstrap resamples over members (requests when members are unknown; seeded).')
 param sentinelBootstrapResamples int = 200
 
 @description('Optional. Sentinel__AucTolerance: the candidate fails when its shadow AUC is below live\'s by more than this with 95% confidence.')
@@ -500,6 +502,7 @@ var appSettings = {
   Sentinel__MinProbeRowsForSpread: string(sentinelMinProbeRowsForSpread)
   Sentinel__MinShadowRows: string(sentinelMinShadowRows)
   Sentinel__MinShadowRequests: string(sentinelMinShadowRequests)
+  Sentinel__MinShadowMembers: string(sentinelMinShadowMembers)
   Sentinel__MaxShadowRows: string(sentinelMaxShadowRows)
   Sentinel__BootstrapResamples: string(sentinelBootstrapResamples)
   Sentinel__AucTolerance: sentinelAucTolerance

@@ -85,6 +85,7 @@ public static class AppSettings
         new("Sentinel__MinProbeRowsForSpread", SettingKind.Plain, []),
         new("Sentinel__MinShadowRows", SettingKind.Plain, []),
         new("Sentinel__MinShadowRequests", SettingKind.Plain, []),
+        new("Sentinel__MinShadowMembers", SettingKind.Plain, []),
         new("Sentinel__MaxShadowRows", SettingKind.Plain, []),
         new("Sentinel__BootstrapResamples", SettingKind.Plain, []),
         new("Sentinel__AucTolerance", SettingKind.Plain, []),

@@ -63,44 +63,25 @@ public sealed class ModelAliasConflictException : RequestRefusedException
 }
 
 /// <summary>
-/// What was asked cannot be done from where the registry stands: nothing is live, live has no
-/// previous version, or the previous one was rejected since (a refusal: 409). Nothing was changed.
+/// What was asked cannot be done from where the registry stands (a refusal: 409; nothing was changed):
+/// a version's status is not the one a change required (it was rejected while being approved or
+/// published: the status that is there stands), or a rollback finds nothing live, no previous
+/// version, or a previous one rejected since.
 /// </summary>
-public sealed class ModelStateConflictException : RequestRefusedException
+public sealed class ModelStatusConflictException : RequestRefusedException
 {
-    public ModelStateConflictException()
+    public ModelStatusConflictException()
         : this("the registry is not in a state that allows this")
     {
     }
 
-    public ModelStateConflictException(string message)
+    public ModelStatusConflictException(string message)
         : base(409, message)
     {
     }
 
-    public ModelStateConflictException(string message, Exception innerException)
-        : base(409, message, innerException)
-    {
-    }
-}
-
-/// <summary>
-/// A version's status is not the one a change required (e.g. it was rejected while being approved or
-/// published). Nothing was changed; the status that is there stands.
-/// </summary>
-public sealed class ModelStatusConflictException : InvalidOperationException
-{
-    public ModelStatusConflictException()
-    {
-    }
-
-    public ModelStatusConflictException(string message)
-        : base(message)
-    {
-    }
-
     public ModelStatusConflictException(string message, Exception innerException)
-        : base(message, innerException)
+        : base(409, message, innerException)
     {
     }
 }

@@ -363,7 +363,7 @@ public sealed class ModelRegistry
     /// <summary>
     /// Points "live" back at the version the current one replaced when it was published, and marks
     /// the current one Rejected (re-approve it to publish it again). Throws
-    /// <see cref="ModelStateConflictException"/> when there is nothing to go back to (none, or it was
+    /// <see cref="ModelStatusConflictException"/> when there is nothing to go back to (none, or it was
     /// rejected since) and
     /// <see cref="ModelAliasConflictException"/> when live moved on (or is not <paramref name="expectedCurrentLive"/>, if given).
     /// </summary>
@@ -373,7 +373,7 @@ public sealed class ModelRegistry
     /// <summary>As <see cref="RollbackAsync(string?, string?, CancellationToken)"/>, recording the signed-in person who rolled back in both versions' status history.</summary>
     public async Task<AliasChange> RollbackAsync(string? reason, string? expectedCurrentLive, Access.OperatorIdentity? by, CancellationToken cancellationToken = default)
     {
-        var alias = await FindAsync(AliasRow, cancellationToken) ?? throw new ModelStateConflictException("Nothing is live; there is nothing to roll back.");
+        var alias = await FindAsync(AliasRow, cancellationToken) ?? throw new ModelStatusConflictException("Nothing is live; there is nothing to roll back.");
         var live = ToAlias(alias);
         if (expectedCurrentLive is not null && !string.Equals(ModelVersion.Validate(expectedCurrentLive, nameof(expectedCurrentLive)), live.Version, StringComparison.Ordinal))
         {
@@ -382,7 +382,7 @@ public sealed class ModelRegistry
 
         if (live.Previous is null)
         {
-            throw new ModelStateConflictException($"Live version '{live.Version}' was the first published; there is no previous version to roll back to.");
+            throw new ModelStatusConflictException($"Live version '{live.Version}' was the first published; there is no previous version to roll back to.");
         }
 
         var target = await FindAsync(VersionPrefix + live.Previous, cancellationToken)
@@ -390,7 +390,7 @@ public sealed class ModelRegistry
         if (Status(target) is not (ModelStatus.Retired or ModelStatus.Approved))
         {
             // Rejected since it was replaced (by an operator, or by an earlier rollback): never back to live by rollback.
-            throw new ModelStateConflictException(
+            throw new ModelStatusConflictException(
                 $"Previous live version '{live.Previous}' is {Status(target)}; it cannot go live again by rollback. Publish an Approved version instead.");
         }
 

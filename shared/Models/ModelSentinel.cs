@@ -76,10 +76,17 @@ public sealed record SentinelOptions
     /// <summary>Fewest logged requests with a positive label for the shadow accuracy check.</summary>
     public int MinShadowRequests { get; init; } = 30;
 
+    /// <summary>
+    /// Fewest distinct members behind the shadow data (when the log names them) for the shadow-accuracy and
+    /// calibration checks: their bootstrap resamples members, and a handful of members gives intervals too
+    /// coarse to be honest (one member: every resample is the sample itself). Below it both are skipped, saying so.
+    /// </summary>
+    public int MinShadowMembers { get; init; } = 10;
+
     /// <summary>The most recent labelled impressions read as shadow data (older ones are left out).</summary>
     public int MaxShadowRows { get; init; } = 20_000;
 
-    /// <summary>Paired bootstrap resamples over requests (seeded: the verdict is deterministic).</summary>
+    /// <summary>Paired bootstrap resamples over members, or requests when members are unknown (seeded: the verdict is deterministic).</summary>
     public int BootstrapResamples { get; init; } = 200;
 
     /// <summary>The candidate fails when its AUC is below live's by more than this with 95% confidence.</summary>
@@ -125,6 +132,7 @@ public sealed record SentinelOptions
         Check(MinProbeRowsForSpread >= 2, nameof(MinProbeRowsForSpread), "must be at least 2");
         Check(MinShadowRows >= 1, nameof(MinShadowRows), "must be at least 1");
         Check(MinShadowRequests >= 2, nameof(MinShadowRequests), "must be at least 2");
+        Check(MinShadowMembers >= 2, nameof(MinShadowMembers), "must be at least 2");
         Check(MaxShadowRows >= MinShadowRows, nameof(MaxShadowRows), "must be at least MinShadowRows");
         Check(BootstrapResamples is >= 20 and <= 10_000, nameof(BootstrapResamples), "must be 20..10000");
         Check(AucTolerance is >= 0 and < 1, nameof(AucTolerance), "must be in [0, 1)");

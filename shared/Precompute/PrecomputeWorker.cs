@@ -201,8 +201,18 @@ public sealed class PrecomputeWorker(FactSnapshotStore snapshots, DerivedDataSto
             var created = new ModelScorer(model);
             if (refusal is null)
             {
-                var check = await GoldenProbeCheckAsync(model.Manifest, created, cancellationToken);
-                refusal = check.Passed ? null : $"model {version} refused by the {check.Name} check: {check.Measured}";
+                try
+                {
+                    var check = await GoldenProbeCheckAsync(model.Manifest, created, cancellationToken);
+                    refusal = check.Passed ? null : $"model {version} refused by the {check.Name} check: {check.Measured}";
+                }
+                catch
+                {
+                    // A storage fault or cancellation while checking: nothing keeps the model, so free it before the retry reloads it.
+                    created.Dispose();
+                    model.Dispose();
+                    throw;
+                }
             }
 
             if (refusal is not null)

@@ -178,8 +178,10 @@ public sealed class LiveModel(
 
             var failures = string.Join("; ", report.Failures.Select(f => $"{f.Name}: {f.Measured} (needs {f.Threshold})"));
             logger.LogError("Sentinel refused model {Version}; keeping {Current}: {Failures}", live.Version, Current?.Manifest.Version ?? "(none)", failures);
-            // The alert names every failed check (comma-separated), not only the first.
-            await AlertAsync(AlertKinds.LoaderRefused, live.Version, string.Join(", ", report.Failures.Select(f => f.Name)), failures, cancellationToken);
+            // Like the pipeline's candidate-rejected alert, a refusal is of the whole version: no single check
+            // (that field is a metric dimension), and its detail names every failed check, not only the first.
+            await AlertAsync(AlertKinds.LoaderRefused, live.Version, null,
+                $"refused by the Sentinel: {string.Join(", ", report.Failures.Select(f => f.Name))}; {failures}", cancellationToken);
             var moved = options.Value.RepublishOnRefusal && await RepublishAsync(live, cancellationToken);
             return (report, moved);
         }

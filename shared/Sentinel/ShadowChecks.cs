@@ -35,6 +35,11 @@ public static class ShadowChecks
             return SentinelCheck.Skip(SentinelChecks.ShadowAccuracy, threshold, $"{data.Count} labelled shadow impressions, fewer than {options.MinShadowRows}");
         }
 
+        if (TooFewMembers(data, options) is { } fewMembers)
+        {
+            return SentinelCheck.Skip(SentinelChecks.ShadowAccuracy, threshold, fewMembers);
+        }
+
         var c = new ShadowMetrics(data, candidate);
         var l = new ShadowMetrics(data, live);
         if (c.RankedRequests < options.MinShadowRequests)
@@ -54,7 +59,8 @@ public static class ShadowChecks
             }
         }
 
-        var measured = string.Join("; ", intervals.Select(i => $"{i.Metric} {F(i.Candidate)} vs live {F(i.Live)}, diff {F(i.Difference)} [{F(i.Lower)}, {F(i.Upper)}]"));
+        var measured = string.Join("; ", intervals.Select(i => $"{i.Metric} {F(i.Candidate)} vs live {F(i.Live)}, diff {F(i.Difference)} [{F(i.Lower)}, {F(i.Upper)}]"))
+            + $" ({data.RequestCount} requests{Members(data)})";
         return new SentinelCheck(SentinelChecks.ShadowAccuracy, measured, threshold, failures.Count == 0)
         {
             Value = intervals[0].Difference,
@@ -101,6 +107,11 @@ public static class ShadowChecks
             return SentinelCheck.Skip(SentinelChecks.Calibration, threshold, $"{data.Count} labelled shadow impressions, fewer than {options.MinShadowRows}");
         }
 
+        if (TooFewMembers(data, options) is { } fewMembers)
+        {
+            return SentinelCheck.Skip(SentinelChecks.Calibration, threshold, fewMembers);
+        }
+
         const int bins = Serverless.Models.Calibration.DefaultBins;
         var ece = Serverless.Models.Calibration.ExpectedCalibrationError(candidate, data.Labels, bins);
         var positives = data.Labels.Count(l => l);
@@ -122,7 +133,7 @@ public static class ShadowChecks
             observed[b] = count[b] == 0 ? double.NaN : observed[b] / count[b];
         }
 
-        // The labels are a sample: a few hundred requests' worth of likes. A candidate fails only when
+        // The labels are a sample: a few dozen members' likes. A candidate fails only when
         // it is off with 95% confidence: the whole interval of ECE above its limit, or the whole
         // interval of the sum ratio outside its band (the shadow-accuracy check's rule, for calibration).
         var (eceLow, eceHigh, ratioLow, ratioHigh) = CalibrationIntervals(data, candidate, bins, options.BootstrapResamples);
@@ -131,12 +142,12 @@ public static class ShadowChecks
         var passed = !eceOff && !ratioOff;
         var outside = ece > options.MaxCalibrationError || Math.Abs(ratio - 1) > options.MaxSumRatioDeviation;
         return new SentinelCheck(SentinelChecks.Calibration,
-            $"ECE {F(ece)} [{F(eceLow)}, {F(eceHigh)}], sum ratio {F(ratio)} [{F(ratioLow)}, {F(ratioHigh)}] ({positives} liked of {data.Count}, {data.RequestCount} requests)", threshold, passed)
+            $"ECE {F(ece)} [{F(eceLow)}, {F(eceHigh)}], sum ratio {F(ratio)} [{F(ratioLow)}, {F(ratioHigh)}] ({positives} liked of {data.Count}, {data.RequestCount} requests{Members(data)})", threshold, passed)
         {
             Value = ece,
             Explanation = !passed
                 ? ratioOff && ratioLow > 1 ? "the candidate over-predicts likes" : "the candidate's probabilities do not match observed like rates"
-                : outside ? "outside the limit, but not with 95% confidence on this much shadow data: too few requests to call it miscalibrated"
+                : outside ? "outside the limit, but not with 95% confidence on this much shadow data: too few independent members (or requests) to call it miscalibrated"
                 : "predicted probabilities match observed like rates",
             Plot = new Dictionary<string, double[]>
             {
@@ -146,10 +157,18 @@ public static class ShadowChecks
         };
     }
 
+    /// <summary>Why the member-level bootstrap cannot be trusted on this data (too few distinct members), or null.</summary>
+    private static string? TooFewMembers(ShadowData data, SentinelOptions options) =>
+        data.Members is { } members && members.Distinct < options.MinShadowMembers
+            ? $"{members.Distinct} members behind the shadow data, fewer than {options.MinShadowMembers}: the bootstrap resamples members, and so few give no honest interval"
+            : null;
+
+    private static string Members(ShadowData data) => data.Members is { } m ? $", {m.Distinct} members" : "";
+
     /// <summary>95% bootstrap intervals over the data's units (members when known, else requests; seeded) of the expected calibration error and the sum ratio.</summary>
     private static (double EceLow, double EceHigh, double RatioLow, double RatioHigh) CalibrationIntervals(ShadowData data, float[] candidate, int bins, int resamples)
     {
-        // Per request and bin: rows, sum of predictions, likes; resamples weight requests.
+        // Per request and bin: rows, sum of predictions, likes; a resample weights each request by its unit's count.
         var requests = data.RequestCount;
         var rows = new double[requests, bins];
         var predicted = new double[requests, bins];

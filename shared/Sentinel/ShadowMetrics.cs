@@ -146,8 +146,9 @@ public sealed class ShadowMetrics
 public sealed record PairedInterval(string Metric, double Candidate, double Live, double Difference, double Lower, double Upper);
 
 /// <summary>
-/// Paired bootstrap over requests: each resample draws logged requests with replacement (a seeded
-/// generator, so the verdict is deterministic) and measures both models on the same resample.
+/// Paired bootstrap over the shadow data's units (members when known, else logged requests): each
+/// resample draws units with replacement (a seeded generator, so the verdict is deterministic) and
+/// measures both models on the same resample.
 /// </summary>
 public static class PairedBootstrap
 {

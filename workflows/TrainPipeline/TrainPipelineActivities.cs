@@ -93,7 +93,7 @@ public sealed class PublishModelActivity(ModelRegistry registry) : TaskActivity<
             var change = await registry.PublishAsync(input.Version, live?.Version, input.Reason);
             return new PublishOutcome(input.Version, change.From);
         }
-        catch (InvalidOperationException ex)
+        catch (Exception ex) when (ex is InvalidOperationException or ModelAliasConflictException)
         {
             // Rejected after the approval was written and before the publish read it: the rejection stands.
             if (await registry.GetAsync(input.Version) is { Status: not (ModelStatus.Approved or ModelStatus.Live) } now)

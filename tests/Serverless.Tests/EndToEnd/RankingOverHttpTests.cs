@@ -254,7 +254,9 @@ public sealed partial class RankingOverHttpTests(TrainedHostFixture fixture) : I
         var alerts = (await Http.GetFromJsonAsync<JsonObject>($"api/alerts?version={bad.Version}"))!["alerts"]!.AsArray();
         Assert.Equal([Serverless.Sentinel.AlertKinds.Republished, Serverless.Sentinel.AlertKinds.LoaderRefused], alerts.Select(a => (string?)a!["kind"]));   // newest first
         // The refusal names every check that failed, not only the first.
-        Assert.Equal(string.Join(", ", ModelSentinel.ArtifactLoads, ModelSentinel.FeatureConfigHash, ModelSentinel.FeatureNames, ModelSentinel.ProbeScoresValid), (string?)alerts[1]!["check"]);
+        Assert.Null(alerts[1]!["check"]);
+        Assert.StartsWith("refused by the Sentinel: " + string.Join(", ", ModelSentinel.ArtifactLoads, ModelSentinel.FeatureConfigHash, ModelSentinel.FeatureNames, ModelSentinel.ProbeScoresValid) + ";",
+            (string?)alerts[1]!["detail"], StringComparison.Ordinal);
         Assert.StartsWith("serving:", (string?)alerts[1]!["source"], StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("api/alerts?limit=0")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("api/alerts?kind=nope")).StatusCode);

@@ -8,8 +8,9 @@ namespace Serverless.Tests.Fixtures;
 /// The main job as a person starts it: scripts/run.sh's command line and environment (read from the
 /// script, so the two cannot drift apart) run as its own process from the local host's build output,
 /// on a free port. Its output is kept line by line; <see cref="StopAsync"/> kills its process tree
-/// (the host and the Azurite it started) and reports any process of that tree that survived. The
-/// tree is also killed when the test process exits, so a crashed test run leaves no host behind.
+/// (the host and the Azurite it started, and any process ever seen below the host, so the orphans of a
+/// host that crashed too) and reports any that survived. The tree is also killed when the test process
+/// exits normally (not when it is killed outright).
 /// </summary>
 public sealed partial class MainJobProcess : IAsyncDisposable
 {
@@ -18,6 +19,7 @@ public sealed partial class MainJobProcess : IAsyncDisposable
     private readonly object gate = new();
     private readonly EventHandler onExit;
     private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly HashSet<ProcessTree.Entry> seenTree = [];
     private bool stopped;
 
     private MainJobProcess(Process process, int port, string commandLine)
@@ -129,6 +131,7 @@ public sealed partial class MainJobProcess : IAsyncDisposable
     {
         var deadline = DateTime.UtcNow + timeout;
         var seen = 0;
+        var drained = false;
         while (true)
         {
             Task next;
@@ -151,7 +154,16 @@ public sealed partial class MainJobProcess : IAsyncDisposable
                 }
             }
 
+            RememberTree();
             var left = deadline - DateTime.UtcNow;
+            if (process.HasExited && fresh.Count == 0 && !drained)
+            {
+                // Redirected output can arrive after the exit: wait for the streams to drain, then look once more.
+                await process.WaitForExitAsync();
+                drained = true;
+                continue;
+            }
+
             if (process.HasExited && fresh.Count == 0 || left <= TimeSpan.Zero)
             {
                 return null;
@@ -167,7 +179,9 @@ public sealed partial class MainJobProcess : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyList<string>> StopAsync()
     {
-        var tree = ProcessTree.Below(process.Id);
+        RememberTree();
+        List<ProcessTree.Entry> tree;
+        lock (gate) { tree = [.. seenTree]; }
         Kill();
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
@@ -213,6 +227,35 @@ public sealed partial class MainJobProcess : IAsyncDisposable
         {
             // It ended meanwhile.
         }
+
+        // A host that crashed leaves its children (Azurite) to init, out of the tree the kill above walks:
+        // kill every process ever seen below it that still runs (matched by id and start time).
+        List<ProcessTree.Entry> seen;
+        lock (gate) { seen = [.. seenTree]; }
+        foreach (var entry in seen.Where(e => e.Id != process.Id && e.IsRunning()))
+        {
+            try
+            {
+                using var orphan = Process.GetProcessById(entry.Id);
+                orphan.Kill(entireProcessTree: true);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // It ended meanwhile.
+            }
+        }
+    }
+
+    /// <summary>Adds the host's process tree as it is now to the processes seen below it (while the host runs).</summary>
+    private void RememberTree()
+    {
+        if (process.HasExited)
+        {
+            return;
+        }
+
+        var now = ProcessTree.Below(process.Id);
+        lock (gate) { seenTree.UnionWith(now); }
     }
 
     private void Add(string? line)
@@ -247,6 +290,10 @@ public sealed partial class MainJobProcess : IAsyncDisposable
         if (!process.HasExited)
         {
             await StopAsync();
+        }
+        else
+        {
+            Kill();   // the host crashed: its orphans may still run
         }
 
         AppDomain.CurrentDomain.ProcessExit -= onExit;

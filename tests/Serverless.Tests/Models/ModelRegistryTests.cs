@@ -149,9 +149,9 @@ public sealed class ModelRegistryTests(AzuriteFixture azurite)
     {
         var registry = await NewRegistryAsync();
         await RegisterApprovedAsync(registry, "a", "b", "c");
-        await Assert.ThrowsAsync<ModelStateConflictException>(() => registry.RollbackAsync());
+        await Assert.ThrowsAsync<ModelStatusConflictException>(() => registry.RollbackAsync());
         await registry.PublishAsync("a", null);
-        await Assert.ThrowsAsync<ModelStateConflictException>(() => registry.RollbackAsync());
+        await Assert.ThrowsAsync<ModelStatusConflictException>(() => registry.RollbackAsync());
         await registry.PublishAsync("b", "a");
         await registry.PublishAsync("c", "b");
 
@@ -164,7 +164,7 @@ public sealed class ModelRegistryTests(AzuriteFixture azurite)
 
         await registry.RollbackAsync();
         Assert.Equal(new LiveAlias("a", null, 5, clock.GetUtcNow()), await registry.GetLiveAsync());
-        await Assert.ThrowsAsync<ModelStateConflictException>(() => registry.RollbackAsync());
+        await Assert.ThrowsAsync<ModelStatusConflictException>(() => registry.RollbackAsync());
 
         // A rolled-back model must be approved again before it can return.
         await Assert.ThrowsAsync<InvalidOperationException>(() => registry.PublishAsync("c", "a"));
@@ -186,7 +186,7 @@ public sealed class ModelRegistryTests(AzuriteFixture azurite)
 
         // An operator rejects the retired "a" (say, its data turned out bad): rollback may not revive it.
         await registry.SetStatusAsync("a", ModelStatus.Rejected, "trained on a corrupt day");
-        var refused = await Assert.ThrowsAsync<ModelStateConflictException>(() => registry.RollbackAsync());
+        var refused = await Assert.ThrowsAsync<ModelStatusConflictException>(() => registry.RollbackAsync());
         Assert.Contains("is Rejected", refused.Message, StringComparison.Ordinal);
         Assert.Equal("b", (await registry.GetLiveAsync())!.Version);
 
@@ -198,7 +198,7 @@ public sealed class ModelRegistryTests(AzuriteFixture azurite)
         await chain.PublishAsync("a", "b");       // a was Retired, comes back
         await chain.RollbackAsync();              // back to b; a is Rejected, and b's previous is a
         Assert.Equal(ModelStatus.Rejected, (await chain.GetAsync("a"))!.Status);
-        await Assert.ThrowsAsync<ModelStateConflictException>(() => chain.RollbackAsync());
+        await Assert.ThrowsAsync<ModelStatusConflictException>(() => chain.RollbackAsync());
         Assert.Equal("b", (await chain.GetLiveAsync())!.Version);
     }
 

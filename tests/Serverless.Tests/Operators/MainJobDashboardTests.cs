@@ -42,6 +42,9 @@ public sealed partial class MainJobFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // The browser first: a missing chromium fails at once, not after the whole main job.
+        Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
+        Browser = await DashboardBrowser.LaunchAsync(Playwright);
         Job = MainJobProcess.Start();
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Job.Port}/"), Timeout = TimeSpan.FromMinutes(2) };
         try
@@ -52,9 +55,6 @@ public sealed partial class MainJobFixture : IAsyncLifetime
         {
             Problem = $"checking the main job failed: {e}\n{Output()}";
         }
-
-        Playwright = await Microsoft.Playwright.Playwright.CreateAsync();
-        Browser = await DashboardBrowser.LaunchAsync(Playwright);
     }
 
     private async Task<string?> ReachTheGateAsync()

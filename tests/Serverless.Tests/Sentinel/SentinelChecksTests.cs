@@ -317,6 +317,27 @@ public sealed class SentinelChecksTests
     }
 
     [Fact]
+    public void Shadow_data_from_fewer_members_than_the_minimum_skips_accuracy_and_calibration_saying_so()
+    {
+        // Plenty of rows and requests, but 5 members: a member-level bootstrap of 5 gives no honest interval.
+        var data = Shadow.Value.Data;
+        var members = Enumerable.Range(0, data.Count).Select(i => "m" + data.Request[i] % 5).ToList();
+        var fromFive = new ShadowData(data.Features, data.Labels, data.Request.Select(r => "r" + r).ToList(), members);
+        var scores = Score(SharedModels.Get(TrainerKind.LightGbm), fromFive.Features);
+
+        var accuracy = ShadowChecks.Accuracy(fromFive, scores, LiveScores, "live", null, Options);
+        var calibration = ShadowChecks.Calibration(fromFive, scores, Options);
+        var withEnough = ShadowChecks.Calibration(fromFive, scores, Options with { MinShadowMembers = 5 });
+
+        Assert.True(accuracy.Skipped && accuracy.Passed, accuracy.Measured);
+        Assert.Contains("5 members behind the shadow data, fewer than 10", accuracy.Explanation, StringComparison.Ordinal);
+        Assert.True(calibration.Skipped, calibration.Measured);
+        Assert.Contains("fewer than 10", calibration.Explanation, StringComparison.Ordinal);
+        Assert.False(withEnough.Skipped);
+        Assert.Contains("5 members", withEnough.Measured, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Too_few_shadow_rows_or_no_live_model_skip_with_the_reason_and_the_floor_applies()
     {
         var few = new ShadowData(Shadow.Value.Data.Features.Take(100).ToList(), Shadow.Value.Data.Labels.Take(100).ToList(), Enumerable.Range(0, 100).Select(i => "r" + i).ToList());
