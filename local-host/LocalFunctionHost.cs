@@ -52,6 +52,8 @@ public static class LocalFunctionHost
             [AppSettings.Storage] = settings.StorageConnectionString,
             [AppSettings.EventHubs] = "local",
             [AppSettings.DurableTaskHubName] = "local",
+            // The local host fills X-MS-CLIENT-PRINCIPAL from its development identity: the header is believed here.
+            [Serverless.Access.ClientPrincipalTrust.TrustSetting] = "true",
         });
         builder.Configuration.AddInMemoryCollection(settings.Configuration);
         builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = settings.Defaults });

@@ -44,9 +44,19 @@ public sealed class ClientPrincipalTrustTests
     }
 
     [Fact]
-    public void Outside_App_Service_the_header_is_believed_as_the_local_host_sets_it()
+    public void Outside_App_Service_nothing_vouches_for_the_header_unless_the_host_sets_it_itself()
     {
-        var trust = Trust();
+        // A container or VM: anyone could send the header, so a forged Approver is nobody.
+        var unvouched = Trust();
+        Assert.Same(ClientPrincipalTrust.Unvouched, unvouched);
+        Assert.Equal(401, Assert.Throws<RequestRefusedException>(() => unvouched.RequireRole(ForgedApprover, OperatorRoles.Approver)).Status);
+        Assert.Null(unvouched.Optional(ForgedApprover));
+
+        // In App Service the trust setting changes nothing: only its authentication decides.
+        Assert.Same(ClientPrincipalTrust.AuthenticationOff, Trust(("WEBSITE_SITE_NAME", "func-x"), (ClientPrincipalTrust.TrustSetting, "true")));
+
+        // The local host, which fills the header from its development identity, says so.
+        var trust = Trust((ClientPrincipalTrust.TrustSetting, "true"));
         Assert.Same(ClientPrincipalTrust.Local, trust);
         Assert.Equal("Mallory", trust.RequireRole(ForgedApprover, OperatorRoles.Approver).Name);
         Assert.Equal(401, Assert.Throws<RequestRefusedException>(() => trust.Optional("not base64 {")).Status);

@@ -99,7 +99,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         var strict = new CandidateValidator(
             services.GetRequiredService<ModelStore>(), services.GetRequiredService<ModelRegistry>(), services.GetRequiredService<DependencyResolvers>(),
             services.GetRequiredService<FeatureLogStore>(), services.GetRequiredService<FeatureEncoder>(),
-            Microsoft.Extensions.Options.Options.Create(new SentinelOptions { MinShadowRows = 100, MinShadowRequests = 10, ServingBudget = TimeSpan.FromTicks(1) }),
+            Microsoft.Extensions.Options.Options.Create(new SentinelOptions { MinShadowRows = 100, MinShadowRequests = 10, MinShadowMembers = 2, ServingBudget = TimeSpan.FromTicks(1) }),
             NullLogger<CandidateValidator>.Instance);
         await new ValidateCandidateActivity(strict, services.GetRequiredService<ModelRegistry>(), services.GetRequiredService<SentinelAlerts>())
             .RunAsync(new FunctionActivityContext(TaskNames.ValidateCandidate, "dashboard-fixture"), Rejected);

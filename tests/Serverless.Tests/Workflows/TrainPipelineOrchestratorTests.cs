@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing;
@@ -353,7 +354,11 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
     /// <summary>The approval HTTP function itself, on a request built in memory, against the in-process host's client.</summary>
     private static async Task<Microsoft.AspNetCore.Mvc.ObjectResult> ApproveOverFunctionAsync(DurableTaskClient client, ModelRegistry registry, string id, string json)
     {
-        var http = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        var http = new Microsoft.AspNetCore.Http.DefaultHttpContext
+        {
+            // As the local host: it sets the client principal itself, so the header is believed.
+            RequestServices = new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddSingleton(Serverless.Access.ClientPrincipalTrust.Local).BuildServiceProvider(),
+        };
         http.Request.Method = "POST";
         http.Request.ContentType = "application/json";
         http.Request.Body = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json));
