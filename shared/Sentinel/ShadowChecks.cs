@@ -168,37 +168,36 @@ public static class ShadowChecks
     /// <summary>95% bootstrap intervals over the data's units (members when known, else requests; seeded) of the expected calibration error and the sum ratio.</summary>
     private static (double EceLow, double EceHigh, double RatioLow, double RatioHigh) CalibrationIntervals(ShadowData data, float[] candidate, int bins, int resamples)
     {
-        // Per request and bin: rows, sum of predictions, likes; a resample weights each request by its unit's count.
-        var requests = data.RequestCount;
-        var rows = new double[requests, bins];
-        var predicted = new double[requests, bins];
-        var liked = new double[requests, bins];
+        // Per unit (member, else request) and bin: rows, sum of predictions, likes; a resample weights each unit by its count.
+        var unitCount = data.UnitCount;
+        var rows = new double[unitCount, bins];
+        var predicted = new double[unitCount, bins];
+        var liked = new double[unitCount, bins];
         for (var i = 0; i < candidate.Length; i++)
         {
             var b = Math.Clamp((int)(candidate[i] * bins), 0, bins - 1);
-            var r = data.Request[i];
-            rows[r, b]++;
-            predicted[r, b] += candidate[i];
-            liked[r, b] += data.Labels[i] ? 1 : 0;
+            var u = data.UnitOfRequest[data.Request[i]];
+            rows[u, b]++;
+            predicted[u, b] += candidate[i];
+            liked[u, b] += data.Labels[i] ? 1 : 0;
         }
 
         var random = new Random(BootstrapSeed);
-        var units = new double[data.UnitCount];
-        var weights = new double[requests];
+        var weights = new double[unitCount];
         var eces = new List<double>(resamples);
         var ratios = new List<double>(resamples);
         for (var s = 0; s < resamples; s++)
         {
-            PairedBootstrap.Resample(random, units, data.UnitOfRequest, weights);
+            PairedBootstrap.Resample(random, weights);
             double total = 0, gap = 0, sumPredicted = 0, sumLiked = 0;
             for (var b = 0; b < bins; b++)
             {
                 double n = 0, p = 0, y = 0;
-                for (var r = 0; r < requests; r++)
+                for (var u = 0; u < unitCount; u++)
                 {
-                    n += weights[r] * rows[r, b];
-                    p += weights[r] * predicted[r, b];
-                    y += weights[r] * liked[r, b];
+                    n += weights[u] * rows[u, b];
+                    p += weights[u] * predicted[u, b];
+                    y += weights[u] * liked[u, b];
                 }
 
                 total += n;

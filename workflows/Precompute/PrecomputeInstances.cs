@@ -15,9 +15,6 @@ public sealed record DerivedVersionsView(string Dataset, DerivedVersion? Current
 /// <summary>Starting precomputes (HTTP, the main job, the benchmark) with one set of checks, and reading them.</summary>
 public static class PrecomputeInstances
 {
-    public const int DefaultSize = PrecomputeStartRequest.DefaultSize;
-    public const int MaxSize = PrecomputeStartRequest.MaxSize;
-
     /// <summary>Validates (<see cref="PrecomputeStartRequest.Validate"/>) and schedules a precompute; see <see cref="StartAsync(DurableTaskClient, DerivedVersionRegistry, PrecomputeOptions, PrecomputeStart, CancellationToken)"/>.</summary>
     public static Task<(string Id, PrecomputeRequest Request)> StartAsync(
         DurableTaskClient client, DerivedVersionRegistry registry, PrecomputeOptions options, string? dataset, DateTimeOffset now,

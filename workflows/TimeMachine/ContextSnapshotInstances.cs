@@ -32,8 +32,6 @@ public static class ContextSnapshotInstances
     /// <summary>Partition activities at once.</summary>
     public const int MaxParallel = 2;
 
-    public const int MaxRequestedBy = SnapshotStartRequest.MaxRequestedByLength;
-
     /// <summary>
     /// Validates (<see cref="SnapshotStartRequest.Validate"/>) and schedules a snapshot; see
     /// <see cref="StartAsync(DurableTaskClient, ContextSnapshotter, string, SnapshotStart, CancellationToken)"/>.

@@ -27,16 +27,6 @@ public sealed record TrainPipelinePage(string Status, int Count, IReadOnlyList<T
 /// </summary>
 public static class TrainPipelineList
 {
-    public const string AwaitingApproval = PipelinesQuery.AwaitingApproval;
-    public const string Running = PipelinesQuery.Running;
-    public const string Completed = PipelinesQuery.Completed;
-    public const string Failed = PipelinesQuery.Failed;
-    public const string All = PipelinesQuery.All;
-    public const int MaxLimit = PipelinesQuery.MaxLimit;
-
-    /// <summary>The status filters a caller may name.</summary>
-    public static IReadOnlyList<string> Filters => PipelinesQuery.Filters;
-
     /// <summary>The pipelines a checked query asks for.</summary>
     public static async Task<TrainPipelinePage> ListAsync(DurableTaskClient client, PipelinesQuery query, CancellationToken cancellationToken = default)
     {
@@ -45,17 +35,17 @@ public static class TrainPipelineList
         return new TrainPipelinePage(query.Status, pipelines.Count, pipelines);
     }
 
-    /// <summary>At most <paramref name="limit"/> pipelines that match <paramref name="filter"/> (one of <see cref="Filters"/>), newest first.</summary>
+    /// <summary>At most <paramref name="limit"/> pipelines that match <paramref name="filter"/> (one of <see cref="PipelinesQuery.Filters"/>), newest first.</summary>
     public static async Task<IReadOnlyList<TrainPipelineSummary>> ListAsync(DurableTaskClient client, string filter, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        if (!Filters.Contains(filter, StringComparer.Ordinal))
+        if (!PipelinesQuery.Filters.Contains(filter, StringComparer.Ordinal))
         {
-            throw new ArgumentException($"status must be one of {string.Join(", ", Filters)}", nameof(filter));
+            throw new ArgumentException($"status must be one of {string.Join(", ", PipelinesQuery.Filters)}", nameof(filter));
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MaxLimit);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, PipelinesQuery.MaxLimit);
         var query = new OrchestrationQuery
         {
             Statuses = RuntimeStatuses(filter),
@@ -76,7 +66,7 @@ public static class TrainPipelineList
                 ? await client.GetInstanceAsync(instance.InstanceId, getInputsAndOutputs: true, cancellationToken) ?? instance
                 : instance;
             var summary = Summarize(read);
-            if (filter == AwaitingApproval && summary.Stage != AwaitingApproval)
+            if (filter == PipelinesQuery.AwaitingApproval && summary.Stage != PipelinesQuery.AwaitingApproval)
             {
                 continue;
             }
@@ -105,7 +95,7 @@ public static class TrainPipelineList
             // An instance of another shape under this name (e.g. from an older build): listed without details.
         }
 
-        var awaiting = instance.RuntimeStatus == OrchestrationRuntimeStatus.Running && progress?.Stage == AwaitingApproval;
+        var awaiting = instance.RuntimeStatus == OrchestrationRuntimeStatus.Running && progress?.Stage == PipelinesQuery.AwaitingApproval;
         return new TrainPipelineSummary(
             instance.InstanceId,
             instance.RuntimeStatus.ToString(),
@@ -122,10 +112,10 @@ public static class TrainPipelineList
 
     private static List<OrchestrationRuntimeStatus>? RuntimeStatuses(string filter) => filter switch
     {
-        AwaitingApproval => [OrchestrationRuntimeStatus.Running],
-        Running => [OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Suspended],
-        Completed => [OrchestrationRuntimeStatus.Completed],
-        Failed => [OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated],
+        PipelinesQuery.AwaitingApproval => [OrchestrationRuntimeStatus.Running],
+        PipelinesQuery.Running => [OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Suspended],
+        PipelinesQuery.Completed => [OrchestrationRuntimeStatus.Completed],
+        PipelinesQuery.Failed => [OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated],
         _ => null,
     };
 }

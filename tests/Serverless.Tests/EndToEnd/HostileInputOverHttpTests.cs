@@ -80,7 +80,7 @@ public sealed class HostileInputOverHttpTests(AzuriteFixture azurite)
     {
         await using var host = await LocalHostFixture.StartAsync(azurite, T0);
         var port = host.Http.BaseAddress!.Port;
-        var errors = new ErrorLog();
+        var errors = new LogRecorder(LogLevel.Error);   // errors the host logs (a function that failed with a 500 logs one)
         host.App.Services.GetRequiredService<ILoggerFactory>().AddProvider(errors);
 
         async Task<string> RawAsync(bool closeSending)
@@ -113,11 +113,11 @@ public sealed class HostileInputOverHttpTests(AzuriteFixture azurite)
         var closed = await RawAsync(closeSending: true);
         Assert.True(closed.StartsWith("HTTP/1.1 400", StringComparison.Ordinal) || closed is "(reset)" or "(closed)", closed);
         await Task.Delay(500);
-        Assert.Empty(errors.Entries);
+        Assert.Empty(errors.Lines);
 
         // The client keeps the connection open and sends nothing more: the body stopped arriving.
         Assert.Matches("^HTTP/1.1 (400|408)", await RawAsync(closeSending: false));
-        Assert.Empty(errors.Entries);
+        Assert.Empty(errors.Lines);
     }
 
     [Fact]
@@ -125,41 +125,15 @@ public sealed class HostileInputOverHttpTests(AzuriteFixture azurite)
     {
         // Issue 10, item 13: the background services (live-model refresher, feature-log publisher) end quietly on shutdown.
         var host = await LocalHostFixture.StartAsync(azurite, T0);
-        var errors = new ErrorLog();
+        var errors = new LogRecorder(LogLevel.Error);   // errors the host logs (a function that failed with a 500 logs one)
         host.App.Services.GetRequiredService<ILoggerFactory>().AddProvider(errors);
         Assert.Equal(HttpStatusCode.OK, (await Send(host.Http, HttpMethod.Get, "api/archive/members/1/history")).Status);
 
         await host.DisposeAsync();
 
-        Assert.Empty(errors.Entries);
+        Assert.Empty(errors.Lines);
     }
 
-    /// <summary>Errors the host logs (a function that failed with a 500 logs one).</summary>
-    private sealed class ErrorLog : ILoggerProvider
-    {
-        public System.Collections.Concurrent.ConcurrentQueue<string> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(ErrorLog log, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                if (IsEnabled(logLevel))
-                {
-                    log.Entries.Enqueue($"{category}: {formatter(state, exception)} {exception?.Message}");
-                }
-            }
-        }
-    }
 
     [Fact]
     public async Task One_asOf_rule_on_every_route_up_to_now_plus_the_skew()

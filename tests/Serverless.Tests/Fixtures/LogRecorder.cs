@@ -3,10 +3,14 @@ using Microsoft.Extensions.Logging;
 
 namespace Serverless.Tests.Fixtures;
 
-/// <summary>A logger provider that keeps every formatted line of Information and above, with its category, in order.</summary>
-public sealed class LogRecorder : ILoggerProvider, ILoggerFactory
+/// <summary>
+/// A logger provider that keeps every formatted line at <paramref name="minimum"/> and above (Information
+/// unless told), with its category and any exception's message, in order.
+/// </summary>
+public sealed class LogRecorder(LogLevel minimum = LogLevel.Information) : ILoggerProvider, ILoggerFactory
 {
     private readonly ConcurrentQueue<(string Category, string Message)> lines = new();
+    private readonly LogLevel minimum = minimum;
 
     public IReadOnlyList<(string Category, string Message)> Lines => lines.ToArray();
 
@@ -28,13 +32,13 @@ public sealed class LogRecorder : ILoggerProvider, ILoggerFactory
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= recorder.minimum;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             if (IsEnabled(logLevel))
             {
-                recorder.lines.Enqueue((category, formatter(state, exception)));
+                recorder.lines.Enqueue((category, exception is null ? formatter(state, exception) : $"{formatter(state, exception)} {exception.Message}"));
             }
         }
     }

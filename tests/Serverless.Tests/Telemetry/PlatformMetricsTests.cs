@@ -145,42 +145,20 @@ public sealed class PlatformMetricsTests(AzuriteFixture azurite)
     private sealed class Recorded : IDisposable
     {
         private readonly ServiceProvider provider;
-        private readonly MeterListener listener = new();
-        private readonly List<(string Instrument, long Value, KeyValuePair<string, object?>[] Tags)> measurements = [];
+        private readonly MeterRecording recording;
 
         public Recorded(out PlatformMetrics metrics)
         {
             provider = new ServiceCollection().AddMetrics().BuildServiceProvider();
-            var created = new PlatformMetrics(provider.GetRequiredService<IMeterFactory>());
-            metrics = created;
-            listener.InstrumentPublished = (instrument, l) =>
-            {
-                if (ReferenceEquals(instrument.Meter, created.Meter))
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            };
-            listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-            {
-                lock (measurements)
-                {
-                    measurements.Add((instrument.Name, value, tags.ToArray()));
-                }
-            });
-            listener.Start();
+            metrics = new PlatformMetrics(provider.GetRequiredService<IMeterFactory>());
+            recording = new MeterRecording(metrics.Meter);
         }
 
-        public long Sum(string instrument, params (string Key, string Value)[] tags)
-        {
-            lock (measurements)
-            {
-                return measurements.Where(m => m.Instrument == instrument && tags.All(t => m.Tags.Any(k => k.Key == t.Key && Equals(k.Value, t.Value)))).Sum(m => m.Value);
-            }
-        }
+        public long Sum(string instrument, params (string Key, string Value)[] tags) => recording.Sum(instrument, tags);
 
         public void Dispose()
         {
-            listener.Dispose();
+            recording.Dispose();
             provider.Dispose();
         }
     }

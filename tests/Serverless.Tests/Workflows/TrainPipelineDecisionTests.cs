@@ -35,15 +35,6 @@ public sealed class TrainPipelineDecisionTests(AzuriteFixture azurite)
         }
     }
 
-    private sealed class PassingValidator(ModelRegistry registry) : TaskActivity<string, ValidationOutcome>
-    {
-        public override async Task<ValidationOutcome> RunAsync(TaskActivityContext context, string input)
-        {
-            await registry.RecordSentinelAsync(input, true, "passed");
-            return new ValidationOutcome(input, true, "passed", [], []);
-        }
-    }
-
     private async Task<(DurableTaskTestHost Host, ModelRegistry Registry)> StartAsync(string version, Task release)
     {
         var prefix = azurite.NewPrefix();
@@ -55,7 +46,7 @@ public sealed class TrainPipelineDecisionTests(AzuriteFixture azurite)
         {
             tasks.AddOrchestrator<TrainPipelineOrchestrator>();
             tasks.AddActivity(TaskNames.TrainCandidate, new HeldTrainer(registry, version, release));
-            tasks.AddActivity(TaskNames.ValidateCandidate, new PassingValidator(registry));
+            tasks.AddActivity(TaskNames.ValidateCandidate, new ScriptedValidator(registry, passes: true));
             tasks.AddActivity(new PublishModelActivity(registry));
             tasks.AddActivity(new RejectModelActivity(registry, alerts));
         });

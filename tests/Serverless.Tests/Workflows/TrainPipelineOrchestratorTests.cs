@@ -24,17 +24,6 @@ public sealed class TrainPipelineOrchestratorTests(AzuriteFixture azurite)
     /// <summary>The alerts table of the registry <see cref="StartAsync"/> made.</summary>
     private Serverless.Sentinel.SentinelAlerts alerts = null!;
 
-    /// <summary>The validation step with a verdict given by the test (the real checks are proven in tests/Sentinel); records it in the real registry.</summary>
-    private sealed class ScriptedValidator(ModelRegistry registry, bool passes) : TaskActivity<string, ValidationOutcome>
-    {
-        public override async Task<ValidationOutcome> RunAsync(TaskActivityContext context, string input)
-        {
-            var summary = passes ? "passed 9 checks" : "shadow-accuracy: auc worse than live";
-            await registry.RecordSentinelAsync(input, passes, summary);
-            return new ValidationOutcome(input, passes, summary, passes ? [] : ["shadow-accuracy"], []);
-        }
-    }
-
     /// <summary>
     /// Someone else's change landing between two steps: runs <paramref name="intervene"/> once, just before
     /// the <paramref name="nth"/> request <paramref name="matches"/> goes to storage (real requests, real Azurite).
